@@ -1,0 +1,3 @@
+from featurekit.cli import main
+
+main(prog_name="featurekit")

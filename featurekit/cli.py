@@ -1,0 +1,136 @@
+"""The ``featurekit`` command: thin click commands over ``Project`` methods, rendered with rich."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from featurekit.errors import FeaturekitError
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:  # cron and CI logs: wide tables rather than wrapped cells
+        console.width = 160
+    return console
+
+
+def project_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--project-dir / --target / --profiles-dir, shared by every command that opens a project."""
+
+    @click.option("--project-dir", default=".", show_default=True, type=click.Path(),
+                  help="The project folder (or any folder inside it).")
+    @click.option("--target", "-t", default=None, envvar="FEATUREKIT_TARGET",
+                  help="profiles.yml output to use [env: FEATUREKIT_TARGET].")
+    @click.option("--profiles-dir", default=None, envvar="FEATUREKIT_PROFILES_DIR",
+                  help="Folder holding profiles.yml [env: FEATUREKIT_PROFILES_DIR].")
+    @functools.wraps(command)
+    def wrapper(*args: Any, project_dir: str, target: str | None, profiles_dir: str | None,
+                **kwargs: Any) -> Any:
+        from featurekit.project import Project
+
+        project = Project(project_dir, target=target, profiles_dir=profiles_dir)
+        try:
+            return command(project, *args, **kwargs)
+        finally:
+            project.close()
+
+    return wrapper
+
+
+class FeaturekitGroup(click.Group):
+    """Turns FeaturekitError into one clear line and its exit code (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FeaturekitError as exc:
+            if ctx.params.get("debug") or os.environ.get("FEATUREKIT_DEBUG"):
+                raise
+            _console(stderr=True).print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=FeaturekitGroup)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="featurekit")
+def main(debug: bool) -> None:
+    """featurekit: SQL feature models, point-in-time training sets and model monitoring."""
+
+
+@main.command()
+@project_options
+@click.option("--select", "-s", multiple=True, help="Models: name, +name, name+, globs.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild everything from scratch.")
+def refresh(project, select: tuple[str, ...], full_refresh: bool) -> None:
+    """Materialize models in dependency order."""
+    from featurekit.render import RefreshDisplay, refresh_summary
+
+    console = _console()
+    console.print(f"featurekit refresh: {project.target.name} ({project.target.describe()})")
+    with RefreshDisplay(console, total=len(project.graph.select(list(select)))) as display:
+        results = project.refresh(list(select), full_refresh=full_refresh, on_event=display.event)
+    console.print(refresh_summary(results))
+    failed = [r for r in results if r.status == "failed"]
+    for result in failed:
+        _console(stderr=True).print(f"[bold red]{result.model} failed:[/] {result.message}",
+                                    soft_wrap=True)
+    sys.exit(1 if failed else 0)
+
+
+@main.command(name="compile")
+@project_options
+@click.option("--select", "-s", multiple=True, help="Models: name, +name, name+, globs.")
+def compile_(project, select: tuple[str, ...]) -> None:
+    """Print each model's final SQL for the target."""
+    from rich.syntax import Syntax
+
+    console = _console()
+    for name, sql in project.compile(list(select)).items():
+        console.rule(f"{name} ({project.models[name].materialized})")
+        if console.is_terminal:
+            console.print(Syntax(_pretty(sql, project), "sql"))
+        else:
+            click.echo(_pretty(sql, project) + ";")
+
+
+def _pretty(sql: str, project) -> str:
+    import sqlglot
+
+    from featurekit.engines import engine_class
+
+    dialect = engine_class(project.target.type).dialect
+    return sqlglot.transpile(sql, read=dialect, write=dialect, pretty=True)[0]
+
+
+@main.command(name="ls")
+@project_options
+def ls(project) -> None:
+    """List models with materialization, entity, schedule and last run."""
+    from featurekit.render import status_table
+
+    _console().print(status_table(project.ls()))
+
+
+@main.command()
+@click.argument("directory", type=click.Path())
+def init(directory: str) -> None:
+    """Create a new project in DIRECTORY that refreshes out of the box."""
+    from featurekit.scaffold import scaffold
+
+    written = scaffold(directory)
+    console = _console()
+    for path in written:
+        console.print(f"  created {path}")
+    console.print(f"next: cd {directory} && featurekit refresh")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

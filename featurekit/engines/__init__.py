@@ -1,0 +1,32 @@
+"""Database engines behind one small interface (see ``base.Engine``).
+
+Each engine lives in its own module and imports its driver only when it connects, so
+``import featurekit`` stays light and a project that never touches PostgreSQL never loads psycopg.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from featurekit.engines.base import Engine
+    from featurekit.profiles import Target
+
+_ENGINES = {
+    "duckdb": ("featurekit.engines.duckdb", "DuckDBEngine"),
+    "postgres": ("featurekit.engines.postgres", "PostgresEngine"),
+}
+
+
+def engine_class(engine_type: str) -> type[Engine]:
+    """The Engine subclass for a profile ``type:``."""
+    module, name = _ENGINES[engine_type]
+    return getattr(importlib.import_module(module), name)
+
+
+def connect(target: Target) -> Engine:
+    """An open engine for ``target``; raises ConnectionFailed / DatabaseLocked with clear text."""
+    engine = engine_class(target.type)(target)
+    engine.connect()
+    return engine

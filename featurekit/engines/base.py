@@ -1,0 +1,151 @@
+"""The engine interface: everything engine-specific lives behind these methods.
+
+Callers hand engines SQL already rendered in the engine's dialect (``sql.render``) and
+identifiers quoted with ``Engine.quote``. Internal statements with values use ``?`` placeholders.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from featurekit.errors import DuplicateKeyError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    from sqlglot import exp
+
+    from featurekit.profiles import Target
+
+DUPLICATE_SAMPLE = 5
+
+
+class Engine:
+    """Base class: shared SQL that works on every engine; subclasses add the native paths."""
+
+    type: str = ""
+    dialect: str = ""
+    #: True when the database has real materialized views (else they are swapped tables).
+    native_materialized_views = False
+    #: True when several models may be refreshed at once (one connection each).
+    concurrent_writers = False
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.schema = target.schema
+        self.metadata_schema = target.metadata_schema
+
+    # -- connection ---------------------------------------------------------------------
+    def connect(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        raise NotImplementedError
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        raise NotImplementedError
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        raise NotImplementedError
+
+    def fetch_df(self, sql: str) -> pd.DataFrame:
+        from featurekit.arrow import arrow_to_pandas
+
+        return arrow_to_pandas(self.fetch_arrow(sql))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all."""
+        self.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[bool]:
+        """Hold a lock named ``key`` while the block runs; yields False when it is taken."""
+        yield True
+
+    # -- catalog ------------------------------------------------------------------------
+    @staticmethod
+    def unsupported(expression: exp.Expression) -> list[str]:
+        """Constructs in ``expression`` this engine cannot run (named for the user)."""
+        return []
+
+    def quote(self, name: str) -> str:
+        from featurekit.sql import quote
+
+        return quote(name, self.dialect)
+
+    def relation(self, name: str, schema: str | None = None) -> str:
+        return self.quote(f"{schema or self.schema}.{name}")
+
+    def ensure_schema(self, schema: str) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
+
+    def relation_kind(self, name: str, schema: str | None = None) -> str | None:
+        """'table', 'view', 'materialized_view' or None when nothing has that name."""
+        raise NotImplementedError
+
+    def columns(self, name: str, schema: str | None = None) -> list[tuple[str, str]]:
+        """(column, type) pairs of a relation, in order; [] when it does not exist."""
+        raise NotImplementedError
+
+    def drop(self, name: str, schema: str | None = None) -> None:
+        kind = self.relation_kind(name, schema)
+        if kind is not None:
+            self.execute(f"DROP {kind.replace('_', ' ').upper()} {self.relation(name, schema)}")
+
+    def count(self, name: str, schema: str | None = None) -> int:
+        return int(self.fetchall(f"SELECT count(*) FROM {self.relation(name, schema)}")[0][0])
+
+    # -- bulk data ----------------------------------------------------------------------
+    def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
+                   mode: str = "replace", temporary: bool = False) -> int:
+        """Write an Arrow table: mode 'replace' (atomically), 'create' or 'append'."""
+        raise NotImplementedError
+
+    # -- materializations ---------------------------------------------------------------
+    def create_view(self, name: str, select_sql: str) -> None:
+        with self.transaction():
+            kind = self.relation_kind(name)
+            if kind not in (None, "view"):
+                self.drop(name)
+            self.execute(f"CREATE OR REPLACE VIEW {self.relation(name)} AS {select_sql}")
+
+    def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str]) -> int:
+        """Build the query into a new table, check keys, swap it in atomically; rows."""
+        raise NotImplementedError
+
+    def materialized_view(self, name: str, select_sql: str, unique_key: Sequence[str],
+                          rebuild: bool) -> int:
+        """Refresh (or rebuild when ``rebuild``) a materialized view; rows."""
+        return self.replace_table(name, select_sql, unique_key)
+
+    def check_unique(self, model: str, relation: str, unique_key: Sequence[str]) -> None:
+        """Raise DuplicateKeyError showing a few keys that occur more than once."""
+        if not unique_key:
+            return
+        keys = ", ".join(self.quote(k) for k in unique_key)
+        rows = self.fetchall(
+            f"SELECT {keys}, count(*) FROM {relation} GROUP BY {keys} "
+            f"HAVING count(*) > 1 ORDER BY count(*) DESC, {keys} LIMIT {DUPLICATE_SAMPLE}"
+        )
+        if rows:
+            shown = "; ".join(
+                ", ".join(f"{k}={v!s}" for k, v in zip(unique_key, row[:-1])) + f" ({row[-1]} rows)"
+                for row in rows
+            )
+            raise DuplicateKeyError(
+                f"model {model}: ({', '.join(unique_key)}) must be unique in a feature view, "
+                f"but these keys repeat: {shown}. Aggregate or deduplicate in the model's SQL; "
+                f"the previous data is unchanged"
+            )

@@ -1,0 +1,113 @@
+"""DuckDB: the embedded default. One file, one writer; tables swapped in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from featurekit.engines.base import Engine
+from featurekit.errors import DatabaseLocked, EngineError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_NEW = "__fk_new"
+
+
+class DuckDBEngine(Engine):
+    type = "duckdb"
+    dialect = "duckdb"
+
+    def connect(self) -> None:
+        import duckdb
+
+        path = self.target.options.get("path", "featurekit.duckdb")
+        try:
+            self.conn = duckdb.connect(path)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                holder = str(exc).split("Conflicting lock is held in")[-1].split(". See")[0]
+                raise DatabaseLocked(
+                    f"{path} is locked by another featurekit process ({holder.strip()}); "
+                    f"DuckDB allows one writer per file: wait for it to finish or stop it"
+                ) from None
+            raise EngineError(f"cannot open DuckDB file {path}: {exc}") from None
+        # Interval arithmetic on TIMESTAMPTZ follows the session zone: pin it to UTC.
+        self.conn.execute("SET TimeZone = 'UTC'")
+        self.catalog = self.fetchall("SELECT current_database()")[0][0]
+        if self.schema != "main":
+            self.ensure_schema(self.schema)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.conn.execute(sql, params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        return self.conn.execute(sql).to_arrow_table()
+
+    def relation(self, name: str, schema: str | None = None) -> str:
+        # Three-part names: a file called featurekit.duckdb makes a catalog "featurekit" that
+        # would otherwise be ambiguous with the metadata schema of the same name.
+        return self.quote(f"{self.catalog}.{schema or self.schema}.{name}")
+
+    def ensure_schema(self, schema: str) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(f'{self.catalog}.{schema}')}")
+
+    def relation_kind(self, name: str, schema: str | None = None) -> str | None:
+        rows = self.fetchall(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
+            [schema or self.schema, name],
+        )
+        if not rows:
+            return None
+        return "view" if rows[0][0] == "VIEW" else "table"
+
+    def columns(self, name: str, schema: str | None = None) -> list[tuple[str, str]]:
+        return [
+            (column, data_type)
+            for column, data_type in self.fetchall(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database() "
+                "ORDER BY ordinal_position",
+                [schema or self.schema, name],
+            )
+        ]
+
+    def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
+                   mode: str = "replace", temporary: bool = False) -> int:
+        view = f"__fk_arrow_{id(data)}"
+        self.conn.register(view, data)
+        try:
+            target = self.quote(name) if temporary else self.relation(name, schema)
+            if mode == "append":
+                self.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {self.quote(view)}")
+            elif temporary:
+                self.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {self.quote(view)}"
+                )
+            else:
+                # CREATE OR REPLACE is one atomic statement: readers see old or new rows.
+                verb = "CREATE OR REPLACE TABLE" if mode == "replace" else "CREATE TABLE"
+                self.execute(f"{verb} {target} AS SELECT * FROM {self.quote(view)}")
+        finally:
+            self.conn.unregister(view)
+        return data.num_rows
+
+    def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str]) -> int:
+        new = self.relation(name + _NEW)
+        self.execute(f"CREATE OR REPLACE TABLE {new} AS {select_sql}")
+        try:
+            self.check_unique(name, new, unique_key)
+        except BaseException:
+            self.execute(f"DROP TABLE IF EXISTS {new}")
+            raise
+        with self.transaction():
+            self.drop(name)
+            self.execute(f"ALTER TABLE {new} RENAME TO {self.quote(name)}")
+        return self.count(name)

@@ -1,0 +1,349 @@
+"""PostgreSQL: materialized views refreshed CONCURRENTLY, COPY bulk paths, advisory locks."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from featurekit.engines.base import Engine
+from featurekit.errors import ConnectionFailed, EngineError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from sqlglot import exp
+
+_NEW = "__fk_new"
+_KIND = {"r": "table", "p": "table", "v": "view", "m": "materialized_view"}
+
+
+def _arrow_to_pg(arrow_type: pa.DataType) -> str:
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    if t.is_boolean(arrow_type):
+        return "BOOLEAN"
+    if t.is_int8(arrow_type) or t.is_int16(arrow_type):
+        return "SMALLINT"
+    if t.is_int32(arrow_type) or t.is_uint8(arrow_type) or t.is_uint16(arrow_type):
+        return "INTEGER"
+    if t.is_integer(arrow_type):
+        return "BIGINT"
+    if t.is_floating(arrow_type):
+        return "DOUBLE PRECISION"
+    if t.is_decimal(arrow_type):
+        return f"NUMERIC({arrow_type.precision}, {arrow_type.scale})"
+    if t.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    if t.is_date(arrow_type):
+        return "DATE"
+    if t.is_time(arrow_type):
+        return "TIME"
+    if t.is_duration(arrow_type):
+        return "INTERVAL"
+    if t.is_string(arrow_type) or t.is_large_string(arrow_type) or arrow_type == pa.null():
+        return "TEXT"
+    if t.is_dictionary(arrow_type):
+        return _arrow_to_pg(arrow_type.value_type)
+    raise EngineError(f"cannot store Arrow type {arrow_type} in PostgreSQL")
+
+
+def _pg_to_arrow(type_name: str) -> pa.DataType:
+    import pyarrow as pa
+
+    return {
+        "bool": pa.bool_(), "int2": pa.int16(), "int4": pa.int32(), "int8": pa.int64(),
+        "float4": pa.float32(), "float8": pa.float64(), "numeric": pa.float64(),
+        "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", tz="UTC"),
+        "date": pa.date32(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
+        "name": pa.string(), "uuid": pa.string(),
+    }.get(type_name, pa.string())
+
+
+class PostgresEngine(Engine):
+    type = "postgres"
+    dialect = "postgres"
+    native_materialized_views = True
+    concurrent_writers = True
+
+    def connect(self) -> None:
+        import psycopg
+
+        opts = self.target.options
+        params = {
+            "host": opts.get("host", "127.0.0.1"),
+            "port": int(opts.get("port", 5432)),
+            "user": opts.get("user", "postgres"),
+            "dbname": opts.get("dbname", opts.get("database", "postgres")),
+            "connect_timeout": int(opts.get("connect_timeout", 10)),
+            "application_name": "featurekit",
+        }
+        if opts.get("password"):
+            params["password"] = opts["password"]
+        if opts.get("sslmode"):
+            params["sslmode"] = opts["sslmode"]
+        try:
+            self.conn = psycopg.connect(autocommit=True, **params)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+            for secret in self.target.secrets:
+                reason = reason.replace(secret, "***")
+            raise ConnectionFailed(
+                f"cannot connect to PostgreSQL at {params['host']}:{params['port']} "
+                f"(database {params['dbname']}, user {params['user']}): {reason}. "
+                f"Is the server running and does target {self.target.name!r} in profiles.yml "
+                f"point at it?"
+            ) from None
+        self.execute("SET TIME ZONE 'UTC'")
+        self.ensure_schema(self.schema)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @staticmethod
+    def _params(sql: str, params: Sequence[Any] | None) -> str:
+        # Internal SQL uses DuckDB's `?`; psycopg wants `%s` (and literal % doubled).
+        return sql.replace("%", "%%").replace("?", "%s") if params else sql
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.conn.execute(self._params(sql, params), params)
+
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.conn.execute(self._params(sql, params), params).fetchall()
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        """Stream the result as CSV through COPY and parse it with Arrow's C++ reader."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+            names = [d.name for d in cur.description]
+            types = [self._type_name(d.type_code) for d in cur.description]
+        schema = pa.schema([(n, _pg_to_arrow(t)) for n, t in zip(names, types)])
+        buffer = io.BytesIO()
+        with self.conn.cursor() as cur, cur.copy(
+            f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
+        ) as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+        if buffer.tell() == 0:
+            return schema.empty_table()
+        buffer.seek(0)
+        timestamps = [n for n, t in zip(names, types) if t == "timestamptz"]
+        read_types = {
+            n: (pa.string() if n in timestamps else schema.field(n).type) for n in names
+        }
+        table = pacsv.read_csv(
+            buffer,
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))]),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"c{i}": read_types[n] for i, n in enumerate(names)},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t"],
+                false_values=["f"],
+            ),
+        ).rename_columns(names)
+        for name in timestamps:  # "2024-01-01 00:00:00+00": the session zone is UTC
+            naive = pc.replace_substring_regex(table[name], r"\+00$", "")
+            column = naive.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
+            table = table.set_column(names.index(name), name, column)
+        return table
+
+    def _type_name(self, oid: int) -> str:
+        info = self.conn.adapters.types.get(oid)
+        return info.name if info is not None else "text"
+
+    def relation_kind(self, name: str, schema: str | None = None) -> str | None:
+        rows = self.fetchall(
+            "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r','p','v','m')",
+            [schema or self.schema, name],
+        )
+        return _KIND[rows[0][0]] if rows else None
+
+    def columns(self, name: str, schema: str | None = None) -> list[tuple[str, str]]:
+        return [
+            (column, data_type)
+            for column, data_type in self.fetchall(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped "
+                "ORDER BY a.attnum",
+                [schema or self.schema, name],
+            )
+        ]
+
+    def _has_dependents(self, name: str) -> bool:
+        """True when views or materialized views read this relation (DROP would need CASCADE)."""
+        rows = self.fetchall(
+            "SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+            "WHERE d.refobjid = to_regclass(?) AND r.ev_class <> d.refobjid LIMIT 1",
+            [f"{self.relation(name)}"],
+        )
+        return bool(rows)
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[bool]:
+        """A session advisory lock: two schedulers never refresh one model at once."""
+        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        got = self.fetchall("SELECT pg_try_advisory_lock(?)", [lock_id])[0][0]
+        try:
+            yield bool(got)
+        finally:
+            if got:
+                self.execute("SELECT pg_advisory_unlock(?)", [lock_id])
+
+    # -- bulk data ----------------------------------------------------------------------
+    def _copy_in(self, relation: str, data: pa.Table) -> None:
+        import pyarrow.csv as pacsv
+
+        columns = ", ".join(self.quote(c) for c in data.column_names)
+        with self.conn.cursor() as cur, cur.copy(
+            f"COPY {relation} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy:
+            for batch in data.to_batches(max_chunksize=200_000):
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+                copy.write(buffer.getbuffer())
+
+    def _create_from_arrow(self, relation: str, data: pa.Table, temporary: bool = False) -> None:
+        columns = ", ".join(
+            f"{self.quote(f.name)} {_arrow_to_pg(f.type)}" for f in data.schema
+        )
+        self.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {relation} ({columns})")
+
+    def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
+                   mode: str = "replace", temporary: bool = False) -> int:
+        if temporary:
+            relation = self.quote(name)
+            with self.transaction():
+                self.execute(f"DROP TABLE IF EXISTS {relation}")
+                self._create_from_arrow(relation, data, temporary=True)
+                self._copy_in(relation, data)
+            self.execute(f"ANALYZE {relation}")
+            return data.num_rows
+        relation = self.relation(name, schema)
+        if mode == "append":
+            with self.transaction():
+                self._copy_in(relation, data)
+            return data.num_rows
+        if mode == "create":
+            with self.transaction():
+                self._create_from_arrow(relation, data)
+                self._copy_in(relation, data)
+            return data.num_rows
+        new = self.relation(name + _NEW, schema)
+        with self.transaction():
+            self.execute(f"DROP TABLE IF EXISTS {new}")
+            self._create_from_arrow(new, data)
+            self._copy_in(new, data)
+            self._swap_table(name, schema or self.schema, new)
+        self.execute(f"ANALYZE {relation}")
+        return data.num_rows
+
+    # -- materializations ---------------------------------------------------------------
+    def _swap_table(self, name: str, schema: str, new: str) -> None:
+        """Inside a transaction: put table ``new`` in place of ``name``.
+
+        Views that read the old table keep working: when any exist and the columns match,
+        the rows are replaced in place (MVCC: readers see old rows until commit).
+        """
+        old = self.relation(name, schema)
+        kind = self.relation_kind(name, schema)
+        if kind == "table" and self._has_dependents(name) and self.columns(
+            name, schema
+        ) == self.columns(name + _NEW, schema):
+            self.execute(f"DELETE FROM {old}")
+            self.execute(f"INSERT INTO {old} SELECT * FROM {new}")
+            self.execute(f"DROP TABLE {new}")
+            return
+        if kind is not None:
+            self.execute(f"DROP {kind.replace('_', ' ').upper()} {old} CASCADE")
+        self.execute(f"ALTER TABLE {new} RENAME TO {self.quote(name)}")
+
+    def _unique_index(self, name: str, relation: str, unique_key: Sequence[str]) -> None:
+        if unique_key:
+            keys = ", ".join(self.quote(k) for k in unique_key)
+            self.execute(f"CREATE UNIQUE INDEX ON {relation} ({keys})")
+
+    def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str]) -> int:
+        new = self.relation(name + _NEW)
+        self.execute(f"DROP TABLE IF EXISTS {new}")
+        self.execute(f"CREATE TABLE {new} AS {select_sql}")
+        try:
+            self.check_unique(name, new, unique_key)
+            with self.transaction():
+                self._swap_table(name, self.schema, new)
+                if self.relation_kind(name) == "table" and not self._has_index(name):
+                    self._unique_index(name, self.relation(name), unique_key)
+        except BaseException:
+            self.execute(f"DROP TABLE IF EXISTS {new}")
+            raise
+        self.execute(f"ANALYZE {self.relation(name)}")
+        return self.count(name)
+
+    def _has_index(self, name: str) -> bool:
+        return bool(self.fetchall(
+            "SELECT 1 FROM pg_index WHERE indrelid = to_regclass(?) AND indisunique",
+            [self.relation(name)],
+        ))
+
+    def materialized_view(self, name: str, select_sql: str, unique_key: Sequence[str],
+                          rebuild: bool) -> int:
+        import psycopg
+
+        relation = self.relation(name)
+        if not rebuild and unique_key and self.relation_kind(name) == "materialized_view":
+            try:
+                self.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {relation}")
+            except psycopg.errors.CardinalityViolation:
+                self.check_unique(name, f"({select_sql}) AS q", unique_key)
+                raise
+            self.execute(f"ANALYZE {relation}")
+            return self.count(name)
+        new = self.relation(name + _NEW)
+        self.execute(f"DROP MATERIALIZED VIEW IF EXISTS {new}")
+        self.execute(f"CREATE MATERIALIZED VIEW {new} AS {select_sql} WITH DATA")
+        try:
+            self.check_unique(name, new, unique_key)
+            self._unique_index(name, new, unique_key)
+            with self.transaction():
+                kind = self.relation_kind(name)
+                if kind is not None:
+                    self.execute(f"DROP {kind.replace('_', ' ').upper()} {relation} CASCADE")
+                self.execute(f"ALTER MATERIALIZED VIEW {new} RENAME TO {self.quote(name)}")
+        except BaseException:
+            self.execute(f"DROP MATERIALIZED VIEW IF EXISTS {new}")
+            raise
+        self.execute(f"ANALYZE {relation}")
+        return self.count(name)
+
+    @staticmethod
+    def unsupported(expression: exp.Expression) -> list[str]:
+        from sqlglot import exp
+
+        problems = []
+        for group in expression.find_all(exp.Group):
+            if group.args.get("all"):
+                problems.append("GROUP BY ALL (list the grouping columns)")
+        for order in expression.find_all(exp.Order):
+            if any(
+                isinstance(o.this, exp.Column) and o.this.name.upper() == "ALL"
+                for o in order.expressions
+            ):
+                problems.append("ORDER BY ALL (list the ordering columns)")
+        for star in expression.find_all(exp.Star):
+            if star.args.get("except") or star.args.get("replace"):
+                problems.append("SELECT * EXCLUDE/REPLACE (list the columns)")
+        for join in expression.find_all(exp.Join):
+            if "ASOF" in (join.args.get("kind") or "").upper() or join.args.get("method") == "ASOF":
+                problems.append("ASOF JOIN (use a LATERAL subquery)")
+        return sorted(set(problems))
+

@@ -1,0 +1,252 @@
+"""The Project facade: find and load a project, compile its models, and run what users ask.
+
+Everything the CLI does goes through a method here, under the same name.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from featurekit.dag import Graph
+from featurekit.errors import ConfigError, ModelError, did_you_mean
+from featurekit.model import Model, parse_model
+from featurekit.sources import Source, load_sources
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from featurekit.engines.base import Engine
+    from featurekit.profiles import Target
+    from featurekit.refresh import ModelResult, ModelStatus
+
+SETTINGS_DEFAULTS = {
+    "models": "models_sql",
+    "monitors": "monitors",
+    "seeds": "seeds",
+    "dialect": "duckdb",
+    "profile": "featurekit",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """``[tool.featurekit]`` in pyproject.toml; every key has a default."""
+
+    models: str = "models_sql"
+    monitors: str = "monitors"
+    seeds: str = "seeds"
+    dialect: str = "duckdb"
+    profile: str = "featurekit"
+
+
+def find_project_root(start: str | Path = ".") -> Path:
+    """The nearest folder (``start`` or a parent) with ``[tool.featurekit]`` or ``models_sql/``."""
+    start = Path(start).resolve()
+    if not start.is_dir():
+        raise ConfigError(f"project directory {start} does not exist")
+    for folder in (start, *start.parents):
+        if _featurekit_table(folder / "pyproject.toml") is not None:
+            return folder
+        if (folder / SETTINGS_DEFAULTS["models"]).is_dir():
+            return folder
+    raise ConfigError(
+        f"no featurekit project in {start} or its parents (looked for pyproject.toml with "
+        f"[tool.featurekit], or a models_sql/ folder); run `featurekit init DIR` to create one"
+    )
+
+
+def _featurekit_table(pyproject: Path) -> dict[str, Any] | None:
+    if not pyproject.is_file():
+        return None
+    try:
+        document = tomllib.loads(pyproject.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
+    return document.get("tool", {}).get("featurekit")
+
+
+def load_settings(root: Path) -> Settings:
+    table = _featurekit_table(root / "pyproject.toml") or {}
+    for key in table:
+        if key not in SETTINGS_DEFAULTS:
+            raise ConfigError(
+                f'{root / "pyproject.toml"}: unknown [tool.featurekit] key "{key}"'
+                f"{did_you_mean(key, SETTINGS_DEFAULTS)}; known: {', '.join(SETTINGS_DEFAULTS)}"
+            )
+    return Settings(**{key: str(value) for key, value in table.items()})
+
+
+class Project:
+    """A featurekit project: models, sources and one target database.
+
+    Args:
+        path: the project folder or any folder inside it.
+        target: the profiles.yml output to use (default: ``FEATUREKIT_TARGET`` or the profile's).
+        profiles_dir: where profiles.yml is (default: the project, then ~/.featurekit).
+
+    Loading parses and checks every model but opens no connection; the database is reached
+    the first time something needs it.
+    """
+
+    def __init__(self, path: str | Path = ".", target: str | None = None,
+                 profiles_dir: str | Path | None = None):
+        self.root = find_project_root(path)
+        self.settings = load_settings(self.root)
+        self.target_name = target
+        self.profiles_dir = profiles_dir
+        self.models_dir = self.root / self.settings.models
+        self.sources: dict[str, Source] = load_sources(self.models_dir / "sources.yml", self.root)
+        self.models: dict[str, Model] = self._load_models()
+        self.graph = Graph({name: model.depends_on for name, model in self.models.items()})
+        self._engine: Engine | None = None
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.root)!r}, models={len(self.models)})"
+
+    # -- loading ------------------------------------------------------------------------
+    def _load_models(self) -> dict[str, Model]:
+        from featurekit.sql import parse
+
+        if not self.models_dir.is_dir():
+            raise ConfigError(f"models folder {self.models_dir} does not exist")
+        models: dict[str, Model] = {}
+        for path in sorted(self.models_dir.rglob("*.sql")):
+            model = parse_model(path)
+            if model.name in models:
+                raise ModelError(
+                    f'duplicate model name "{model.name}": {models[model.name].path} and {path}; '
+                    f"model names are file names and must be unique"
+                )
+            if model.name in self.sources:
+                raise ModelError(
+                    f'{path}: model "{model.name}" has the name of a source in sources.yml; '
+                    f"rename one of them"
+                )
+            model.expression = parse(model.sql, self.settings.dialect, path)
+            models[model.name] = model
+        for model in models.values():
+            self._resolve_references(model, models)
+        return models
+
+    def _resolve_references(self, model: Model, models: dict[str, Model]) -> None:
+        from featurekit.sql import table_references
+
+        by_relation = {s.relation.lower(): s.name for s in self.sources.values()}
+        depends, sources = set(), set()
+        for ref in table_references(model.expression):
+            key = ref.qualified.lower()
+            if ref.schema is None and ref.name in models:
+                if ref.name == model.name:
+                    raise ModelError(f"{model.path}:{ref.line}:{ref.col}: model reads itself")
+                depends.add(ref.name)
+            elif ref.schema is None and ref.name in self.sources:
+                sources.add(ref.name)
+            elif key in by_relation:
+                sources.add(by_relation[key])
+            else:
+                known = [*models, *self.sources]
+                raise ModelError(
+                    f'{model.path}:{ref.line}:{ref.col}: unknown table "{ref.qualified}"'
+                    f"{did_you_mean(ref.qualified, known)}; it is neither a model nor a source "
+                    f"declared in {self.settings.models}/sources.yml"
+                )
+        model.depends_on = sorted(depends)
+        model.sources = sorted(sources)
+
+    # -- target and engine --------------------------------------------------------------
+    @cached_property
+    def target(self) -> Target:
+        from featurekit.profiles import find_profiles_file, load_target
+
+        path = find_profiles_file(self.root, self.profiles_dir)
+        return load_target(path, self.settings.profile, self.target_name, self.root)
+
+    @property
+    def engine(self) -> Engine:
+        """The open connection to the target (opened on first use)."""
+        if self._engine is None:
+            from featurekit.engines import connect
+
+            self._engine = connect(self.target)
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- compile ------------------------------------------------------------------------
+    def model(self, name: str) -> Model:
+        if name not in self.models:
+            raise ConfigError(f'no model named "{name}"{did_you_mean(name, self.models)}')
+        return self.models[name]
+
+    def relation_for(self, table: exp.Table) -> exp.Table | None:
+        """The target relation a model's table reference points to."""
+        from featurekit.sql import qualified_table
+
+        name, schema = table.name, table.db or None
+        alias = table.alias or name
+        if schema is None and name in self.models:
+            return qualified_table(name, self.target.schema, alias)
+        source = self.sources.get(name) if schema is None else None
+        if source is None:
+            wanted = f"{schema}.{name}" if schema else name
+            source = next(
+                (s for s in self.sources.values() if s.relation.lower() == wanted.lower()), None
+            )
+        if source is None:
+            return None
+        if source.seed is not None:
+            return qualified_table(source.name, self.target.schema, alias)
+        source_schema, _, source_name = source.relation.rpartition(".")
+        return qualified_table(source_name, source_schema or self.target.schema, alias)
+
+    def compile_model(self, name: str, expression: exp.Expression | None = None) -> str:
+        """The model's SQL in the target dialect, with qualified references."""
+        from featurekit.engines import engine_class
+        from featurekit.sql import render, rewrite_tables
+
+        model = self.model(name)
+        engine = engine_class(self.target.type)
+        rewritten = rewrite_tables(
+            expression if expression is not None else model.expression, self.relation_for
+        )
+        where = f"{model.path.relative_to(self.root)}: model {name}"
+        return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
+
+    def compile(self, select: list[str] | None = None) -> dict[str, str]:
+        """Final SQL per selected model, in dependency order; unsupported SQL fails here."""
+        return {name: self.compile_model(name) for name in self.graph.select(select)}
+
+    def fingerprint(self, name: str) -> str:
+        from featurekit.sql import fingerprint
+
+        model = self.models[name]
+        return fingerprint(
+            self.compile_model(name), model.materialized, model.unique_key, model.lookback
+        )
+
+    # -- actions ------------------------------------------------------------------------
+    def refresh(self, select: list[str] | None = None, full_refresh: bool = False,
+                on_event: Any = None) -> list[ModelResult]:
+        """Materialize the selected models in dependency order (see ``refresh.run_refresh``)."""
+        from featurekit.refresh import run_refresh
+
+        return run_refresh(self, select=select, full_refresh=full_refresh, on_event=on_event)
+
+    def ls(self) -> list[ModelStatus]:
+        """Every model with its materialization, schedule and last run."""
+        from featurekit.refresh import model_statuses
+
+        return model_statuses(self)

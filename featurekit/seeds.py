@@ -1,0 +1,71 @@
+"""Seeds: CSV files loaded into the target when missing or when the file changed."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from featurekit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from featurekit.engines.base import Engine
+    from featurekit.sources import Source
+    from featurekit.state import State
+
+
+@dataclass(frozen=True)
+class SeedLoad:
+    name: str
+    rows: int | None  # None: already up to date
+
+
+def file_hash(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_seed(source: Source):
+    """The seed CSV as an Arrow table (types inferred by Arrow's CSV reader)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        return pacsv.read_csv(source.seed)
+    except pa.ArrowInvalid as exc:
+        raise ConfigError(f"{source.seed}: cannot read seed {source.name}: {exc}") from None
+
+
+def load_seeds(engine: Engine, state: State, sources: list[Source],
+               force: bool = False) -> list[SeedLoad]:
+    """Load each seed whose table is missing or whose file hash changed since its last load."""
+    known = state.seed_hashes()
+    loads = []
+    for source in sources:
+        if source.seed is None:
+            continue
+        digest = file_hash(source.seed)
+        if not force and known.get(source.name) == digest and engine.relation_kind(source.name):
+            loads.append(SeedLoad(source.name, None))
+            continue
+        rows = engine.load_arrow(read_seed(source), source.name, mode="replace")
+        state.record_seed(source.name, digest, rows)
+        loads.append(SeedLoad(source.name, rows))
+    return loads
+
+
+def check_tables(engine: Engine, sources: list[Source]) -> None:
+    """``table:`` sources must already exist in the target."""
+    for source in sources:
+        if source.table is None:
+            continue
+        schema, _, name = source.table.rpartition(".")
+        if engine.relation_kind(name, schema or None) is None:
+            raise ConfigError(
+                f'source "{source.name}": table {source.table} does not exist in target '
+                f"{engine.target.name} ({engine.target.describe()}); create it or fix `table:` "
+                f"in sources.yml"
+            )

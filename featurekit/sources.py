@@ -1,0 +1,81 @@
+"""``models_sql/sources.yml``: the tables models read that featurekit does not build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from featurekit.durations import parse_duration
+from featurekit.errors import ConfigError, did_you_mean
+
+SOURCE_KEYS = ("seed", "table", "timestamp", "freshness", "description", "columns")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A seed (CSV loaded by featurekit) or an existing table in the target database."""
+
+    name: str
+    seed: Path | None = None
+    table: str | None = None
+    timestamp: str | None = None
+    freshness: dict[str, Any] | None = None
+    description: str = ""
+
+    @property
+    def relation(self) -> str:
+        """The table name models use: the source's name (a seed) or its ``table:``."""
+        return self.table or self.name
+
+
+def load_sources(path: Path, project_dir: Path) -> dict[str, Source]:
+    """Read sources.yml; a missing file means no sources."""
+    import yaml
+
+    if not path.is_file():
+        return {}
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    entries = document.get("sources") if isinstance(document, dict) else None
+    if not isinstance(entries, dict):
+        raise ConfigError(f"{path}: expected a top-level `sources:` mapping of name -> settings")
+    sources = {}
+    for name, spec in entries.items():
+        spec = spec or {}
+        where = f'{path}: source "{name}"'
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where}: expected a mapping with seed: or table:")
+        for key in spec:
+            if key not in SOURCE_KEYS:
+                raise ConfigError(
+                    f'{where}: unknown key "{key}"{did_you_mean(str(key), SOURCE_KEYS)}'
+                )
+        if bool(spec.get("seed")) == bool(spec.get("table")):
+            raise ConfigError(f"{where}: give exactly one of seed: (a CSV file) or table:")
+        seed = None
+        if spec.get("seed"):
+            seed = project_dir / str(spec["seed"])
+            if not seed.is_file():
+                raise ConfigError(f"{where}: seed file {spec['seed']} does not exist")
+        freshness = spec.get("freshness")
+        if freshness is not None:
+            try:
+                for key in ("warn_after", "error_after"):
+                    if key in freshness:
+                        parse_duration(freshness[key])
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{where}: freshness: {exc}") from None
+        sources[str(name)] = Source(
+            name=str(name),
+            seed=seed,
+            table=str(spec["table"]) if spec.get("table") else None,
+            timestamp=spec.get("timestamp"),
+            freshness=freshness,
+            description=str(spec.get("description") or ""),
+        )
+    return sources

@@ -1,0 +1,114 @@
+"""Run state in the target database: one row per model run, one per loaded seed.
+
+The tables live in the metadata schema (default ``featurekit``) so analysts can query them
+and so every scheduler process sees the same history.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from featurekit.engines.base import Engine
+
+RUNS_COLUMNS = (
+    "run_id TEXT, invocation_id TEXT, model TEXT, materialized TEXT, "
+    "started_at TIMESTAMP, finished_at TIMESTAMP, status TEXT, rows BIGINT, "
+    "fingerprint TEXT, window_start TIMESTAMP, window_end TIMESTAMP, "
+    "high_water_mark TIMESTAMP, error TEXT"
+)
+SEEDS_COLUMNS = "name TEXT, file_hash TEXT, loaded_at TIMESTAMP, rows BIGINT"
+RUNNING, SUCCESS, FAILED, INTERRUPTED = "running", "success", "failed", "interrupted"
+
+
+def utcnow() -> datetime:
+    """Now as a naive UTC timestamp (how every time is stored)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The latest run of a model, and its latest successful one."""
+
+    model: str
+    status: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    last_success: datetime | None
+    rows: int | None
+    fingerprint: str | None
+    high_water_mark: datetime | None
+    window_end: datetime | None
+
+
+class State:
+    """Reads and writes the run and seed tables of one engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.schema = engine.metadata_schema
+
+    def _table(self, name: str) -> str:
+        return self.engine.relation(name, self.schema)
+
+    def ensure(self) -> None:
+        """Create the metadata schema and tables when missing."""
+        engine = self.engine
+        engine.ensure_schema(self.schema)
+        engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
+        engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
+
+    def start_run(self, model: str, materialized: str, fingerprint: str,
+                  invocation_id: str) -> str:
+        run_id = uuid.uuid4().hex
+        self.engine.execute(
+            f"INSERT INTO {self._table('runs')} (run_id, invocation_id, model, materialized, "
+            "started_at, status, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [run_id, invocation_id, model, materialized, utcnow(), RUNNING, fingerprint],
+        )
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, rows: int | None = None,
+                   error: str | None = None, high_water_mark: datetime | None = None,
+                   window: tuple[datetime | None, datetime | None] = (None, None)) -> None:
+        self.engine.execute(
+            f"UPDATE {self._table('runs')} SET finished_at = ?, status = ?, rows = ?, error = ?, "
+            "high_water_mark = ?, window_start = ?, window_end = ? WHERE run_id = ?",
+            [utcnow(), status, rows, error, high_water_mark, window[0], window[1], run_id],
+        )
+
+    def last_runs(self) -> dict[str, LastRun]:
+        """Latest run per model, with the time, rows and fingerprint of its last success."""
+        runs = self._table("runs")
+        rows = self.engine.fetchall(
+            f"""
+            WITH ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY model ORDER BY started_at DESC) AS n
+                FROM {runs}
+            ), ok AS (
+                SELECT *, row_number() OVER (PARTITION BY model ORDER BY started_at DESC) AS n
+                FROM {runs} WHERE status = 'success'
+            )
+            SELECT r.model, r.status, r.started_at, r.finished_at, r.error,
+                   ok.finished_at, ok.rows, ok.fingerprint, ok.high_water_mark, ok.window_end
+            FROM ranked r LEFT JOIN ok ON ok.model = r.model AND ok.n = 1
+            WHERE r.n = 1
+            """
+        )
+        return {row[0]: LastRun(*row) for row in rows}
+
+    def seed_hashes(self) -> dict[str, str]:
+        rows = self.engine.fetchall(f"SELECT name, file_hash FROM {self._table('seeds')}")
+        return dict(rows)
+
+    def record_seed(self, name: str, file_hash: str, rows: int) -> None:
+        with self.engine.transaction():
+            self.engine.execute(f"DELETE FROM {self._table('seeds')} WHERE name = ?", [name])
+            self.engine.execute(
+                f"INSERT INTO {self._table('seeds')} VALUES (?, ?, ?, ?)",
+                [name, file_hash, utcnow(), rows],
+            )
