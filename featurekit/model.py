@@ -85,7 +85,8 @@ def _load_header(path: Path, body: str, first_line: int) -> dict[str, Any]:
     try:
         header = yaml.safe_load(body)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # The context mark is where the unfinished construct began: the line to fix.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark else first_line
         problem = getattr(exc, "problem", None) or str(exc)
         raise ModelError(f"{path}:{line}: invalid YAML in the header: {problem}") from None

@@ -115,10 +115,12 @@ class Project:
             raise ConfigError(f"models folder {self.models_dir} does not exist")
         models: dict[str, Model] = {}
         for path in sorted(self.models_dir.rglob("*.sql")):
-            model = parse_model(path)
+            # Messages name files relative to the project, as users see them in their editor.
+            model = parse_model(path.relative_to(self.root), path.read_text())
             if model.name in models:
                 raise ModelError(
-                    f'duplicate model name "{model.name}": {models[model.name].path} and {path}; '
+                    f'duplicate model name "{model.name}": {models[model.name].path} and '
+                    f"{model.path}; "
                     f"model names are file names and must be unique"
                 )
             if model.name in self.sources:
@@ -126,7 +128,7 @@ class Project:
                     f'{path}: model "{model.name}" has the name of a source in sources.yml; '
                     f"rename one of them"
                 )
-            model.expression = parse(model.sql, self.settings.dialect, path)
+            model.expression = parse(model.sql, self.settings.dialect, model.path)
             models[model.name] = model
         for model in models.values():
             self._resolve_references(model, models)
@@ -222,7 +224,7 @@ class Project:
         rewritten = rewrite_tables(
             expression if expression is not None else model.expression, self.relation_for
         )
-        where = f"{model.path.relative_to(self.root)}: model {name}"
+        where = f"{model.path}: model {name}"
         return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
 
     def compile(self, select: list[str] | None = None) -> dict[str, str]:

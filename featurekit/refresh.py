@@ -143,6 +143,8 @@ def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[
         native = engine.native_materialized_views
         rebuild = rebuild or (native and kind != "materialized_view")
         rows = engine.materialized_view(model.name, sql, model.unique_key, rebuild)
+        if kind is None:
+            return "built", rows
         return ("rebuilt" if rebuild or not native else "refreshed"), rows
     rows = engine.replace_table(model.name, sql, model.unique_key)
     return ("built" if kind is None else "rebuilt"), rows

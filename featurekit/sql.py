@@ -57,7 +57,10 @@ def table_references(expression: exp.Expression) -> list[TableRef]:
         if not table.db and table.name.lower() in cte_names:
             continue
         meta = table.this.meta
-        refs.append(TableRef(table.name, table.db or None, meta.get("line", 1), meta.get("col", 1)))
+        # sqlglot's col is where the token ends; users want where the name starts.
+        width = len(table.name) + (2 if table.this.quoted else 0)
+        col = max(1, meta.get("col", width) - width + 1)
+        refs.append(TableRef(table.name, table.db or None, meta.get("line", 1), col))
     return refs
 
 

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
 
+# `target_schema` keeps the history of several targets apart when they share one database.
 RUNS_COLUMNS = (
-    "run_id TEXT, invocation_id TEXT, model TEXT, materialized TEXT, "
+    "run_id TEXT, invocation_id TEXT, target_schema TEXT, model TEXT, materialized TEXT, "
     "started_at TIMESTAMP, finished_at TIMESTAMP, status TEXT, rows BIGINT, "
     "fingerprint TEXT, window_start TIMESTAMP, window_end TIMESTAMP, "
     "high_water_mark TIMESTAMP, error TEXT"
 )
-SEEDS_COLUMNS = "name TEXT, file_hash TEXT, loaded_at TIMESTAMP, rows BIGINT"
+SEEDS_COLUMNS = "target_schema TEXT, name TEXT, file_hash TEXT, loaded_at TIMESTAMP, rows BIGINT"
 RUNNING, SUCCESS, FAILED, INTERRUPTED = "running", "success", "failed", "interrupted"
 
 
@@ -66,9 +67,10 @@ class State:
                   invocation_id: str) -> str:
         run_id = uuid.uuid4().hex
         self.engine.execute(
-            f"INSERT INTO {self._table('runs')} (run_id, invocation_id, model, materialized, "
-            "started_at, status, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [run_id, invocation_id, model, materialized, utcnow(), RUNNING, fingerprint],
+            f"INSERT INTO {self._table('runs')} (run_id, invocation_id, target_schema, model, "
+            "materialized, started_at, status, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, invocation_id, self.engine.schema, model, materialized, utcnow(), RUNNING,
+             fingerprint],
         )
         return run_id
 
@@ -86,29 +88,38 @@ class State:
         runs = self._table("runs")
         rows = self.engine.fetchall(
             f"""
-            WITH ranked AS (
+            WITH mine AS (
+                SELECT * FROM {runs} WHERE target_schema = ?
+            ), ranked AS (
                 SELECT *, row_number() OVER (PARTITION BY model ORDER BY started_at DESC) AS n
-                FROM {runs}
+                FROM mine
             ), ok AS (
                 SELECT *, row_number() OVER (PARTITION BY model ORDER BY started_at DESC) AS n
-                FROM {runs} WHERE status = 'success'
+                FROM mine WHERE status = 'success'
             )
             SELECT r.model, r.status, r.started_at, r.finished_at, r.error,
                    ok.finished_at, ok.rows, ok.fingerprint, ok.high_water_mark, ok.window_end
             FROM ranked r LEFT JOIN ok ON ok.model = r.model AND ok.n = 1
             WHERE r.n = 1
-            """
+            """,
+            [self.engine.schema],
         )
         return {row[0]: LastRun(*row) for row in rows}
 
     def seed_hashes(self) -> dict[str, str]:
-        rows = self.engine.fetchall(f"SELECT name, file_hash FROM {self._table('seeds')}")
+        rows = self.engine.fetchall(
+            f"SELECT name, file_hash FROM {self._table('seeds')} WHERE target_schema = ?",
+            [self.engine.schema],
+        )
         return dict(rows)
 
     def record_seed(self, name: str, file_hash: str, rows: int) -> None:
         with self.engine.transaction():
-            self.engine.execute(f"DELETE FROM {self._table('seeds')} WHERE name = ?", [name])
             self.engine.execute(
-                f"INSERT INTO {self._table('seeds')} VALUES (?, ?, ?, ?)",
-                [name, file_hash, utcnow(), rows],
+                f"DELETE FROM {self._table('seeds')} WHERE target_schema = ? AND name = ?",
+                [self.engine.schema, name],
+            )
+            self.engine.execute(
+                f"INSERT INTO {self._table('seeds')} VALUES (?, ?, ?, ?, ?)",
+                [self.engine.schema, name, file_hash, utcnow(), rows],
             )

@@ -21,7 +21,8 @@ rows are reversals with a negative amount.
 Distribution shift: from 2024-03-10 (the last 3 weeks) every amount is 30% higher, the
 online share rises (each customer's online odds x2), a new merchant category
 `crypto_exchange` appears (online only, popular with fraudsters) and the fraud rate rises
-from ~1.8% to ~3.5%.
+from ~1.8% to ~3.3%. Measured on the committed files (before -> after): median amount
+51 -> 72, online share 27% -> 40%, crypto_exchange 0% -> 3.3% of rows, fraud 1.83% -> 3.33%.
 
     python seeds/generate.py                      # the committed files
     python seeds/generate.py --out /tmp/big --scale 10
@@ -72,7 +73,8 @@ def make_customers(rng, n):
     seg_names = list(SEGMENTS)
     return pd.DataFrame({
         "customer_id": np.arange(1, n + 1),
-        "signup_date": (START - pd.to_timedelta(rng.integers(1, 6 * 365, n), unit="D")).strftime("%Y-%m-%d"),
+        "signup_date": (START - pd.to_timedelta(rng.integers(1, 6 * 365, n), unit="D"))
+        .strftime("%Y-%m-%d"),
         "country": rng.choice(COUNTRIES, n, p=COUNTRY_P),
         "birth_year": np.clip(rng.normal(1984, 13, n).round(), 1945, 2005).astype(int),
         "segment": rng.choice(seg_names, n, p=[SEGMENTS[s][0] for s in seg_names]),
@@ -110,7 +112,8 @@ def pick_merchant(rng, merchants, category, country):
     """A merchant of that category, in that country when one exists, popular ones more often."""
     popularity = rng.gamma(1.5, 1.0, len(merchants))
     out = np.zeros(len(category), dtype=int)
-    for (cat, ctry), idx in pd.DataFrame({"c": category, "k": country}).groupby(["c", "k"]).groups.items():
+    groups = pd.DataFrame({"c": category, "k": country}).groupby(["c", "k"]).groups
+    for (cat, ctry), idx in groups.items():
         cand = merchants.index[(merchants.category == cat) & (merchants.country == ctry)]
         if len(cand) == 0:
             cand = merchants.index[merchants.category == cat]
@@ -137,7 +140,8 @@ def make_transactions(rng, customers, merchants, n):
     ev_foreign = rng.random(n_events) < 0.45
     ev = np.repeat(np.arange(n_events), ev_size)
     nf = len(ev)
-    f_secs = ev_start[ev] + np.concatenate([np.cumsum(rng.exponential(2400, k)) - 600 for k in ev_size])
+    gaps = [np.cumsum(rng.exponential(2400, k)) - 600 for k in ev_size]   # ~40 min apart
+    f_secs = ev_start[ev] + np.concatenate(gaps)
     fraud = pd.DataFrame({"cust": rng.integers(0, nc, n_events)[ev], "secs": f_secs,
                           "channel": ev_channel[ev], "foreign": ev_foreign[ev], "is_fraud": True})
 
@@ -149,7 +153,8 @@ def make_transactions(rng, customers, merchants, n):
     shifted = day >= SHIFT_DAY
     odds = online_p[cust] / (1 - online_p[cust]) * np.where(shifted, 2.0, 1.0)
     u = rng.random(nl)
-    channel = np.where(u < 0.06, "atm", np.where(rng.random(nl) < odds / (1 + odds), "online", "pos"))
+    online = rng.random(nl) < odds / (1 + odds)
+    channel = np.where(u < 0.06, "atm", np.where(online, "online", "pos"))
     legit = pd.DataFrame({"cust": cust, "secs": day * 86400 + hour * 3600, "channel": channel,
                           "foreign": rng.random(nl) < 0.04, "is_fraud": False})
 
@@ -160,7 +165,8 @@ def make_transactions(rng, customers, merchants, n):
     is_fraud = t.is_fraud.to_numpy()
     home_t = home[t.cust]
     others = np.array([[c for c in COUNTRIES if c != h] for h in COUNTRIES])
-    abroad = others[[COUNTRIES.index(h) for h in home_t], rng.integers(0, len(COUNTRIES) - 1, len(t))]
+    home_idx = [COUNTRIES.index(h) for h in home_t]
+    abroad = others[home_idx, rng.integers(0, len(COUNTRIES) - 1, len(t))]
     country = np.where(t.foreign, abroad, home_t)
     category = pick_category(rng, t.channel.to_numpy(), after, is_fraud)
 
@@ -171,7 +177,8 @@ def make_transactions(rng, customers, merchants, n):
     amount = np.where(category == "atm_cash", np.maximum(20, np.round(amount / 10) * 10), amount)
     reversal = ~is_fraud & (rng.random(len(t)) < 0.003)
     amount = np.where(reversal, -amount, amount).round(2)
-    channel = np.where(rng.random(len(t)) < 0.01, np.char.upper(t.channel.to_numpy().astype(str)), t.channel)
+    shouting = rng.random(len(t)) < 0.01
+    channel = np.where(shouting, np.char.upper(t.channel.to_numpy().astype(str)), t.channel)
 
     ts = START + pd.to_timedelta(t.secs, unit="s")
     txns = pd.DataFrame({

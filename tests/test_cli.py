@@ -1,0 +1,95 @@
+"""The CLI: exit codes, clear errors without tracebacks, init, compile, ls, locks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from click.testing import CliRunner
+
+from featurekit.cli import main
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_init_scaffold_refreshes_out_of_the_box(tmp_path):
+    target = tmp_path / "shop"
+    assert run("init", str(target)).exit_code == 0
+    result = run("refresh", "--project-dir", str(target))
+    assert result.exit_code == 0, result.output
+    assert "user_events_daily" in result.output and "success" in result.output
+    listing = run("ls", "--project-dir", str(target))
+    assert listing.exit_code == 0 and "user_events_daily" in listing.output
+    again = run("init", str(target))
+    assert again.exit_code == 2 and "already exist" in again.output
+
+
+def test_compile_prints_final_sql(tmp_path):
+    run("init", str(tmp_path / "p"))
+    result = run("compile", "--project-dir", str(tmp_path / "p"))
+    assert result.exit_code == 0
+    assert 'FROM "main"."events"' in result.output
+
+
+def test_config_error_exits_2_without_traceback(tmp_path):
+    run("init", str(tmp_path / "p"))
+    result = run("refresh", "--project-dir", str(tmp_path / "p"), "--target", "nope")
+    assert result.exit_code == 2
+    assert 'no target "nope"' in result.output
+    assert "Traceback" not in result.output
+
+
+def test_model_failure_exits_1(tmp_path):
+    run("init", str(tmp_path / "p"))
+    (tmp_path / "p/models_sql/broken.sql").write_text("SELECT CAST('x' AS INTEGER) AS v")
+    result = run("refresh", "--project-dir", str(tmp_path / "p"))
+    assert result.exit_code == 1
+    assert "broken" in result.output and "failed" in result.output
+
+
+def test_bad_selection_exits_2(tmp_path):
+    run("init", str(tmp_path / "p"))
+    result = run("refresh", "--project-dir", str(tmp_path / "p"), "--select", "user_events")
+    assert result.exit_code == 2 and "did you mean" in result.output
+
+
+def test_python_dash_m_and_help():
+    out = subprocess.run([sys.executable, "-m", "featurekit", "--help"], capture_output=True,
+                         text=True, check=True)
+    assert "refresh" in out.stdout and "compile" in out.stdout
+
+
+def test_import_is_light():
+    code = "import sys, featurekit; print(any(m in sys.modules for m in ('duckdb','psycopg','pandas','sqlglot')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_second_duckdb_writer_gets_a_clear_message(tmp_path):
+    run("init", str(tmp_path / "p"))
+    db = tmp_path / "p" / "featurekit.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(db)!r})
+            print("locked", flush=True)
+            time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        env = {**os.environ, "COLUMNS": "200"}
+        result = subprocess.run(
+            [sys.executable, "-m", "featurekit", "refresh", "--project-dir", str(tmp_path / "p")],
+            capture_output=True, text=True, env=env,
+        )
+    finally:
+        holder.kill()
+    assert result.returncode == 2
+    assert "locked by another featurekit process" in result.stderr
+    assert "Traceback" not in result.stderr
