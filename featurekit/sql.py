@@ -111,7 +111,10 @@ def render(
             f"{where}: cannot run on {dialect}: {'; '.join(problems)}; rewrite it in portable SQL"
         )
     try:
-        return expression.sql(dialect=dialect, unsupported_level=ErrorLevel.RAISE, comments=False)
+        # The caller's expression is already a private copy (rewrite_tables): skip another.
+        return sqlglot.Dialect.get_or_raise(dialect).generate(
+            expression, copy=False, unsupported_level=ErrorLevel.RAISE, comments=False
+        )
     except UnsupportedError as exc:
         raise CompileError(f"{where}: cannot run on {dialect}: {exc}") from None
 

@@ -1,0 +1,108 @@
+"""Time loading, parsing, DAG building and transpiling a generated 500-model project.
+
+    python benchmarks/bench_compile.py [--models 500] [--runs 5] [--target-type postgres]
+
+Models form chains and fan-ins over two seeds; each is a realistic aggregate with a CTE,
+a join and window functions. Prints the median of the runs (target: under 1 s for 500 models).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+MODEL = """/* featurekit
+entity: customer_id
+timestamp: feature_ts
+materialized: {kind}
+refresh: 1h
+ttl: 7d
+description: Generated model {i}.
+*/
+WITH base AS (
+    SELECT u.customer_id, u.feature_ts, u.amount{extra_cols}
+    FROM {upstream} AS u
+    {joins}
+    WHERE u.amount > {threshold}
+)
+SELECT
+    customer_id,
+    CAST(date_trunc('day', feature_ts) AS TIMESTAMP) AS feature_ts,
+    sum(amount) AS amount,
+    count(*) AS n,
+    avg(amount) AS avg_amount,
+    max(amount) OVER (PARTITION BY customer_id ORDER BY date_trunc('day', feature_ts)) AS running
+FROM base
+GROUP BY customer_id, date_trunc('day', feature_ts), amount
+"""
+
+
+def generate(root: Path, count: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    (root / "models_sql").mkdir(parents=True)
+    (root / "seeds").mkdir()
+    (root / "seeds" / "txns.csv").write_text("customer_id,feature_ts,amount\n1,2024-01-01,1\n")
+    (root / "models_sql" / "sources.yml").write_text(
+        "sources:\n  txns:\n    seed: seeds/txns.csv\n    timestamp: feature_ts\n"
+    )
+    (root / "profiles.yml").write_text(
+        "featurekit:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: x.duckdb}\n"
+        "    pg: {type: postgres, schema: bench}\n"
+    )
+    for i in range(count):
+        if i < 10:
+            upstream, parents = "txns", []
+        elif i % 5 == 0:  # fan-in: join two to four earlier models
+            parents = rng.sample(range(i), k=min(i, rng.randint(2, 4)))
+            upstream = f"m{parents[0]}"
+        else:  # chain: read the previous model
+            upstream, parents = f"m{i - 1}", []
+        joins = "\n    ".join(
+            f"JOIN m{p} AS j{k} ON j{k}.customer_id = u.customer_id "
+            f"AND j{k}.feature_ts = u.feature_ts"
+            for k, p in enumerate(parents[1:])
+        )
+        extra = "".join(f", j{k}.n AS n{k}" for k in range(len(parents[1:])))
+        (root / "models_sql" / f"m{i}.sql").write_text(MODEL.format(
+            kind=rng.choice(["view", "table", "materialized_view"]), i=i, upstream=upstream,
+            joins=joins, extra_cols=extra, threshold=rng.randint(0, 100),
+        ))
+
+
+def run_once(root: Path, target: str) -> tuple[float, int]:
+    from featurekit.project import Project
+
+    started = time.perf_counter()
+    project = Project(root, target=target)
+    compiled = project.compile()
+    return time.perf_counter() - started, len(compiled)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        generate(root, args.models)
+        run_once(root, "dev")  # warm imports so every run measures the same work
+        for target in ("dev", "pg"):
+            times = []
+            for _ in range(args.runs):
+                seconds, compiled = run_once(root, target)
+                times.append(seconds)
+            label = "duckdb" if target == "dev" else "postgres"
+            print(
+                f"compile {compiled} models -> {label:8s}: median {statistics.median(times):.3f} s "
+                f"(min {min(times):.3f}, max {max(times):.3f}, {args.runs} runs; "
+                f"load + parse + DAG + transpile)"
+            )
+
+
+if __name__ == "__main__":
+    main()
