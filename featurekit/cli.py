@@ -69,20 +69,79 @@ def main(debug: bool) -> None:
 @project_options
 @click.option("--select", "-s", multiple=True, help="Models: name, +name, name+, globs.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild everything from scratch.")
-def refresh(project, select: tuple[str, ...], full_refresh: bool) -> None:
-    """Materialize models in dependency order."""
-    from featurekit.render import RefreshDisplay, refresh_summary
+@click.option("--all", "all_models", is_flag=True, help="Ignore schedules: run every model.")
+@click.option("--dry-run", is_flag=True, help="Print what is due and why; change nothing.")
+@click.option("--watch", is_flag=True,
+              help="Keep running: refresh models as they come due (stop with Ctrl-C).")
+@click.option("--max-sleep", default=60.0, show_default=True, hidden=True)
+def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bool,
+            dry_run: bool, watch: bool, max_sleep: float) -> None:
+    """Refresh the models that are due, in dependency order.
+
+    A model is due when its schedule elapsed, its SQL changed, an input has newer data, it
+    was never built, or its last run failed. Called from cron every minute, this is a complete
+    scheduler. Exit code 0: all ok; 1: a model failed; 2: usage or configuration error.
+    """
+    from featurekit.render import RefreshDisplay, plan_table, refresh_summary
 
     console = _console()
+    selection = list(select)
     console.print(f"featurekit refresh: {project.target.name} ({project.target.describe()})")
-    with RefreshDisplay(console, total=len(project.graph.select(list(select)))) as display:
-        results = project.refresh(list(select), full_refresh=full_refresh, on_event=display.event)
+    if dry_run:
+        console.print(plan_table(project.refresh(
+            selection, full_refresh=full_refresh, all_models=all_models, dry_run=True)))
+        sys.exit(0)
+    stop = _stop_on_signals(console)
+    if watch:
+        _watch(project, selection, stop, console, max_sleep)
+        sys.exit(0)
+    with RefreshDisplay(console, total=len(project.graph.select(selection))) as display:
+        results = project.refresh(selection, full_refresh=full_refresh, all_models=all_models,
+                                  on_event=display.event, should_stop=stop.is_set)
     console.print(refresh_summary(results))
     failed = [r for r in results if r.status == "failed"]
     for result in failed:
         _console(stderr=True).print(f"[bold red]{result.model} failed:[/] {result.message}",
                                     soft_wrap=True)
     sys.exit(1 if failed else 0)
+
+
+def _stop_on_signals(console):
+    """SIGINT/SIGTERM stop after the running model; a second SIGINT stops at once."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def handle(signum, frame):
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+        console.print("[yellow]stopping after the running model finishes[/]")
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    return stop
+
+
+def _watch(project, selection: list[str], stop, console, max_sleep: float) -> None:
+    from featurekit.project import Project
+    from featurekit.render import RefreshDisplay
+    from featurekit.watch import watch
+
+    def cycle(results, wake) -> None:
+        ran = [r for r in results if r.status not in ("up_to_date",)]
+        when = f"next model due {wake:%Y-%m-%d %H:%M:%S} UTC" if wake else "no schedules"
+        console.print(f"cycle done: {len(ran)} ran; {when}")
+
+    display = RefreshDisplay(console, total=0)
+    display.live = False  # a long-running loop logs lines, it does not redraw
+    cycles = watch(
+        lambda: Project(project.root, target=project.target_name,
+                        profiles_dir=project.profiles_dir),
+        stop, selection, on_cycle=cycle, on_event=display.event, max_sleep=max_sleep,
+    )
+    console.print(f"stopped after {cycles} cycles")
 
 
 @main.command(name="compile")

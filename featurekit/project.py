@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -193,14 +194,11 @@ class Project:
             raise ConfigError(f'no model named "{name}"{did_you_mean(name, self.models)}')
         return self.models[name]
 
-    def relation_for(self, table: exp.Table) -> exp.Table | None:
-        """The target relation a model's table reference points to."""
-        from featurekit.sql import qualified_table
-
+    def resolve(self, table: exp.Table) -> tuple[str, str, str | None] | None:
+        """(schema, name, timestamp column) of the relation a model's table reference reads."""
         name, schema = table.name, table.db or None
-        alias = table.alias or name
         if schema is None and name in self.models:
-            return qualified_table(name, self.target.schema, alias)
+            return self.target.schema, name, self.models[name].timestamp
         source = self.sources.get(name) if schema is None else None
         if source is None:
             wanted = f"{schema}.{name}" if schema else name
@@ -210,20 +208,35 @@ class Project:
         if source is None:
             return None
         if source.seed is not None:
-            return qualified_table(source.name, self.target.schema, alias)
+            return self.target.schema, source.name, source.timestamp
         source_schema, _, source_name = source.relation.rpartition(".")
-        return qualified_table(source_name, source_schema or self.target.schema, alias)
+        return source_schema or self.target.schema, source_name, source.timestamp
 
-    def compile_model(self, name: str, expression: exp.Expression | None = None) -> str:
-        """The model's SQL in the target dialect, with qualified references."""
+    def compile_model(self, name: str, inputs_since: datetime | None = None) -> str:
+        """The model's SQL in the target dialect, with qualified references.
+
+        Args:
+            name: the model.
+            inputs_since: when given, every input that declares a timestamp is read only from
+                that moment on (incremental refresh); inputs without one are read whole.
+        """
         from featurekit.engines import engine_class
-        from featurekit.sql import render, rewrite_tables
+        from featurekit.sql import qualified_table, render, rewrite_tables, rows_since
 
         model = self.model(name)
         engine = engine_class(self.target.type)
-        rewritten = rewrite_tables(
-            expression if expression is not None else model.expression, self.relation_for
-        )
+
+        def replace(table: exp.Table) -> exp.Expression | None:
+            resolved = self.resolve(table)
+            if resolved is None:
+                return None
+            schema, relation, timestamp = resolved
+            alias = table.alias or table.name
+            if inputs_since is None or timestamp is None:
+                return qualified_table(relation, schema, alias)
+            return rows_since(qualified_table(relation, schema), timestamp, inputs_since, alias)
+
+        rewritten = rewrite_tables(model.expression, replace)
         where = f"{model.path}: model {name}"
         return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
 
@@ -231,24 +244,73 @@ class Project:
         """Final SQL per selected model, in dependency order; unsupported SQL fails here."""
         return {name: self.compile_model(name) for name in self.graph.select(select)}
 
-    def fingerprint(self, name: str) -> str:
+    def fingerprint(self, name: str, compiled: str | None = None) -> str:
+        """A hash of everything that defines the model's rows; a change forces a rebuild."""
         from featurekit.sql import fingerprint
 
         model = self.models[name]
-        return fingerprint(
-            self.compile_model(name), model.materialized, model.unique_key, model.lookback
-        )
+        sql = compiled if compiled is not None else self.compile_model(name)
+        return fingerprint(sql, model.materialized, model.unique_key, model.lookback)
 
     # -- actions ------------------------------------------------------------------------
     def refresh(self, select: list[str] | None = None, full_refresh: bool = False,
-                on_event: Any = None) -> list[ModelResult]:
-        """Materialize the selected models in dependency order (see ``refresh.run_refresh``)."""
+                all_models: bool = False, dry_run: bool = False, on_event: Any = None,
+                should_stop: Any = None) -> list[ModelResult]:
+        """Refresh the selected models that are due, in dependency order.
+
+        Args:
+            select: dbt-style selectors (``name``, ``+name``, ``name+``, globs); None = all.
+            full_refresh: rebuild everything from scratch (incremental models too).
+            all_models: ignore schedules: run every selected model.
+            dry_run: return the plan (``due`` / ``up_to_date`` with reasons); write nothing.
+            on_event: ``callback(kind, model, result)`` for progress displays.
+            should_stop: checked between models; True stops before the next one starts.
+
+        Returns:
+            One ModelResult per selected model (and per dependent rebuilt after a drop).
+        """
         from featurekit.refresh import run_refresh
 
-        return run_refresh(self, select=select, full_refresh=full_refresh, on_event=on_event)
+        return run_refresh(self, select=select, full_refresh=full_refresh,
+                           all_models=all_models, dry_run=dry_run, on_event=on_event,
+                           should_stop=should_stop)
 
     def ls(self) -> list[ModelStatus]:
         """Every model with its materialization, schedule and last run."""
         from featurekit.refresh import model_statuses
 
         return model_statuses(self)
+
+    # -- python layer -------------------------------------------------------------------
+    def training_set(self, labels: Any, features: list[str] | str,
+                     timestamp: str = "event_timestamp", full_names: bool = False,
+                     entity_columns: dict[str, str] | None = None, as_arrow: bool = False,
+                     progress: Any = None) -> Any:
+        """Point-in-time correct features for each label row (see ``retrieval.training_set``)."""
+        from featurekit.retrieval import training_set
+
+        return training_set(self, labels, features, timestamp=timestamp, full_names=full_names,
+                            entity_columns=entity_columns, as_arrow=as_arrow, progress=progress)
+
+    def online_features(self, features: list[str] | str, entities: Any,
+                        full_names: bool = False, entity_columns: dict[str, str] | None = None,
+                        now: Any = None) -> Any:
+        """The latest feature values per entity (see ``retrieval.online_features``)."""
+        from featurekit.retrieval import online_features
+
+        return online_features(self, features, entities, full_names=full_names,
+                               entity_columns=entity_columns, now=now)
+
+    def log_predictions(self, model: str, frame: Any, version: str | None = None,
+                        allow_new_columns: bool = False) -> int:
+        """Append predictions to ``predictions_<model>`` (see ``logs.log_predictions``)."""
+        from featurekit.logs import log_predictions
+
+        return log_predictions(self, model, frame, version=version,
+                               allow_new_columns=allow_new_columns)
+
+    def log_outcomes(self, model: str, frame: Any, allow_new_columns: bool = False) -> int:
+        """Record ground truth in ``outcomes_<model>`` (see ``logs.log_outcomes``)."""
+        from featurekit.logs import log_outcomes
+
+        return log_outcomes(self, model, frame, allow_new_columns=allow_new_columns)

@@ -1,33 +1,44 @@
-"""``featurekit refresh``: materialize models in dependency order and record each run."""
+"""``featurekit refresh``: run what is due, in dependency order, and record every run.
+
+Independent models run at once up to the target's ``threads`` on engines with concurrent
+writers (PostgreSQL), each on its own connection; DuckDB has one writer. Each model runs
+under a per-model lock, so two schedulers never refresh one model at the same time: the
+second skips it and says so.
+"""
 
 from __future__ import annotations
 
+import queue
+import sys
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from featurekit.errors import FeaturekitError
-from featurekit.seeds import check_tables, load_seeds
-from featurekit.state import FAILED, SUCCESS, State
+from featurekit.incremental import build_window, window_start
+from featurekit.plan import PlanItem, plan_refresh
+from featurekit.seeds import check_tables, load_seed, stale_seeds
+from featurekit.state import FAILED, SUCCESS, LastRun, State, utcnow
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
     from featurekit.model import Model
     from featurekit.project import Project
 
-SKIPPED, UP_TO_DATE = "skipped", "up_to_date"
+SKIPPED, UP_TO_DATE, DUE = "skipped", "up_to_date", "due"
 
 
 @dataclass
 class ModelResult:
-    """What happened to one model in one refresh."""
+    """What happened to one model in one refresh (or, in a dry run, what would)."""
 
     model: str
-    status: str  # success | failed | skipped | up_to_date
-    action: str = ""  # built, rebuilt, refreshed, created view, ...
+    status: str  # success | failed | skipped | up_to_date | due (dry run)
+    action: str = ""  # built, rebuilt, refreshed, incremental, created view, ...
     rows: int | None = None
     seconds: float = 0.0
     message: str = ""
@@ -45,29 +56,50 @@ class ModelStatus:
     rows: int | None
     status: str | None
     error: str | None
+    high_water_mark: datetime | None
 
 
 Event = Callable[[str, str, "ModelResult | None"], None]
 
 
+def lock_key(engine: Engine, model: str) -> str:
+    return f"featurekit refresh {engine.schema}.{model}"
+
+
 def _driver_errors() -> tuple[type[BaseException], ...]:
     """Database errors that mean "this model failed", whichever drivers are loaded."""
-    import sys
-
     errors: list[type[BaseException]] = [FeaturekitError]
-    if "duckdb" in sys.modules:
-        errors.append(sys.modules["duckdb"].Error)
-    if "psycopg" in sys.modules:
-        errors.append(sys.modules["psycopg"].Error)
+    for driver in ("duckdb", "psycopg"):
+        if driver in sys.modules:
+            errors.append(sys.modules[driver].Error)
     return tuple(errors)
 
 
-def run_refresh(project: Project, select: list[str] | None = None, full_refresh: bool = False,
-                on_event: Event | None = None) -> list[ModelResult]:
-    """Materialize the selected models in dependency order.
+def recover_interrupted(engine: Engine, state: State) -> list[str]:
+    """Mark runs left 'running' by a process that died; returns their models.
 
-    A failing model's descendants are skipped; independent models still run. Every model is
-    compiled before anything runs, so SQL the target cannot run stops the refresh up front.
+    A run whose model lock can be taken has no live process behind it (PostgreSQL advisory
+    locks die with their session; DuckDB admits one process per file).
+    """
+    recovered = []
+    for run_id, model in state.interrupted_runs():
+        with engine.lock(lock_key(engine, model)) as free:
+            if free:
+                state.mark_interrupted(run_id)
+                recovered.append(model)
+    return recovered
+
+
+def run_refresh(project: Project, select: list[str] | None = None, full_refresh: bool = False,
+                all_models: bool = False, dry_run: bool = False,
+                on_event: Event | None = None,
+                should_stop: Callable[[], bool] | None = None) -> list[ModelResult]:
+    """Refresh the selected models that are due (all of them with ``all_models``).
+
+    Every selected model is compiled first, so SQL the target cannot run stops the refresh
+    before anything is written. A failing model's descendants are skipped; others go on.
+    ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and writes
+    nothing.
     """
     notify = on_event or (lambda kind, model, result: None)
     selected = project.graph.select(select)
@@ -75,64 +107,171 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     engine = project.engine
     state = State(engine)
     state.ensure()
-    needed_sources = sorted({s for name in selected for s in project.models[name].sources})
-    sources = [project.sources[s] for s in needed_sources]
+    for model in recover_interrupted(engine, state):
+        notify("recovered", model, None)
+    sources = [project.sources[s] for s in
+               sorted({s for name in selected for s in project.models[name].sources})]
     check_tables(engine, sources)
-    for load in load_seeds(engine, state, sources, force=full_refresh):
-        if load.rows is not None:
+    seed_times: dict[str, datetime | None] = dict(state.seed_times())
+    for source, digest in stale_seeds(engine, state, sources, force=full_refresh):
+        seed_times[source.name] = None
+        if not dry_run:
+            load = load_seed(engine, state, source, digest)
             notify("seed", load.name, ModelResult(load.name, SUCCESS, "loaded seed", load.rows))
+    seed_times = {name: seed_times.get(name) for name in project.sources if name in seed_times}
 
     last_runs = state.last_runs()
-    invocation = uuid.uuid4().hex
-    results: dict[str, ModelResult] = {}
-    ran: set[str] = set()
-    for name in project.graph.order:
-        model = project.models[name]
-        if name not in compiled:
-            # A rebuild upstream may have dropped this relation (PostgreSQL CASCADE): rebuild it.
-            dropped = any(p in ran for p in model.depends_on) and not engine.relation_kind(name)
-            if not dropped:
+    fingerprints = {name: project.fingerprint(name, compiled[name]) for name in selected}
+    force = "--full-refresh" if full_refresh else "--all" if all_models else None
+    plan = plan_refresh(project, selected, last_runs, fingerprints, seed_times,
+                        exists=lambda name: engine.relation_kind(name) is not None,
+                        now=utcnow(), force=force)
+    if dry_run:
+        return [ModelResult(i.model, DUE if i.due else UP_TO_DATE, message=i.reason)
+                for i in plan]
+    results = []
+    for item in plan:
+        if not item.due:
+            result = ModelResult(item.model, UP_TO_DATE, message=item.reason)
+            results.append(result)
+            notify("finish", item.model, result)
+    runner = _Runner(project, engine, compiled, fingerprints, last_runs, full_refresh, notify,
+                     should_stop or (lambda: False))
+    results.extend(runner.run([i for i in plan if i.due]))
+    order = {name: index for index, name in enumerate(project.graph.order)}
+    return sorted(results, key=lambda r: order[r.model])
+
+
+class _Runner:
+    """Runs due models as their parents finish, on as many connections as the engine allows."""
+
+    def __init__(self, project: Project, engine: Engine, compiled: dict[str, str],
+                 fingerprints: dict[str, str], last_runs: dict[str, LastRun],
+                 full_refresh: bool, notify: Event, should_stop: Callable[[], bool]):
+        self.project = project
+        self.engine = engine
+        self.compiled = compiled
+        self.fingerprints = fingerprints
+        self.last_runs = last_runs
+        self.full_refresh = full_refresh
+        self.notify = notify
+        self.should_stop = should_stop
+        self.invocation = uuid.uuid4().hex
+        self.workers = max(1, engine.target.threads) if engine.concurrent_writers else 1
+        self.connections: queue.Queue[Engine] = queue.Queue()
+        self.connections.put(engine)
+        self.opened: list[Engine] = []
+
+    def run(self, due: list[PlanItem]) -> list[ModelResult]:
+        graph = self.project.graph
+        in_run = {item.model for item in due}
+        pending = [name for name in graph.order if name in in_run]
+        done: dict[str, ModelResult] = {}
+        running: dict[Future[ModelResult], str] = {}
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            try:
+                while pending or running:
+                    if self.should_stop():
+                        for name in pending:
+                            self._finish(done, ModelResult(
+                                name, SKIPPED, message="stopped before it started"))
+                        pending.clear()
+                    for name in list(pending):
+                        if len(running) >= self.workers:
+                            break
+                        parents = [p for p in self.project.models[name].depends_on
+                                   if p in in_run]
+                        if any(p not in done for p in parents):
+                            continue
+                        pending.remove(name)
+                        broken = [p for p in parents if done[p].status != SUCCESS]
+                        if broken:
+                            self._finish(done, ModelResult(
+                                name, SKIPPED,
+                                message=f"upstream {', '.join(broken)} did not succeed"))
+                            continue
+                        self.notify("start", name, None)
+                        running[pool.submit(self._run_locked, name)] = name
+                    if not running:
+                        continue
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        result = future.result()
+                        running.pop(future)
+                        self._finish(done, result)
+                        if result.status == SUCCESS:
+                            self._add_dropped_children(result.model, in_run, pending)
+            finally:
+                for connection in self.opened:
+                    connection.close()
+        return list(done.values())
+
+    def _finish(self, done: dict[str, ModelResult], result: ModelResult) -> None:
+        done[result.model] = result
+        self.notify("finish", result.model, result)
+
+    def _add_dropped_children(self, name: str, in_run: set[str], pending: list[str]) -> None:
+        """A rebuild may drop dependent views (PostgreSQL CASCADE): put them back now."""
+        order = self.project.graph.order
+        for child in self.project.graph.children[name]:
+            if child in in_run or self.engine.relation_kind(child) is not None:
                 continue
-            compiled[name] = project.compile_model(name)
-        broken = [p for p in model.depends_on if p in results and results[p].status in
-                  (FAILED, SKIPPED)]
-        if broken:
-            result = ModelResult(name, SKIPPED, message=f"upstream {', '.join(broken)} failed")
-            results[name] = result
-            notify("finish", name, result)
-            continue
-        notify("start", name, None)
-        last = last_runs.get(name)
-        fingerprint = project.fingerprint(name)
-        rebuild = full_refresh or last is None or last.fingerprint != fingerprint
-        result = _run_model(engine, state, model, compiled[name], fingerprint, rebuild, invocation)
-        results[name] = result
-        if result.status == SUCCESS:
-            ran.add(name)
-        notify("finish", name, result)
-    return list(results.values())
+            in_run.add(child)
+            self.compiled[child] = self.project.compile_model(child)
+            self.fingerprints[child] = self.project.fingerprint(child, self.compiled[child])
+            pending.append(child)
+            pending.sort(key=order.index)
 
+    def _connection(self) -> Engine:
+        try:
+            return self.connections.get_nowait()
+        except queue.Empty:
+            engine = self.engine.clone()
+            self.opened.append(engine)
+            return engine
 
-def _run_model(engine: Engine, state: State, model: Model, sql: str, fingerprint: str,
-               rebuild: bool, invocation: str) -> ModelResult:
-    started = time.perf_counter()
-    run_id = state.start_run(model.name, model.materialized, fingerprint, invocation)
-    try:
-        action, rows = materialize(engine, model, sql, rebuild)
-        high_water = _high_water_mark(engine, model)
-    except _driver_errors() as exc:
-        message = str(exc).strip()
-        if not isinstance(exc, FeaturekitError):
-            message = f"model {model.name} ({model.path.name}): {message}"
-        state.finish_run(run_id, FAILED, error=message)
-        return ModelResult(model.name, FAILED, seconds=time.perf_counter() - started,
-                           message=message)
-    state.finish_run(run_id, SUCCESS, rows=rows, high_water_mark=high_water)
-    return ModelResult(model.name, SUCCESS, action, rows, time.perf_counter() - started)
+    def _run_locked(self, name: str) -> ModelResult:
+        engine = self._connection()
+        try:
+            with engine.lock(lock_key(engine, name)) as acquired:
+                if not acquired:
+                    return ModelResult(name, SKIPPED, message=(
+                        "another featurekit process is refreshing it right now; skipped"))
+                return self._run_model(engine, self.project.models[name])
+        finally:
+            self.connections.put(engine)
+
+    def _run_model(self, engine: Engine, model: Model) -> ModelResult:
+        started = time.perf_counter()
+        state = State(engine)
+        last = self.last_runs.get(model.name)
+        fingerprint = self.fingerprints[model.name]
+        rebuild = self.full_refresh or last is None or last.fingerprint != fingerprint
+        run_id = state.start_run(model.name, model.materialized, fingerprint, self.invocation)
+        window: tuple[datetime | None, datetime | None] = (None, None)
+        try:
+            start = window_start(model, last) if model.materialized == "incremental" else None
+            if start is not None and not rebuild and engine.relation_kind(model.name):
+                windowed = self.project.compile_model(model.name, start - model.lookback)
+                rows = build_window(engine, model, windowed, start)
+                action, window = f"incremental from {start:%Y-%m-%d %H:%M:%S}", (start, None)
+            else:
+                action, rows = materialize(engine, model, self.compiled[model.name], rebuild)
+            high_water = high_water_mark(engine, model)
+        except _driver_errors() as exc:
+            message = str(exc).strip()
+            if not isinstance(exc, FeaturekitError):
+                message = f"model {model.name} ({model.path}): {message}"
+            state.finish_run(run_id, FAILED, error=message)
+            return ModelResult(model.name, FAILED, seconds=time.perf_counter() - started,
+                               message=message)
+        state.finish_run(run_id, SUCCESS, rows=rows, high_water_mark=high_water,
+                         window=(window[0], high_water if window[0] else None))
+        return ModelResult(model.name, SUCCESS, action, rows, time.perf_counter() - started)
 
 
 def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[str, int | None]:
-    """Build one model as its ``materialized:`` says; returns (action, rows)."""
+    """Build one model whole, as its ``materialized:`` says; returns (action, rows)."""
     kind = engine.relation_kind(model.name)
     if model.materialized == "view":
         if kind == "view" and not rebuild:
@@ -146,18 +285,26 @@ def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[
         if kind is None:
             return "built", rows
         return ("rebuilt" if rebuild or not native else "refreshed"), rows
-    rows = engine.replace_table(model.name, sql, model.unique_key)
+    incremental = model.materialized == "incremental"
+    not_null = [model.timestamp] if incremental and model.timestamp else []
+    rows = engine.replace_table(model.name, sql, model.unique_key, not_null)
+    if incremental:
+        engine.index_timestamp(model.name, model.timestamp)
     return ("built" if kind is None else "rebuilt"), rows
 
 
-def _high_water_mark(engine: Engine, model: Model) -> datetime | None:
+def high_water_mark(engine: Engine, model: Model) -> datetime | None:
     """The newest timestamp in the model's output (freshness and incremental windows)."""
     if not model.timestamp or model.materialized == "view":
         return None
     value = engine.fetchall(
         f"SELECT max({engine.quote(model.timestamp)}) FROM {engine.relation(model.name)}"
     )[0][0]
-    return value if isinstance(value, datetime) else None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return None
 
 
 def model_statuses(project: Project) -> list[ModelStatus]:
@@ -176,5 +323,6 @@ def model_statuses(project: Project) -> list[ModelStatus]:
             rows=last.rows if last else None,
             status=last.status if last else None,
             error=last.error if last else None,
+            high_water_mark=last.high_water_mark if last else None,
         ))
     return statuses

@@ -50,9 +50,14 @@ class RefreshDisplay:
         if kind == "start":
             self.progress.update(self.task, description=f"refreshing {model}")
             return
+        if kind == "recovered":
+            self.console.print(f"[yellow]{model}: its last run was interrupted; marked so[/]")
+            return
         if kind == "finish":
             self.progress.advance(self.task)
         assert result is not None
+        if result.status == "up_to_date":
+            return  # the summary lists them; a line each would drown what ran
         rows = f"{result.rows:,} rows" if result.rows is not None else ""
         line = f"{styled(result.status)} {model} {result.action} {rows} {result.seconds:.2f}s"
         if result.message:
@@ -74,15 +79,38 @@ def refresh_summary(results: list[ModelResult]) -> Table:
     return table
 
 
+def plan_table(results: list[ModelResult]) -> Table:
+    """``refresh --dry-run``: what would run and why."""
+    table = Table(title="refresh plan (dry run: nothing was changed)")
+    table.add_column("model")
+    table.add_column("verdict")
+    table.add_column("why")
+    for r in results:
+        verdict = "[cyan]would run[/]" if r.status == "due" else "[dim]skip[/]"
+        table.add_row(r.model, verdict, r.message)
+    due = sum(r.status == "due" for r in results)
+    table.caption = f"{due} of {len(results)} models due"
+    return table
+
+
+def _time(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
 def status_table(statuses: list[ModelStatus]) -> Table:
     table = Table(title="models")
-    for column in ("model", "materialized", "entity", "refresh", "last success", "rows",
-                   "status"):
-        table.add_column(column, justify="right" if column == "rows" else "left")
+    for column in ("model", "materialized", "entity", "refresh", "last success", "data until",
+                   "lag", "rows", "status"):
+        table.add_column(column, justify="right" if column in ("rows", "lag") else "left")
+    from featurekit.durations import format_duration
+    from featurekit.state import utcnow
+
+    now = utcnow()
     for s in statuses:
+        lag = format_duration(now - s.high_water_mark) if s.high_water_mark else ""
         table.add_row(
             s.model, s.materialized, ", ".join(s.entity), s.refresh or "",
-            s.last_success.strftime("%Y-%m-%d %H:%M:%S") if s.last_success else "",
+            _time(s.last_success), _time(s.high_water_mark), lag,
             f"{s.rows:,}" if s.rows is not None else "", styled(s.status),
         )
     return table

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class SeedLoad:
     name: str
-    rows: int | None  # None: already up to date
+    rows: int
 
 
 def file_hash(path) -> str:
@@ -39,22 +39,25 @@ def read_seed(source: Source):
         raise ConfigError(f"{source.seed}: cannot read seed {source.name}: {exc}") from None
 
 
-def load_seeds(engine: Engine, state: State, sources: list[Source],
-               force: bool = False) -> list[SeedLoad]:
-    """Load each seed whose table is missing or whose file hash changed since its last load."""
+def stale_seeds(engine: Engine, state: State, sources: list[Source],
+                force: bool = False) -> list[tuple[Source, str]]:
+    """(source, file hash) of each seed whose table is missing or whose file changed."""
     known = state.seed_hashes()
-    loads = []
+    stale = []
     for source in sources:
         if source.seed is None:
             continue
         digest = file_hash(source.seed)
-        if not force and known.get(source.name) == digest and engine.relation_kind(source.name):
-            loads.append(SeedLoad(source.name, None))
-            continue
-        rows = engine.load_arrow(read_seed(source), source.name, mode="replace")
-        state.record_seed(source.name, digest, rows)
-        loads.append(SeedLoad(source.name, rows))
-    return loads
+        if force or known.get(source.name) != digest or not engine.relation_kind(source.name):
+            stale.append((source, digest))
+    return stale
+
+
+def load_seed(engine: Engine, state: State, source: Source, digest: str) -> SeedLoad:
+    """Replace the seed's table atomically with the file's rows and remember its hash."""
+    rows = engine.load_arrow(read_seed(source), source.name, mode="replace")
+    state.record_seed(source.name, digest, rows)
+    return SeedLoad(source.name, rows)
 
 
 def check_tables(engine: Engine, sources: list[Source]) -> None:

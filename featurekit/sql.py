@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import sqlglot
@@ -96,6 +97,22 @@ def qualified_table(name: str, schema: str | None, alias: str | None = None) -> 
     if alias:
         table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
     return table
+
+
+def timestamp_literal(moment: datetime) -> exp.Expression:
+    """``CAST('2024-01-01 00:00:00' AS TIMESTAMP)``: a naive UTC moment as SQL."""
+    return exp.cast(exp.Literal.string(moment.isoformat(sep=" ")), exp.DataType.build("timestamp"))
+
+
+def rows_since(relation: exp.Expression, timestamp: str, since: datetime,
+               alias: str | None = None) -> exp.Expression:
+    """``(SELECT * FROM relation WHERE timestamp >= since) AS alias``: a half-open time filter."""
+    condition = exp.column(timestamp, quoted=True) >= timestamp_literal(since)
+    if isinstance(relation, exp.Table):
+        query = exp.select("*").from_(relation).where(condition)
+    else:
+        query = exp.select("*").from_(relation.subquery("q")).where(condition)
+    return query.subquery(alias) if alias else query
 
 
 def render(

@@ -106,6 +106,29 @@ class State:
         )
         return {row[0]: LastRun(*row) for row in rows}
 
+    def interrupted_runs(self) -> list[tuple[str, str]]:
+        """(run_id, model) of runs still marked running: their process died or still works."""
+        return self.engine.fetchall(
+            f"SELECT run_id, model FROM {self._table('runs')} "
+            "WHERE target_schema = ? AND status = ?",
+            [self.engine.schema, RUNNING],
+        )
+
+    def mark_interrupted(self, run_id: str) -> None:
+        self.engine.execute(
+            f"UPDATE {self._table('runs')} SET status = ?, finished_at = ?, error = ? "
+            "WHERE run_id = ? AND status = ?",
+            [INTERRUPTED, utcnow(), "the refresh process stopped before this run finished",
+             run_id, RUNNING],
+        )
+
+    def seed_times(self) -> dict[str, datetime]:
+        """When each seed was last loaded (newer data for the models that read it)."""
+        return dict(self.engine.fetchall(
+            f"SELECT name, loaded_at FROM {self._table('seeds')} WHERE target_schema = ?",
+            [self.engine.schema],
+        ))
+
     def seed_hashes(self) -> dict[str, str]:
         rows = self.engine.fetchall(
             f"SELECT name, file_hash FROM {self._table('seeds')} WHERE target_schema = ?",

@@ -1,12 +1,16 @@
 /* featurekit
 entity: customer_id
 timestamp: feature_ts
-materialized: table
+materialized: incremental
 refresh: 1h
 ttl: 1d
+lookback: 1d
+restate: 2d
 description: >
   One row per customer per day with at least one transaction. feature_ts is the END
   of that day (midnight after it), the moment the day's totals became known.
+  Incremental: each refresh recomputes the days from two days before the newest
+  feature_ts on (late transactions up to two days old are picked up).
 columns:
   txn_count: Number of transactions that day.
   total_amount: Sum of the day's amounts.

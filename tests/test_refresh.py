@@ -57,7 +57,7 @@ def test_postgres_materialized_view_refreshes_concurrently_then_rebuilds_on_chan
     p = daily_project(make_project, "materialized_view")
     project = p.open()
     assert project.refresh()[0].action == "built"
-    assert project.refresh()[0].action == "refreshed"
+    assert project.refresh(all_models=True)[0].action == "refreshed"
     unique = rows(project, (
         "SELECT count(*) FROM pg_indexes WHERE schemaname = '" + p.schema
         + "' AND tablename = 'daily' AND indexdef LIKE 'CREATE UNIQUE INDEX%'"
@@ -129,7 +129,7 @@ def test_runs_are_recorded_in_the_state_table(make_project):
     p = daily_project(make_project, "table")
     project = p.open()
     project.refresh()
-    project.refresh()
+    project.refresh(all_models=True)
     got = rows(project, f"SELECT model, status, rows, fingerprint IS NOT NULL, high_water_mark "
                         f"FROM {p.metadata}.runs ORDER BY started_at")
     assert [r[:4] for r in got] == [("daily", "success", 3, True)] * 2

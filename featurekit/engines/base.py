@@ -10,13 +10,14 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from featurekit.errors import DuplicateKeyError
+from featurekit.errors import DuplicateKeyError, RefreshError
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from sqlglot import exp
 
+    from featurekit.engines.pit import PitView
     from featurekit.profiles import Target
 
 DUPLICATE_SAMPLE = 5
@@ -105,7 +106,19 @@ class Engine:
             self.execute(f"DROP {kind.replace('_', ' ').upper()} {self.relation(name, schema)}")
 
     def count(self, name: str, schema: str | None = None) -> int:
-        return int(self.fetchall(f"SELECT count(*) FROM {self.relation(name, schema)}")[0][0])
+        return self.count_rows(self.relation(name, schema))
+
+    def count_rows(self, relation: str) -> int:
+        return int(self.fetchall(f"SELECT count(*) FROM {relation}")[0][0])
+
+    def index_timestamp(self, name: str, column: str) -> None:
+        """Make ``WHERE column >= t`` on this table cheap (incremental windows, freshness)."""
+
+    def clone(self) -> Engine:
+        """Another open connection to the same target, for a worker thread."""
+        other = type(self)(self.target)
+        other.connect()
+        return other
 
     # -- bulk data ----------------------------------------------------------------------
     def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
@@ -121,7 +134,8 @@ class Engine:
                 self.drop(name)
             self.execute(f"CREATE OR REPLACE VIEW {self.relation(name)} AS {select_sql}")
 
-    def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str]) -> int:
+    def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str],
+                      not_null: Sequence[str] = ()) -> int:
         """Build the query into a new table, check keys, swap it in atomically; rows."""
         raise NotImplementedError
 
@@ -129,6 +143,17 @@ class Engine:
                           rebuild: bool) -> int:
         """Refresh (or rebuild when ``rebuild``) a materialized view; rows."""
         return self.replace_table(name, select_sql, unique_key)
+
+    def check_not_null(self, model: str, relation: str, columns: Sequence[str]) -> None:
+        """Raise RefreshError when a column that must be set holds NULLs."""
+        for column in columns:
+            missing = self.count_rows(f"{relation} WHERE {self.quote(column)} IS NULL")
+            if missing:
+                raise RefreshError(
+                    f"model {model}: {missing} rows have a NULL {column}; every row of an "
+                    f"incremental model needs it to fall in a window (filter them out in the "
+                    f"SQL); the previous data is unchanged"
+                )
 
     def check_unique(self, model: str, relation: str, unique_key: Sequence[str]) -> None:
         """Raise DuplicateKeyError showing a few keys that occur more than once."""
@@ -149,3 +174,53 @@ class Engine:
                 f"but these keys repeat: {shown}. Aggregate or deduplicate in the model's SQL; "
                 f"the previous data is unchanged"
             )
+
+    # -- retrieval and logs (python layer) ----------------------------------------------
+    def point_in_time_sql(self, labels: str, views: list[PitView], n_labels: int) -> str:
+        """The point-in-time join of ``labels`` (a quoted relation) with ``views``.
+
+        Returns one row per label row: ``__fk_row`` and the feature columns, any order.
+        The portable default probes the (entity, timestamp) index once per label row.
+        """
+        from featurekit.engines import pit
+
+        return pit.lateral_sql(self.quote, labels, views)
+
+    def sql_type(self, arrow_type: pa.DataType) -> str:
+        """The column type this engine stores an Arrow type as (for log tables)."""
+        raise NotImplementedError
+
+    # -- monitoring ---------------------------------------------------------------------
+    def describe_query(self, sql: str) -> list[tuple[str, str]]:
+        """(column, type) pairs of a query's result, without running it over the data."""
+        raise NotImplementedError
+
+    @staticmethod
+    def column_kind(type_name: str) -> str:
+        """'numeric', 'categorical', 'temporal' or 'other' for a column type of this engine.
+
+        >>> Engine.column_kind("DOUBLE"), Engine.column_kind("character varying(20)")
+        ('numeric', 'categorical')
+        """
+        name = type_name.lower().split("(")[0].strip()
+        if name in _NUMERIC_TYPES or name.startswith(("decimal", "numeric")):
+            return "numeric"
+        if name in _CATEGORICAL_TYPES or name.startswith(("varchar", "char", "enum")):
+            return "categorical"
+        if name.startswith(("timestamp", "date", "time", "interval")):
+            return "temporal"
+        return "other"
+
+    def prepare_for_monitoring(self) -> None:
+        """Session settings that suit the wide aggregate queries monitors run (default none)."""
+
+
+_NUMERIC_TYPES = {
+    "tinyint", "smallint", "integer", "int", "bigint", "hugeint", "utinyint", "usmallint",
+    "uinteger", "ubigint", "uhugeint", "float", "double", "real", "double precision",
+    "int2", "int4", "int8", "float4", "float8", "numeric", "decimal",
+}
+_CATEGORICAL_TYPES = {
+    "varchar", "text", "string", "bool", "boolean", "uuid", "character varying", "character",
+    "bpchar", "name", "enum",
+}

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlglot import exp
 
+    from featurekit.engines.pit import PitView
+
 _NEW = "__fk_new"
 _KIND = {"r": "table", "p": "table", "v": "view", "m": "materialized_view"}
 
@@ -67,6 +69,9 @@ class PostgresEngine(Engine):
     dialect = "postgres"
     native_materialized_views = True
     concurrent_writers = True
+    #: Label sets at least this large use the sort/window plan instead of index probes
+    #: (None: always probe). Chosen from benchmarks/bench_training_set.py.
+    window_plan_min_labels: int | None = None
 
     def connect(self) -> None:
         import psycopg
@@ -273,27 +278,31 @@ class PostgresEngine(Engine):
             keys = ", ".join(self.quote(k) for k in unique_key)
             self.execute(f"CREATE UNIQUE INDEX ON {relation} ({keys})")
 
-    def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str]) -> int:
+    def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str],
+                      not_null: Sequence[str] = ()) -> int:
         new = self.relation(name + _NEW)
         self.execute(f"DROP TABLE IF EXISTS {new}")
         self.execute(f"CREATE TABLE {new} AS {select_sql}")
         try:
             self.check_unique(name, new, unique_key)
+            self.check_not_null(name, new, not_null)
+            self._unique_index(name, new, unique_key)  # built before the swap: short lock
             with self.transaction():
                 self._swap_table(name, self.schema, new)
-                if self.relation_kind(name) == "table" and not self._has_index(name):
-                    self._unique_index(name, self.relation(name), unique_key)
         except BaseException:
             self.execute(f"DROP TABLE IF EXISTS {new}")
             raise
         self.execute(f"ANALYZE {self.relation(name)}")
         return self.count(name)
 
-    def _has_index(self, name: str) -> bool:
-        return bool(self.fetchall(
-            "SELECT 1 FROM pg_index WHERE indrelid = to_regclass(?) AND indisunique",
-            [self.relation(name)],
-        ))
+    def index_timestamp(self, name: str, column: str) -> None:
+        leading = self.fetchall(
+            "SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(?) AND a.attname = ?",
+            [self.relation(name), column],
+        )
+        if not leading:
+            self.execute(f"CREATE INDEX ON {self.relation(name)} ({self.quote(column)})")
 
     def materialized_view(self, name: str, select_sql: str, unique_key: Sequence[str],
                           rebuild: bool) -> int:
@@ -347,3 +356,23 @@ class PostgresEngine(Engine):
                 problems.append("ASOF JOIN (use a LATERAL subquery)")
         return sorted(set(problems))
 
+    # -- retrieval and logs (python layer) ----------------------------------------------
+    def point_in_time_sql(self, labels: str, views: list[PitView], n_labels: int) -> str:
+        from featurekit.engines import pit
+
+        threshold = self.window_plan_min_labels
+        if threshold is not None and n_labels >= threshold:
+            return pit.window_sql(self.quote, labels, views)
+        return pit.lateral_sql(self.quote, labels, views)
+
+    def sql_type(self, arrow_type: pa.DataType) -> str:
+        return _arrow_to_pg(arrow_type)
+
+    def describe_query(self, sql: str) -> list[tuple[str, str]]:
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+            return [(d.name, self._type_name(d.type_code)) for d in cur.description]
+
+    def prepare_for_monitoring(self) -> None:
+        # JIT compiling hundreds of aggregate expressions costs more than it saves here.
+        self.execute("SET jit = off")
