@@ -67,7 +67,16 @@ def parse_model(path: Path, text: str | None = None) -> Model:
     sql = text
     if match:
         header_line = text[: match.start("yaml")].count("\n") + 1
-        header = _load_header(path, match.group("yaml"), header_line)
+        try:
+            header = _load_header(path, match.group("yaml"), header_line)
+        except ModelError as exc:
+            if text[match.end() : match.end() + 1].strip():
+                # The comment closed in the middle of a line: most likely a cron step.
+                raise ModelError(
+                    f"{exc}; note that */ ends the header comment, so write cron steps as "
+                    f'lists (e.g. "0,30 * * * *" rather than "*/30 * * * *")'
+                ) from None
+            raise
         # Blank the header but keep its newlines, so SQL errors report the file's own lines.
         blank = re.sub(r"[^\n]", " ", match.group(0))
         sql = text[: match.start()] + match.group("lead") + blank[len(match.group("lead")) :]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from featurekit.durations import format_duration
 from featurekit.schedule import next_due
-from featurekit.state import FAILED, INTERRUPTED
+from featurekit.state import FAILED, INTERRUPTED, RUNNING
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -90,6 +90,8 @@ def _decide(name: str, materialized: str, schedule: str | None, last: LastRun | 
         return PlanItem(name, True, "relation missing from the database")
     if last.status in (FAILED, INTERRUPTED):
         return PlanItem(name, True, f"last run {last.status}")
+    if last.status == RUNNING:  # another process holds it; its lock will make us skip it
+        return PlanItem(name, True, "another process is running it")
     if last.fingerprint != fingerprint:
         return PlanItem(name, True, "SQL changed")
     if materialized == "view":

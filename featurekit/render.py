@@ -49,6 +49,8 @@ class RefreshDisplay:
     def event(self, kind: str, model: str, result: ModelResult | None) -> None:
         if kind == "start":
             self.progress.update(self.task, description=f"refreshing {model}")
+            if not self.live:  # logs say when each model began: a hang shows where it is
+                self.console.print(f"[cyan]start[/] {model}")
             return
         if kind == "recovered":
             self.console.print(f"[yellow]{model}: its last run was interrupted; marked so[/]")

@@ -101,3 +101,8 @@ def test_empty_sql_is_an_error():
 def test_incremental_needs_timestamp():
     with pytest.raises(ModelError, match="incremental models need"):
         parse("/* featurekit\nmaterialized: incremental\n*/\nSELECT 1")
+
+
+def test_cron_step_closing_the_comment_gets_a_hint():
+    with pytest.raises(ModelError, match=r"\*/ ends the header comment"):
+        parse("/* featurekit\nrefresh: '*/30 * * * *'\n*/\nSELECT 1")

@@ -36,6 +36,7 @@ class DuckDBEngine(Engine):
             raise EngineError(f"cannot open DuckDB file {path}: {exc}") from None
         # Interval arithmetic on TIMESTAMPTZ follows the session zone: pin it to UTC.
         self.conn.execute("SET TimeZone = 'UTC'")
+        self.conn.execute("SET enable_progress_bar = false")  # featurekit draws its own
         self.catalog = self.fetchall("SELECT current_database()")[0][0]
         if self.schema != "main":
             self.ensure_schema(self.schema)

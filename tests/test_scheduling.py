@@ -1,0 +1,175 @@
+"""Due-ness, dry runs, --all, locks between schedulers, interrupted runs, parallel workers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from featurekit.state import utcnow
+from tests.conftest import rows
+
+EVENTS = "user_id,ts,amount\n1,2024-01-01 10:00:00,5.0\n2,2024-01-02 09:00:00,1.0\n"
+
+
+def project_with_schedule(make_project, schedule: str = "1h"):
+    p = make_project()
+    p.seed("events", EVENTS, timestamp="ts")
+    p.model("clean", "SELECT * FROM events WHERE amount > 0", "materialized: view")
+    p.model("daily", "SELECT user_id, count(*) AS n FROM clean GROUP BY user_id",
+            f"materialized: table\nrefresh: '{schedule}'")
+    p.model("summary", "SELECT count(*) AS users FROM daily", "materialized: table")
+    p.model("static", "SELECT 1 AS one", "materialized: table")
+    return p
+
+
+def reasons(results) -> dict[str, tuple[str, str]]:
+    return {r.model: (r.status, r.message) for r in results}
+
+
+def age_history(project, p, hours: float) -> None:
+    """Pretend every run and seed load happened ``hours`` ago."""
+    when = utcnow() - timedelta(hours=hours)
+    project.engine.execute(f"UPDATE {p.metadata}.runs SET finished_at = ?", [when])
+    project.engine.execute(f"UPDATE {p.metadata}.seeds SET loaded_at = ?", [when])
+
+
+def test_first_refresh_builds_everything_then_nothing_is_due(make_project):
+    p = project_with_schedule(make_project)
+    project = p.open()
+    assert {r.status for r in project.refresh()} == {"success"}
+    second = reasons(project.refresh())
+    assert second["clean"] == ("up_to_date", "view is current")
+    assert second["daily"][0] == "up_to_date" and second["daily"][1].startswith(
+        "up to date; due in")
+    assert second["static"] == ("up_to_date", "up to date (no schedule, inputs unchanged)")
+
+
+def test_elapsed_schedule_makes_model_and_readers_due(make_project):
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    age_history(project, p, 2)
+    got = reasons(project.refresh())
+    assert got["daily"][0] == "success"
+    assert got["summary"] == ("success", "") and got["static"][0] == "up_to_date"
+    plan = reasons(project.refresh(dry_run=True))
+    assert plan["summary"][0] == "up_to_date"
+
+
+def test_cron_schedule(make_project):
+    p = project_with_schedule(make_project, "0,30 * * * *")
+    project = p.open()
+    project.refresh()
+    assert reasons(project.refresh(dry_run=True))["daily"][0] == "up_to_date"
+    age_history(project, p, 1)
+    plan = reasons(project.refresh(dry_run=True))
+    assert plan["daily"][0] == "due" and "schedule 0,30 * * * *" in plan["daily"][1]
+
+
+def test_changed_sql_and_changed_seed_are_due_with_reasons(make_project):
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    p.model("static", "SELECT 2 AS one", "materialized: table")
+    p.seed("events", EVENTS + "3,2024-01-03 00:00:00,2.0\n", timestamp="ts")
+    plan = reasons(p.open().refresh(dry_run=True))
+    assert plan["static"] == ("due", "SQL changed")
+    assert plan["daily"] == ("due", "newer data in clean")
+    assert plan["summary"] == ("due", "newer data in daily")
+    assert plan["clean"] == ("up_to_date", "view is current")
+
+
+def test_dry_run_writes_nothing(make_project):
+    p = project_with_schedule(make_project)
+    project = p.open()
+    plan = reasons(project.refresh(dry_run=True))
+    assert plan == {name: ("due", "never built") for name in ("clean", "daily", "summary",
+                                                               "static")}
+    assert rows(project, f"SELECT count(*) FROM {p.metadata}.runs") == [(0,)]
+    assert project.engine.relation_kind("daily") is None
+    assert project.engine.relation_kind("events") is None  # the seed was not loaded either
+
+
+def test_all_ignores_schedules(make_project):
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    results = reasons(project.refresh(all_models=True))
+    assert all(status == "success" for status, _ in results.values())
+
+
+def test_failed_model_is_due_again(make_project):
+    p = project_with_schedule(make_project)
+    p.open().refresh()
+    p.model("static", "SELECT CAST('x' AS INTEGER) AS one", "materialized: table")
+    assert reasons(p.open().refresh())["static"][0] == "failed"
+    assert reasons(p.open().refresh(dry_run=True))["static"] == ("due", "last run failed")
+
+
+def test_dead_running_row_is_marked_interrupted_and_redone(make_project):
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    project.engine.execute(
+        f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, status) "
+        "VALUES ('dead', ?, 'static', ?, 'running')",
+        [project.target.schema, utcnow()],
+    )
+    events = []
+    got = reasons(project.refresh(on_event=lambda kind, name, r: events.append((kind, name))))
+    assert ("recovered", "static") in events
+    assert got["static"][0] == "success"
+    status = rows(project, f"SELECT status, error FROM {p.metadata}.runs WHERE run_id = 'dead'")
+    assert status[0][0] == "interrupted" and "stopped" in status[0][1]
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+def test_second_scheduler_skips_a_model_locked_by_the_first(make_project):
+    import psycopg
+
+    from featurekit.engines.postgres import PostgresEngine
+    from featurekit.refresh import lock_key
+    from tests.conftest import PG_DSN
+
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    other = PostgresEngine(project.target)
+    other.connect()
+    try:
+        with other.lock(lock_key(other, "static")) as held:
+            assert held
+            got = reasons(project.refresh(all_models=True))
+            assert got["static"][0] == "skipped"
+            assert "another featurekit process is refreshing it" in got["static"][1]
+            assert got["daily"][0] == "success"
+            # A running row whose lock is held by a live process is left alone.
+            with psycopg.connect(PG_DSN, autocommit=True) as conn:
+                conn.execute(
+                    f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, status) "
+                    f"VALUES ('live', '{p.schema}', 'static', 'running')")
+            project.refresh()
+            assert rows(project, f"SELECT status FROM {p.metadata}.runs "
+                                 "WHERE run_id = 'live'") == [("running",)]
+    finally:
+        other.close()
+
+
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+def test_independent_models_run_in_parallel_on_postgres(make_project):
+    p = make_project()
+    p.write("pyproject.toml", "[tool.featurekit]\ndialect = 'postgres'\n")
+    for name in ("slow_a", "slow_b"):
+        p.model(name, "SELECT 1 AS x FROM pg_sleep(0.8)", "materialized: table")
+    p.model("after", "SELECT * FROM slow_a UNION ALL SELECT * FROM slow_b",
+            "materialized: table")
+    project = p.open()
+    assert project.target.threads == 2
+    results = reasons(project.refresh())
+    assert {s for s, _ in results.values()} == {"success"}
+    spans = dict((m, (s, f)) for m, s, f in rows(
+        project, f"SELECT model, started_at, finished_at FROM {p.metadata}.runs"))
+    (a_start, a_end), (b_start, b_end) = spans["slow_a"], spans["slow_b"]
+    assert a_start < b_end and b_start < a_end  # the two slow models overlapped
+    assert spans["after"][0] >= max(a_end, b_end)  # and their reader waited for both
