@@ -134,12 +134,17 @@ def _watch(project, selection: list[str], stop, console, max_sleep: float) -> No
         when = f"next model due {wake:%Y-%m-%d %H:%M:%S} UTC" if wake else "no schedules"
         console.print(f"cycle done: {len(ran)} ran; {when}")
 
+    def failed(error) -> None:
+        console.print(f"[bold red]cycle failed:[/] {error}; retrying next cycle", soft_wrap=True)
+
     display = RefreshDisplay(console, total=0)
     display.live = False  # a long-running loop logs lines, it does not redraw
+    project.close()  # each cycle opens its own connection (and takes DuckDB's lock only then)
     cycles = watch(
         lambda: Project(project.root, target=project.target_name,
                         profiles_dir=project.profiles_dir),
-        stop, selection, on_cycle=cycle, on_event=display.event, max_sleep=max_sleep,
+        stop, selection, on_cycle=cycle, on_error=failed, on_event=display.event,
+        max_sleep=max_sleep,
     )
     console.print(f"stopped after {cycles} cycles")
 

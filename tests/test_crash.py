@@ -112,3 +112,27 @@ def test_watch_stops_cleanly_on_sigterm(duck_project):
     assert "stopped after 1 cycles" in output and "Traceback" not in output
     project = p.open()
     assert rows(project, "SELECT count(*) FROM {schema}.spend") == [(2,)]
+
+
+def test_watch_reports_a_failing_cycle_and_keeps_going(duck_project):
+    import threading
+
+    from featurekit.watch import watch
+
+    p = duck_project
+    p.seed("events", EVENTS, timestamp="ts")
+    p.model("spend", "SELECT FROM WHERE", "materialized: table")  # a typo mid-edit
+    stop, errors, cycles = threading.Event(), [], []
+
+    def on_error(error) -> None:
+        errors.append(str(error))
+        p.model("spend", FAST, "materialized: table")  # the user fixes the file
+
+    def on_cycle(results, wake) -> None:
+        cycles.append({r.model: r.status for r in results})
+        stop.set()
+
+    ran = watch(p.open, stop, on_cycle=on_cycle, on_error=on_error, max_sleep=1.0)
+    assert ran == 2
+    assert len(errors) == 1 and "spend.sql" in errors[0] and "syntax error" in errors[0]
+    assert cycles == [{"spend": "success"}]

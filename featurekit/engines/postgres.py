@@ -274,9 +274,16 @@ class PostgresEngine(Engine):
         self.execute(f"ALTER TABLE {new} RENAME TO {self.quote(name)}")
 
     def _unique_index(self, name: str, relation: str, unique_key: Sequence[str]) -> None:
+        """The (entity, timestamp) index; building it is also the duplicate check."""
+        import psycopg
+
         if unique_key:
             keys = ", ".join(self.quote(k) for k in unique_key)
-            self.execute(f"CREATE UNIQUE INDEX ON {relation} ({keys})")
+            try:
+                self.execute(f"CREATE UNIQUE INDEX ON {relation} ({keys})")
+            except psycopg.errors.UniqueViolation:
+                self.check_unique(name, relation, unique_key)  # names the repeated keys
+                raise
 
     def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str],
                       not_null: Sequence[str] = ()) -> int:
@@ -284,7 +291,6 @@ class PostgresEngine(Engine):
         self.execute(f"DROP TABLE IF EXISTS {new}")
         self.execute(f"CREATE TABLE {new} AS {select_sql}")
         try:
-            self.check_unique(name, new, unique_key)
             self.check_not_null(name, new, not_null)
             self._unique_index(name, new, unique_key)  # built before the swap: short lock
             with self.transaction():
@@ -321,7 +327,6 @@ class PostgresEngine(Engine):
         self.execute(f"DROP MATERIALIZED VIEW IF EXISTS {new}")
         self.execute(f"CREATE MATERIALIZED VIEW {new} AS {select_sql} WITH DATA")
         try:
-            self.check_unique(name, new, unique_key)
             self._unique_index(name, new, unique_key)
             with self.transaction():
                 kind = self.relation_kind(name)
