@@ -50,15 +50,39 @@ def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetim
         engine.check_unique(model.name, stage, model.unique_key)
         engine.check_not_null(model.name, stage, [model.timestamp])
         columns = [name for name, _ in engine.columns(model.name)]
-        listed = ", ".join(engine.quote(c) for c in columns)
-        column = engine.quote(model.timestamp)
         with engine.transaction():
-            engine.execute(
-                f"DELETE FROM {engine.relation(model.name)} WHERE {column} >= ?", [start]
-            )
-            engine.execute(
-                f"INSERT INTO {engine.relation(model.name)} ({listed}) SELECT {listed} FROM {stage}"
-            )
+            _replace_window(engine, model, stage, start, columns)
         return engine.count_rows(stage)
     finally:
         engine.execute(f"DROP TABLE IF EXISTS {stage}")
+
+
+def _replace_window(engine: Engine, model: Model, stage: str, start: datetime,
+                    columns: list[str]) -> None:
+    """Make the table's rows from ``start`` on equal the stage's (inside a transaction).
+
+    Rows with an identity (entity, timestamp) that are recomputed unchanged — most of a
+    restated window — are left in place; only rows that differ are deleted and inserted,
+    which spares index maintenance and dead tuples on large tables.
+    """
+    q = engine.quote
+    table, ts = engine.relation(model.name), q(model.timestamp)
+    listed = ", ".join(q(c) for c in columns)
+    if not model.unique_key:  # rows have no identity: replace the window wholesale
+        engine.execute(f"DELETE FROM {table} WHERE {ts} >= ?", [start])
+        engine.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage}")
+        return
+    match = " AND ".join(
+        [f"s.{q(k)} = t.{q(k)}" for k in model.unique_key]
+        + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns
+           if c not in model.unique_key]
+    )
+    engine.execute(
+        f"DELETE FROM {table} AS t WHERE t.{ts} >= ? "
+        f"AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", [start]
+    )
+    engine.execute(
+        f"INSERT INTO {table} ({listed}) SELECT {', '.join(f's.{q(c)}' for c in columns)} "
+        f"FROM {stage} AS s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= ? AND {match})", [start]
+    )

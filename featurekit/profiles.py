@@ -88,6 +88,30 @@ class Target:
         ]
 
 
+def _from_url(url: str, where: str) -> dict[str, Any]:
+    """Connection settings from a SQLAlchemy/libpq URL such as postgresql://u:p@host:5432/db.
+
+    Keys given next to ``url:`` win over the URL's parts.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{where}: url is not a database URL (postgresql://...)") from None
+    if not parsed.drivername.startswith("postgres"):
+        raise ConfigError(
+            f"{where}: url is a {parsed.drivername} URL; a postgres target needs postgresql://"
+        )
+    parts = {
+        "host": parsed.host, "port": parsed.port, "user": parsed.username,
+        "password": parsed.password, "dbname": parsed.database,
+        "sslmode": parsed.query.get("sslmode"),
+    }
+    return {key: value for key, value in parts.items() if value is not None}
+
+
 def find_profiles_file(project_dir: Path, profiles_dir: str | Path | None = None) -> Path:
     """profiles.yml from --profiles-dir, FEATUREKIT_PROFILES_DIR, the project or ~/.featurekit."""
     explicit = profiles_dir or os.environ.get("FEATUREKIT_PROFILES_DIR")
@@ -159,6 +183,8 @@ def load_target(
     except ValueError:
         raise ConfigError(f"{where}: threads must be a whole number") from None
     metadata_schema = str(options.pop("metadata_schema", "featurekit"))
+    if engine == "postgres" and options.get("url"):
+        options = {**_from_url(str(options.pop("url")), where), **options}
     if engine == "duckdb":
         raw = str(options.get("path", "featurekit.duckdb"))
         if raw != ":memory:" and not Path(raw).is_absolute():

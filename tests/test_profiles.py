@@ -103,3 +103,25 @@ def test_unreachable_postgres_names_host_port_and_hides_password(profiles):
     assert "127.0.0.1:1" in message and "features" in message
     assert "hunter2" not in message
     assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_postgres_url_is_parsed_and_explicit_keys_win(tmp_path, monkeypatch):
+    monkeypatch.delenv("FEATUREKIT_TARGET", raising=False)
+    path = tmp_path / "profiles.yml"
+    path.write_text(
+        "featurekit:\n  outputs:\n    pg:\n      type: postgres\n"
+        "      url: postgresql://bob:pa55word@db.example:6543/feats?sslmode=require\n"
+        "      dbname: other\n"
+    )
+    target = load_target(path)
+    assert target.options["host"] == "db.example" and target.options["port"] == 6543
+    assert target.options["user"] == "bob" and target.options["sslmode"] == "require"
+    assert target.options["dbname"] == "other"
+    assert "pa55word" not in repr(target) and "pa55word" not in target.describe()
+
+
+def test_url_of_another_database_is_rejected(tmp_path):
+    path = tmp_path / "profiles.yml"
+    path.write_text("featurekit:\n  outputs:\n    pg: {type: postgres, url: 'mysql://x@y/z'}\n")
+    with pytest.raises(ConfigError, match="a postgres target needs postgresql://"):
+        load_target(path, target="pg")
