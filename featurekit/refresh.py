@@ -41,7 +41,8 @@ class ModelResult:
     action: str = ""  # built, rebuilt, refreshed, incremental, created view, ...
     rows: int | None = None
     seconds: float = 0.0
-    message: str = ""
+    message: str = ""  # what went wrong, or why it was skipped
+    reason: str = ""  # why it was due (or not): the plan's verdict
 
 
 @dataclass(frozen=True)
@@ -127,17 +128,20 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
                         exists=lambda name: engine.relation_kind(name) is not None,
                         now=utcnow(), force=force)
     if dry_run:
-        return [ModelResult(i.model, DUE if i.due else UP_TO_DATE, message=i.reason)
+        return [ModelResult(i.model, DUE if i.due else UP_TO_DATE, reason=i.reason)
                 for i in plan]
     results = []
     for item in plan:
         if not item.due:
-            result = ModelResult(item.model, UP_TO_DATE, message=item.reason)
+            result = ModelResult(item.model, UP_TO_DATE, reason=item.reason)
             results.append(result)
             notify("finish", item.model, result)
     runner = _Runner(project, engine, compiled, fingerprints, last_runs, full_refresh, notify,
                      should_stop or (lambda: False))
-    results.extend(runner.run([i for i in plan if i.due]))
+    reasons = {item.model: item.reason for item in plan}
+    for result in runner.run([i for i in plan if i.due]):
+        result.reason = reasons.get(result.model, "its table was dropped by a rebuild upstream")
+        results.append(result)
     order = {name: index for index, name in enumerate(project.graph.order)}
     return sorted(results, key=lambda r: order[r.model])
 

@@ -69,11 +69,12 @@ class RefreshDisplay:
 
 def refresh_summary(results: list[ModelResult]) -> Table:
     table = Table(title="refresh summary")
-    for column in ("model", "status", "action", "rows", "seconds"):
+    for column in ("model", "status", "why", "action", "rows", "seconds"):
         table.add_column(column, justify="right" if column in ("rows", "seconds") else "left")
     for r in results:
-        table.add_row(r.model, styled(r.status), r.action or r.message,
-                      f"{r.rows:,}" if r.rows is not None else "", f"{r.seconds:.2f}")
+        table.add_row(r.model, styled(r.status), r.reason, r.action or r.message,
+                      f"{r.rows:,}" if r.rows is not None else "",
+                      f"{r.seconds:.2f}" if r.status != "up_to_date" else "")
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -89,7 +90,7 @@ def plan_table(results: list[ModelResult]) -> Table:
     table.add_column("why")
     for r in results:
         verdict = "[cyan]would run[/]" if r.status == "due" else "[dim]skip[/]"
-        table.add_row(r.model, verdict, r.message)
+        table.add_row(r.model, verdict, r.reason)
     due = sum(r.status == "due" for r in results)
     table.caption = f"{due} of {len(results)} models due"
     return table

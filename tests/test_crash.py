@@ -81,11 +81,11 @@ def test_kill_9_mid_materialization_keeps_previous_rows(make_project, engine_nam
     deadline = time.monotonic() + 30
     while True:
         plan = {r.model: r for r in project.refresh(dry_run=True)}
-        if plan["spend"].message != "another process is running it":
+        if plan["spend"].reason != "another process is running it":
             break
         assert time.monotonic() < deadline, "the killed run never released its lock"
         time.sleep(0.5)
-    assert plan["spend"].status == "due" and plan["spend"].message == "last run interrupted"
+    assert plan["spend"].status == "due" and plan["spend"].reason == "last run interrupted"
     project.close()
 
     p.model("spend", FAST.replace("sum(amount)", "sum(amount) * 10"), HEADERS[kind])

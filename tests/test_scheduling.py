@@ -24,7 +24,8 @@ def project_with_schedule(make_project, schedule: str = "1h"):
 
 
 def reasons(results) -> dict[str, tuple[str, str]]:
-    return {r.model: (r.status, r.message) for r in results}
+    """model -> (status, why it was due or not; or what went wrong)."""
+    return {r.model: (r.status, r.message or r.reason) for r in results}
 
 
 def age_history(project, p, hours: float) -> None:
@@ -52,7 +53,9 @@ def test_elapsed_schedule_makes_model_and_readers_due(make_project):
     age_history(project, p, 2)
     got = reasons(project.refresh())
     assert got["daily"][0] == "success"
-    assert got["summary"] == ("success", "") and got["static"][0] == "up_to_date"
+    assert got["daily"][1].startswith("schedule 1h: due since")
+    assert got["summary"] == ("success", "newer data in daily")
+    assert got["static"][0] == "up_to_date"
     plan = reasons(project.refresh(dry_run=True))
     assert plan["summary"][0] == "up_to_date"
 
