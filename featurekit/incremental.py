@@ -48,7 +48,7 @@ def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetim
     )
     try:
         engine.check_unique(model.name, stage, model.unique_key)
-        engine.check_not_null(model.name, stage, [model.timestamp])
+        engine.check_time_column(model.name, stage, model.timestamp)
         columns = [name for name, _ in engine.columns(model.name)]
         with engine.transaction():
             _replace_window(engine, model, stage, start, columns)

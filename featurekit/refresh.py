@@ -289,11 +289,8 @@ def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[
         if kind is None:
             return "built", rows
         return ("rebuilt" if rebuild or not native else "refreshed"), rows
-    incremental = model.materialized == "incremental"
-    not_null = [model.timestamp] if incremental and model.timestamp else []
-    rows = engine.replace_table(model.name, sql, model.unique_key, not_null)
-    if incremental:
-        engine.index_timestamp(model.name, model.timestamp)
+    time_column = model.timestamp if model.materialized == "incremental" else None
+    rows = engine.replace_table(model.name, sql, model.unique_key, time_column)
     return ("built" if kind is None else "rebuilt"), rows
 
 

@@ -111,9 +111,6 @@ class Engine:
     def count_rows(self, relation: str) -> int:
         return int(self.fetchall(f"SELECT count(*) FROM {relation}")[0][0])
 
-    def index_timestamp(self, name: str, column: str) -> None:
-        """Make ``WHERE column >= t`` on this table cheap (incremental windows, freshness)."""
-
     def clone(self) -> Engine:
         """Another open connection to the same target, for a worker thread."""
         other = type(self)(self.target)
@@ -135,8 +132,12 @@ class Engine:
             self.execute(f"CREATE OR REPLACE VIEW {self.relation(name)} AS {select_sql}")
 
     def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str],
-                      not_null: Sequence[str] = ()) -> int:
-        """Build the query into a new table, check keys, swap it in atomically; rows."""
+                      time_column: str | None = None) -> int:
+        """Build the query into a new table, check keys, swap it in atomically; rows.
+
+        ``time_column`` marks a table later read and rewritten by time ranges (incremental
+        models): it must never be NULL, and each engine makes range scans on it cheap.
+        """
         raise NotImplementedError
 
     def materialized_view(self, name: str, select_sql: str, unique_key: Sequence[str],
@@ -144,16 +145,17 @@ class Engine:
         """Refresh (or rebuild when ``rebuild``) a materialized view; rows."""
         return self.replace_table(name, select_sql, unique_key)
 
-    def check_not_null(self, model: str, relation: str, columns: Sequence[str]) -> None:
-        """Raise RefreshError when a column that must be set holds NULLs."""
-        for column in columns:
-            missing = self.count_rows(f"{relation} WHERE {self.quote(column)} IS NULL")
-            if missing:
-                raise RefreshError(
-                    f"model {model}: {missing} rows have a NULL {column}; every row of an "
-                    f"incremental model needs it to fall in a window (filter them out in the "
-                    f"SQL); the previous data is unchanged"
-                )
+    def check_time_column(self, model: str, relation: str, column: str | None) -> None:
+        """Raise RefreshError when an incremental model's time column holds NULLs."""
+        if column is None:
+            return
+        missing = self.count_rows(f"{relation} WHERE {self.quote(column)} IS NULL")
+        if missing:
+            raise RefreshError(
+                f"model {model}: {missing} rows have a NULL {column}; every row of an "
+                f"incremental model needs it to fall in a window (filter them out in the "
+                f"SQL); the previous data is unchanged"
+            )
 
     def check_unique(self, model: str, relation: str, unique_key: Sequence[str]) -> None:
         """Raise DuplicateKeyError showing a few keys that occur more than once."""

@@ -286,22 +286,25 @@ class PostgresEngine(Engine):
                 raise
 
     def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str],
-                      not_null: Sequence[str] = ()) -> int:
+                      time_column: str | None = None) -> int:
         new = self.relation(name + _NEW)
         self.execute(f"DROP TABLE IF EXISTS {new}")
         self.execute(f"CREATE TABLE {new} AS {select_sql}")
         try:
-            self.check_not_null(name, new, not_null)
+            self.check_time_column(name, new, time_column)
             self._unique_index(name, new, unique_key)  # built before the swap: short lock
             with self.transaction():
                 self._swap_table(name, self.schema, new)
         except BaseException:
             self.execute(f"DROP TABLE IF EXISTS {new}")
             raise
+        if time_column:
+            self._index_time(name, time_column)
         self.execute(f"ANALYZE {self.relation(name)}")
         return self.count(name)
 
-    def index_timestamp(self, name: str, column: str) -> None:
+    def _index_time(self, name: str, column: str) -> None:
+        """An index led by the time column: incremental windows delete and read by range."""
         leading = self.fetchall(
             "SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
             "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(?) AND a.attname = ?",
