@@ -99,8 +99,9 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
 
     Every selected model is compiled first, so SQL the target cannot run stops the refresh
     before anything is written. A failing model's descendants are skipped; others go on.
-    ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and writes
-    nothing.
+    ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and builds
+    nothing: no seed is loaded, no model run (runs left by dead processes are still marked
+    interrupted, as that is what they are).
     """
     notify = on_event or (lambda kind, model, result: None)
     selected = project.graph.select(select)
@@ -119,7 +120,6 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
         if not dry_run:
             load = load_seed(engine, state, source, digest)
             notify("seed", load.name, ModelResult(load.name, SUCCESS, "loaded seed", load.rows))
-    seed_times = {name: seed_times.get(name) for name in project.sources if name in seed_times}
 
     last_runs = state.last_runs()
     fingerprints = {name: project.fingerprint(name, compiled[name]) for name in selected}
