@@ -4,10 +4,11 @@
 
 The source holds card transactions of 100,000 customers over 100 days (generated in the
 engine by the same arithmetic on both engines, so both hold identical rows; a customer
-transacts on about two days in three). Two incremental models read it: a daily per-customer aggregate and a
-7-day rolling sum over the daily rows. Each run times a full refresh, appends 1% new rows
-(the next day) and times the incremental refresh that follows. Prints medians and the
-incremental/full ratio (targets: at most 5% on DuckDB, 10% on PostgreSQL).
+transacts on about two days in three). Two incremental models read it: a daily
+per-customer aggregate and a 7-day rolling sum over the daily rows. Each run times a full
+refresh, appends 1% new rows (the next day) and times the incremental refresh that follows.
+Prints medians and the incremental/full ratio (targets: at most 5% on DuckDB, 10% on
+PostgreSQL).
 """
 
 from __future__ import annotations

@@ -196,5 +196,93 @@ def init(directory: str) -> None:
     console.print(f"next: cd {directory} && featurekit refresh")
 
 
+
+@main.command()
+@project_options
+@click.option("--select", "-s", multiple=True, help="Monitors by name or glob (default: all).")
+@click.option("--all", "run_all", is_flag=True, help="Ignore schedules: run every monitor.")
+@click.option("--as-of", default=None, help="Evaluate as if at this time (2024-03-31T12:00).")
+@click.option("--backfill", is_flag=True, help="Evaluate at every --every from --start to --end.")
+@click.option("--start", default=None, help="First evaluation time of a backfill.")
+@click.option("--end", default=None, help="Last evaluation time of a backfill (inclusive).")
+@click.option("--every", default="1d", show_default=True, help="Backfill step (a duration).")
+@click.option("--fail-on", type=click.Choice(["error", "warn"]), default="error",
+              show_default=True, help="Exit 1 when any check is at this status or worse.")
+@click.option("--report", "report_path", default=None, type=click.Path(),
+              help="Write a self-contained HTML report here.")
+@click.option("--prometheus", "prometheus_path", default=None, type=click.Path(),
+              help="Write Prometheus textfile-collector metrics here (atomically).")
+def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, backfill: bool,
+            start: str | None, end: str | None, every: str, fail_on: str,
+            report_path: str | None, prometheus_path: str | None) -> None:
+    """Run drift, data-quality, freshness and performance monitors (monitors/*.yml)."""
+    from featurekit.errors import ConfigError
+    from featurekit.render import monitor_table
+
+    if backfill and (start is None or end is None):
+        raise ConfigError("--backfill needs --start and --end (and optionally --every 1d)")
+    window = (start, end, every) if backfill else None
+    run = project.monitor(list(select), run_all=run_all, as_of=as_of, backfill=window)
+    console = _console()
+    if backfill:
+        console.print(f"backfilled {len(run.results)} results for {', '.join(run.monitors)}")
+    else:
+        console.print(monitor_table(run.results))
+    if run.not_due:
+        console.print(f"[dim]not due: {', '.join(run.not_due)} (--all to run anyway)[/]")
+    for delivery in run.deliveries:
+        if not delivery.delivered:
+            _console(stderr=True).print(
+                f"[yellow]alert for {delivery.monitor} not delivered to {delivery.url} after "
+                f"{delivery.attempts} attempts: {delivery.error}[/]", soft_wrap=True)
+    if prometheus_path:
+        from featurekit.monitoring.prometheus import write_textfile
+
+        write_textfile(prometheus_path, run.results)
+        console.print(f"metrics written to {prometheus_path}")
+    if report_path:
+        console.print(f"report written to {project.monitor_report(run, report_path)}")
+    sys.exit(1 if run.failed(fail_on) else 0)
+
+
+@main.command(name="train-set")
+@project_options
+@click.option("--labels", "labels", required=True,
+              help="Label rows: a .parquet or .csv file, or a SQL query (SELECT ...).")
+@click.option("--features", "-f", multiple=True, required=True,
+              help="view.column or view.* (repeat the option or separate with commas).")
+@click.option("--timestamp", default="event_timestamp", show_default=True,
+              help="Label column holding each row's point in time (naive = UTC).")
+@click.option("--entity", multiple=True,
+              help="ENTITY=LABEL_COLUMN when a label column is named differently.")
+@click.option("--full-names", is_flag=True, help="Name feature columns view__column.")
+@click.option("--out", required=True, type=click.Path(), help="Output .parquet or .csv file.")
+def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
+              entity: tuple[str, ...], full_names: bool, out: str) -> None:
+    """Write a point-in-time correct training set: labels joined with feature values."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from featurekit.errors import ConfigError
+    from featurekit.retrieval import training_set_file
+
+    mapping = dict(pair.split("=", 1) for pair in entity if "=" in pair)
+    if len(mapping) != len(entity):
+        raise ConfigError("--entity takes ENTITY=LABEL_COLUMN, e.g. --entity customer_id=buyer")
+    wanted = [f.strip() for option in features for f in option.split(",") if f.strip()]
+    console = _console()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task("starting")
+
+        def step(message: str) -> None:
+            bar.update(task, description=message)
+            if not console.is_terminal:
+                console.print(f"  {message}")
+
+        rows = training_set_file(project, labels, wanted, out, timestamp=timestamp,
+                                 full_names=full_names, entity_columns=mapping, progress=step)
+    console.print(f"wrote {rows:,} rows to {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

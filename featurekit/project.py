@@ -295,8 +295,8 @@ class Project:
     def online_features(self, features: list[str] | str, entities: Any,
                         full_names: bool = False, entity_columns: dict[str, str] | None = None,
                         now: Any = None) -> Any:
-        """The latest feature values per entity (see ``retrieval.online_features``)."""
-        from featurekit.retrieval import online_features
+        """The latest feature values per entity (see ``online.online_features``)."""
+        from featurekit.online import online_features
 
         return online_features(self, features, entities, full_names=full_names,
                                entity_columns=entity_columns, now=now)
@@ -314,3 +314,45 @@ class Project:
         from featurekit.logs import log_outcomes
 
         return log_outcomes(self, model, frame, allow_new_columns=allow_new_columns)
+
+    # -- monitoring ---------------------------------------------------------------------
+    @cached_property
+    def monitors(self) -> dict[str, Any]:
+        """The project's monitors (``monitors/*.yml``), by name, parsed and checked."""
+        from featurekit.monitoring.config import load_monitors
+
+        return load_monitors(self.root / self.settings.monitors, self.root)
+
+    def monitor(self, select: list[str] | None = None, run_all: bool = False,
+                as_of: Any = None, backfill: tuple[Any, Any, Any] | None = None) -> Any:
+        """Run the due monitors (see ``monitoring.runner``); returns a ``MonitorRun``.
+
+        Args:
+            select: monitor names or globs (default: all).
+            run_all: run the selected monitors even when they are not due.
+            as_of: evaluate as if at this time (a datetime or ISO string).
+            backfill: (start, end, every) to evaluate at each step from start to end.
+        """
+        from featurekit.monitoring.config import parse_time
+        from featurekit.monitoring.runner import backfill as run_backfill
+        from featurekit.monitoring.runner import run_monitors
+
+        if backfill is not None:
+            start, end, every = backfill
+            if isinstance(every, str):
+                from featurekit.durations import parse_duration
+
+                try:
+                    every = parse_duration(every)
+                except ValueError as exc:
+                    raise ConfigError(f"--every: {exc}") from None
+            return run_backfill(self, parse_time(start, "--start"), parse_time(end, "--end"),
+                                every, select)
+        when = parse_time(as_of, "--as-of") if as_of is not None else None
+        return run_monitors(self, select, run_all=run_all, as_of=when)
+
+    def monitor_report(self, run: Any, path: str | Path) -> Path:
+        """Write the self-contained HTML report of a monitor run (with each check's history)."""
+        from featurekit.monitoring.report import write_report
+
+        return write_report(self, run, path)

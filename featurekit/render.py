@@ -117,3 +117,41 @@ def status_table(statuses: list[ModelStatus]) -> Table:
             f"{s.rows:,}" if s.rows is not None else "", styled(s.status),
         )
     return table
+
+
+def monitor_table(results: list) -> Table:
+    """One row per check result of ``featurekit monitor``, status colored."""
+    table = Table(title="monitor results")
+    for column in ("monitor", "check", "column", "test", "status", "statistic", "p-value",
+                   "warn", "error", "n ref", "n cur", "note"):
+        numeric = column in ("statistic", "p-value", "warn", "error", "n ref", "n cur")
+        table.add_column(column, justify="right" if numeric else "left",
+                         no_wrap=column != "note", min_width=24 if column == "note" else None)
+    for r in results:
+        table.add_row(
+            r.monitor, r.check, r.column or "", r.test, styled(r.status),
+            *(_check_value(r.test, v) for v in (r.statistic, r.p_value, r.warn, r.error)),
+            f"{r.n_ref:,}" if r.n_ref is not None else "",
+            f"{r.n_cur:,}" if r.n_cur is not None else "", r.message,
+        )
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    table.caption = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing due"
+    return table
+
+
+def _check_value(test: str, value: float | None) -> str:
+    if test == "freshness" and value is not None:
+        from datetime import timedelta
+
+        from featurekit.durations import format_duration
+
+        return format_duration(timedelta(seconds=value))
+    return _number(value)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4g}"

@@ -61,13 +61,22 @@ class Engine:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """All statements inside commit together or not at all."""
+        """All statements inside commit together or not at all.
+
+        Nested use joins the outer transaction (so e.g. ``load_arrow`` can run inside one).
+        """
+        if self.__dict__.get("_in_transaction"):
+            yield
+            return
         self.execute("BEGIN")
+        self._in_transaction = True
         try:
             yield
         except BaseException:
+            self._in_transaction = False
             self.execute("ROLLBACK")
             raise
+        self._in_transaction = False
         self.execute("COMMIT")
 
     @contextlib.contextmanager
@@ -215,6 +224,10 @@ class Engine:
 
     def prepare_for_monitoring(self) -> None:
         """Session settings that suit the wide aggregate queries monitors run (default none)."""
+
+    def relation_in_view(self, name: str, schema: str) -> str:
+        """How a view created in ``schema`` names the relation ``schema.name``."""
+        return self.relation(name, schema)
 
 
 _NUMERIC_TYPES = {

@@ -137,3 +137,8 @@ class DuckDBEngine(Engine):
 
     def describe_query(self, sql: str) -> list[tuple[str, str]]:
         return [(row[0], str(row[1])) for row in self.fetchall(f"DESCRIBE {sql}")]
+
+    def relation_in_view(self, name: str, schema: str) -> str:
+        # A view binds unqualified names in its own catalog and schema; qualified names are
+        # ambiguous when the file is named like the schema (featurekit.duckdb + featurekit).
+        return self.quote(name)

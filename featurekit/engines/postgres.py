@@ -70,7 +70,9 @@ class PostgresEngine(Engine):
     native_materialized_views = True
     concurrent_writers = True
     #: Label sets at least this large use the sort/window plan instead of index probes
-    #: (None: always probe). Chosen from benchmarks/bench_training_set.py.
+    #: (None: always probe). benchmarks/bench_training_set.py, 10M feature rows: probes in
+    #: entity order took 0.5-0.7 s / 2.6-7 s for 100k / 1M labels, the window plan 10-40 s /
+    #: 17-52 s (it sorts every feature row).
     window_plan_min_labels: int | None = None
 
     def connect(self) -> None:
@@ -129,12 +131,7 @@ class PostgresEngine(Engine):
             names = [d.name for d in cur.description]
             types = [self._type_name(d.type_code) for d in cur.description]
         schema = pa.schema([(n, _pg_to_arrow(t)) for n, t in zip(names, types)])
-        buffer = io.BytesIO()
-        with self.conn.cursor() as cur, cur.copy(
-            f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
-        ) as copy:
-            for chunk in copy:
-                buffer.write(chunk)
+        buffer = self._copy_out(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)")
         if buffer.tell() == 0:
             return schema.empty_table()
         buffer.seek(0)
@@ -145,9 +142,11 @@ class PostgresEngine(Engine):
         table = pacsv.read_csv(
             buffer,
             read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))]),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            # A one-column row holding NULL is an empty line: keep it.
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={f"c{i}": read_types[n] for i, n in enumerate(names)},
+                null_values=[""],  # only an unquoted empty field is NULL ("NA" is a string)
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
                 true_values=["t"],
@@ -159,6 +158,37 @@ class PostgresEngine(Engine):
             column = naive.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))
             table = table.set_column(names.index(name), name, column)
         return table
+
+    def _copy_out(self, copy_sql: str) -> io.BytesIO:
+        """The output of ``COPY ... TO STDOUT``, read straight from libpq.
+
+        Each row is one CopyData message; psycopg's ``Copy`` iterator costs ~5 µs per message
+        (4-5 s of a million-row training set), a blocking libpq loop a fraction of that.
+        """
+        import psycopg
+        from psycopg import pq
+
+        buffer = io.BytesIO()
+        pgconn, encoding = self.conn.pgconn, self.conn.info.encoding
+        errors: list[BaseException] = []
+        with self.conn.lock:  # nothing else may use the connection meanwhile
+            blocking, pgconn.nonblocking = pgconn.nonblocking, 0  # libpq waits by itself
+            try:
+                pgconn.send_query(copy_sql.encode(encoding))  # raises if it cannot be sent
+                result = pgconn.get_result()
+                if result is not None and result.status == pq.ExecStatus.COPY_OUT:
+                    while (size_data := pgconn.get_copy_data(0))[0] >= 0:
+                        buffer.write(size_data[1])
+                    result = pgconn.get_result()
+                while result is not None:  # COMMAND_OK, or the error that ended the COPY
+                    if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.COPY_OUT):
+                        errors.append(psycopg.errors.error_from_result(result, encoding=encoding))
+                    result = pgconn.get_result()
+            finally:
+                pgconn.nonblocking = blocking
+        if errors:
+            raise errors[0]
+        return buffer
 
     def _type_name(self, oid: int) -> str:
         info = self.conn.adapters.types.get(oid)

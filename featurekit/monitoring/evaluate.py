@@ -1,0 +1,545 @@
+"""Evaluate one monitor at one time: resolve its source and windows, run every check.
+
+Problems in the monitor file that only the database can reveal (unknown column, a numeric
+test on a text column, an unknown source) raise MonitorError naming ``file:line``. A window
+without rows gives ``no_data`` with the reason; a check the database fails on is recorded as
+``error`` with the database's message, and the other checks still run.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from featurekit.errors import FeaturekitError, MonitorError, did_you_mean
+from featurekit.monitoring import checks as t
+from featurekit.monitoring import stats
+from featurekit.monitoring.config import Check, Monitor, Window
+from featurekit.monitoring.query import Sql
+from featurekit.monitoring.results import CheckResult
+from featurekit.monitoring.source import Source, resolve_relation, resolve_source
+from featurekit.monitoring.specs import (
+    ANY,
+    CATEGORICAL,
+    DEFAULT_BINS,
+    DEFAULT_DRIFT,
+    DEFAULT_SHARE_WARN,
+    GROUP,
+    HIGHER,
+    LOWER,
+    NUMERIC,
+    PERFORMANCE,
+    TABLE,
+    TESTS,
+)
+from featurekit.monitoring.windows import bounds, window_sql
+from featurekit.monitoring.windowstats import StoredReference, WindowStats
+
+if TYPE_CHECKING:
+    from featurekit.monitoring.results import Results
+    from featurekit.project import Project
+
+#: tests judged on their p-value rather than their statistic
+P_VALUE_TESTS = ("ks", "chi2")
+
+
+class Evaluation:
+    """The checks of one monitor at one ``as_of``."""
+
+    def __init__(self, project: Project, monitor: Monitor, results: Results, as_of: datetime,
+                 run_id: str, evaluated_at: datetime):
+        self.project = project
+        self.engine = project.engine
+        self.monitor = monitor
+        self.results = results
+        self.as_of = as_of
+        self.run_id = run_id
+        self.evaluated_at = evaluated_at
+
+    # -- set-up -------------------------------------------------------------------------
+    def run(self) -> list[CheckResult]:
+        monitor = self.monitor
+        source = resolve_source(self.project, monitor)
+        if source.sql is None:
+            return [self._result(check, column, check.test, t.NO_DATA, message=source.missing)
+                    for check in monitor.checks for column in (check.columns or [None])]
+        self.source = source
+        if monitor.timestamp and monitor.timestamp not in source.columns:
+            raise MonitorError(self._unknown(monitor.lines.get("timestamp"), monitor.timestamp))
+        self.current = WindowStats(self.engine, self._window(monitor.current), source.columns)
+        self.cur_bounds = bounds(monitor.current, self.as_of)
+        self.reference: WindowStats | None = None
+        self.ref_missing = ""
+        if monitor.reference is not None:
+            self.reference = self._reference(source)
+            self.ref_bounds = bounds(monitor.reference, self.as_of)
+        plan = [(check, self._columns(check)) for check in monitor.checks]
+        self._prefetch(plan)
+        out: list[CheckResult] = []
+        for check, columns in plan:
+            out.extend(self._run_check(check, columns))
+        if isinstance(self.reference, StoredReference):
+            self.reference.save()
+        return out
+
+    def _window(self, window: Any, table: str | None = None) -> Sql:
+        return window_sql(self.engine, self.source.sql, self.monitor.timestamp, window,
+                          self.as_of, table)
+
+    def _reference(self, source: Source) -> WindowStats | None:
+        window = self.monitor.reference
+        assert window is not None
+        table = None
+        kinds = source.columns
+        if window.kind == "table":
+            table, _ = resolve_relation(self.project, window.table or "")
+            if table is None:
+                self.ref_missing = f"reference table {window.table} does not exist"
+                return None
+            described = self.engine.describe_query(f"SELECT * FROM {table} AS src")
+            kinds = {name: self.engine.column_kind(kind) for name, kind in described}
+        sql = self._window(window, table)
+        if not window.is_fixed:
+            return WindowStats(self.engine, sql, kinds)
+        definition = {
+            "source": self.monitor.source or self.monitor.sql, "schema": self.engine.schema,
+            "timestamp": self.monitor.timestamp, "kind": window.kind, "start": window.start,
+            "end": window.end, "table": window.table,
+        }
+        return StoredReference(self.engine, sql, kinds, self.results, self.monitor.name,
+                               definition)
+
+    def _unknown(self, line: int | None, column: str) -> str:
+        known = list(self.source.columns)
+        return (f'{self.monitor.where(line)}: unknown column "{column}" in '
+                f"{self.source.label}{did_you_mean(column, known)}; columns: {', '.join(known)}")
+
+    def _columns(self, check: Check) -> list[str | None]:
+        """The columns a check runs on, validated against the source's types."""
+        spec = check.spec
+        kinds = self.source.columns
+        if spec.target == PERFORMANCE:
+            for key in ("label", "score", "prediction"):
+                name = check.options.get(key)
+                if name is not None and name not in kinds:
+                    raise MonitorError(self._unknown(check.line, name))
+            return [None]
+        if check.columns is None:
+            return [None]
+        if check.columns == ["*"]:
+            excluded = set(check.options.get("exclude", [])) | {self.monitor.timestamp}
+            wanted = (NUMERIC, CATEGORICAL) if spec.target in (GROUP, ANY) else (spec.target,)
+            return [c for c, kind in kinds.items() if kind in wanted and c not in excluded]
+        for column in check.columns:
+            if column not in kinds:
+                raise MonitorError(self._unknown(check.line, column))
+            kind = kinds[column]
+            if spec.target == NUMERIC and kind != NUMERIC:
+                raise MonitorError(
+                    f"{self.monitor.where(check.line)}: test {check.test} needs a numeric "
+                    f'column, but "{column}" is {kind}; for categories use chi2, psi, '
+                    f"jensen_shannon or l_infinity"
+                )
+            if spec.target == CATEGORICAL and kind != CATEGORICAL:
+                raise MonitorError(
+                    f"{self.monitor.where(check.line)}: test {check.test} needs a categorical "
+                    f'(text or boolean) column, but "{column}" is {kind}; for numbers use ks, '
+                    f"wasserstein or psi"
+                )
+            if spec.target == GROUP and kind not in (NUMERIC, CATEGORICAL):
+                raise MonitorError(f'{self.monitor.where(check.line)}: column "{column}" is '
+                                   f"{kind}; drift is measured on numeric or text columns")
+            if check.test in ("psi", "jensen_shannon") and kind not in (NUMERIC, CATEGORICAL):
+                raise MonitorError(f'{self.monitor.where(check.line)}: column "{column}" is '
+                                   f"{kind}; {check.test} needs a numeric or text column")
+        if check.test == "unique":
+            return [",".join(check.columns)]  # one key, possibly composite
+        return list(check.columns)
+
+    def _prefetch(self, plan: list[tuple[Check, list[str | None]]]) -> None:
+        """One scan per window for every column's summary (instead of one per check)."""
+        columns = [c for check, cols in plan if check.test != "unique"
+                   for c in cols if c is not None]
+        self.current.prefetch(columns)
+        if self.reference is None:
+            return
+        drift = [c for check, cols in plan if check.spec.needs_reference
+                 or check.test == "range" for c in cols if c is not None]
+        self.reference.prefetch(drift)
+        # bins of every numeric column compared with the reference: one scan per window
+        edges: dict[str, list[float]] = {}
+        for check, cols in plan:
+            if not check.spec.needs_reference:
+                continue
+            bins = check.options.get("bins", DEFAULT_BINS) if check.test in (
+                "psi", "jensen_shannon", "drift") else DEFAULT_BINS
+            for column in cols:
+                if (column is None or column in edges
+                        or self.source.columns.get(column) != NUMERIC):
+                    continue
+                ref = self.reference.summary(column)
+                if ref.count and self.current.summary(column).count:
+                    edges[column] = self.reference.edges(column, bins)
+        if edges:
+            self.reference.prefetch_bins(edges)
+            self.current.prefetch_bins(edges)
+        self._ecdfs = self._all_ecdfs(plan)
+
+    def _all_ecdfs(self, plan: list[tuple[Check, list[str | None]]]) -> dict[str, stats.Ecdf]:
+        """The exact ECDF comparison of every column a KS / Wasserstein test needs.
+
+        Each is one sort of the union of the windows' values; on engines that allow several
+        connections (``threads`` in the profile) they run side by side.
+        """
+        assert self.reference is not None
+        wanted: dict[str, tuple[int, int]] = {}
+        for check, cols in plan:
+            for column in cols:
+                if column is None or self.source.columns.get(column) != NUMERIC:
+                    continue
+                test = (check.options.get("numeric_test") or DEFAULT_DRIFT[NUMERIC]
+                        if check.test == "drift" else check.test)
+                if test not in ("ks", "wasserstein"):
+                    continue
+                counts = (self.reference.summary(column).count,
+                          self.current.summary(column).count)
+                if all(counts):
+                    wanted[column] = counts
+        workers = min(self.engine.target.threads, len(wanted))
+        if not self.engine.concurrent_writers or workers < 2:
+            return {c: stats.ecdf(self.engine, self.reference.sql, self.current.sql, c, *n)
+                    for c, n in wanted.items()}
+        from concurrent.futures import ThreadPoolExecutor
+
+        from featurekit.engines import connect
+
+        engines = [connect(self.engine.target) for _ in range(workers)]
+        try:
+            for engine in engines:
+                engine.prepare_for_monitoring()
+            columns = list(wanted)
+
+            def work(i: int) -> dict[str, stats.Ecdf]:
+                engine = engines[i]
+                return {c: stats.ecdf(engine, self.reference.sql, self.current.sql, c,
+                                      *wanted[c]) for c in columns[i::workers]}
+
+            found: dict[str, stats.Ecdf] = {}
+            with ThreadPoolExecutor(workers) as pool:
+                for part in pool.map(work, range(workers)):
+                    found.update(part)
+            return found
+        finally:
+            for engine in engines:
+                engine.close()
+
+    # -- results ------------------------------------------------------------------------
+    def _result(self, check: Check, column: str | None, test: str, status: str,
+                **values: Any) -> CheckResult:
+        warn, error = values.pop("warn", check.warn), values.pop("error", check.error)
+        window = getattr(self, "cur_bounds", None)
+        reference = getattr(self, "ref_bounds", None)
+        return CheckResult(
+            monitor=self.monitor.name, check=check.name, column=column, test=test,
+            status=status, warn=_number(warn), error=_number(error),
+            window_start=window.start if window else None,
+            window_end=window.end if window else None,
+            reference_start=reference.start if reference else None,
+            reference_end=reference.end if reference else None,
+            as_of=self.as_of, evaluated_at=self.evaluated_at, run_id=self.run_id, **values,
+        )
+
+    def _run_check(self, check: Check, columns: list[str | None]) -> list[CheckResult]:
+        if check.test == "drift":
+            return self._drift(check, [c for c in columns if c is not None])
+        out = []
+        for column in columns:
+            try:
+                out.append(self._one(check, column, check.test))
+            except _driver_errors() as exc:
+                if isinstance(exc, MonitorError):
+                    raise
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                out.append(self._result(check, column, check.test, t.ERROR,
+                                        message=f"check failed: {message}"))
+        return out
+
+    def _drift(self, check: Check, columns: list[str]) -> list[CheckResult]:
+        out = []
+        for column in columns:
+            kind = self.source.columns[column]
+            test = check.options.get(f"{kind}_test") or DEFAULT_DRIFT[kind]
+            spec = TESTS[test]
+            warn = check.warn if check.warn is not None else spec.warn
+            error = check.error if check.error is not None else spec.error
+            out.append(self._one(check, column, test, warn=warn, error=error))
+        judged = [r for r in out if r.status != t.NO_DATA]
+        share_warn = check.options.get("share_warn", DEFAULT_SHARE_WARN)
+        share_error = check.options.get("share_error")
+        if judged:
+            drifted = [r.column for r in judged if r.status in (t.WARN, t.ERROR)]
+            share = len(drifted) / len(judged)
+            out.append(self._result(
+                check, None, "drift", t.status(share, share_warn, share_error, HIGHER),
+                statistic=share, warn=share_warn, error=share_error, n_cur=len(judged),
+                message=f"{len(drifted)} of {len(judged)} columns drifted"
+                + (f": {', '.join(str(c) for c in drifted)}" if drifted else ""),
+            ))
+        else:
+            out.append(self._result(check, None, "drift", t.NO_DATA, warn=share_warn,
+                                    error=share_error, message="no column had data"))
+        return out
+
+    def _one(self, check: Check, column: str | None, test: str, **thresholds: Any
+             ) -> CheckResult:
+        warn = thresholds.get("warn", check.warn)
+        error = thresholds.get("error", check.error)
+        spec = TESTS[test]
+        if spec.target == TABLE:
+            return self._table_check(check, test, warn, error)
+        if spec.target == PERFORMANCE:
+            return self._performance(check, test, warn, error)
+        assert column is not None
+        if test == "unique":
+            return self._unique(check, column, warn, error)
+        current = self.current.summary(column)
+        if current.rows == 0 or current.count == 0:
+            reason = ("the current window has no rows" if current.rows == 0
+                      else f"{column} is NULL in every row of the current window")
+            if test == "null_rate" and current.rows:
+                reason = ""
+            if reason:
+                return self._result(check, column, test, t.NO_DATA, warn=warn, error=error,
+                                    n_cur=current.count, message=reason)
+        if spec.needs_reference or (test == "range" and not _has_bounds(check)):
+            reference = self.reference
+            if reference is None:
+                return self._result(check, column, test, t.NO_DATA, warn=warn, error=error,
+                                    n_cur=current.count, message=self.ref_missing)
+            ref = reference.summary(column)
+            if ref.count == 0:
+                window = self.monitor.reference
+                described = window.describe() if window is not None else ""
+                return self._result(
+                    check, column, test, t.NO_DATA, warn=warn, error=error, n_ref=0,
+                    n_cur=current.count,
+                    message=f"the reference window ({described}) has no values of {column}",
+                )
+        judge = {"warn": warn, "error": error}
+        if test in ("psi", "jensen_shannon", "chi2", "l_infinity"):
+            return self._distribution(check, column, test, **judge)
+        if test in ("ks", "wasserstein"):
+            return self._ecdf(check, column, test, **judge)
+        if test == "null_rate":
+            rate = current.nulls / current.rows
+            return self._result(check, column, test, t.status(rate, warn, error, HIGHER),
+                                statistic=rate, n_cur=current.rows, warn=warn, error=error,
+                                message=f"{current.nulls} of {current.rows} rows NULL")
+        if test == "range":
+            return self._range(check, column, **judge)
+        if test == "accepted_values":
+            bad, count = stats.not_accepted(self.engine, self.current.sql, column,
+                                            check.options["values"])
+            share = bad / count
+            return self._result(check, column, test, t.status(share, warn, error, HIGHER),
+                                statistic=share, n_cur=count, warn=warn, error=error,
+                                message=f"{bad} of {count} values not accepted")
+        raise AssertionError(test)  # pragma: no cover - every test is dispatched above
+
+    def _distribution(self, check: Check, column: str, test: str, warn: Any,
+                      error: Any) -> CheckResult:
+        assert self.reference is not None
+        if self.source.columns[column] == NUMERIC and test in ("psi", "jensen_shannon"):
+            bins = check.options.get("bins", DEFAULT_BINS)
+            edges = self.reference.edges(column, bins)
+            ref_counts = self.reference.bins(column, edges)
+            cur_counts = self.current.bins(column, edges)
+            labels = _bin_labels(edges)
+        else:
+            labels, ref_counts, cur_counts = t.aligned(self.reference.categories(column),
+                                                       self.current.categories(column))
+        p_value = None
+        if test == "psi":
+            value = t.psi(ref_counts, cur_counts)
+        elif test == "jensen_shannon":
+            value = t.jensen_shannon(ref_counts, cur_counts)
+        elif test == "l_infinity":
+            value = t.l_infinity(ref_counts, cur_counts)
+        else:
+            value, p_value = t.chi2(ref_counts, cur_counts)
+        judged = p_value if test in P_VALUE_TESTS else value
+        direction = LOWER if test in P_VALUE_TESTS else HIGHER
+        return self._result(
+            check, column, test, t.status(judged, warn, error, direction), statistic=value,
+            p_value=p_value, n_ref=sum(ref_counts), n_cur=sum(cur_counts), warn=warn,
+            error=error, plot=_plot(labels, ref_counts, cur_counts),
+        )
+
+    def _ecdf(self, check: Check, column: str, test: str, warn: Any, error: Any) -> CheckResult:
+        assert self.reference is not None
+        ref = self.reference.summary(column)
+        cur = self.current.summary(column)
+        distance = getattr(self, "_ecdfs", {}).get(column) or stats.ecdf(
+            self.engine, self.reference.sql, self.current.sql, column, ref.count, cur.count)
+        p_value = None
+        if test == "ks":
+            value = distance.ks
+            if ref.count <= t.EXACT_KS_MAX and cur.count <= t.EXACT_KS_MAX:
+                value, p_value = t.ks_exact(
+                    stats.raw_values(self.engine, self.reference.sql, column),
+                    stats.raw_values(self.engine, self.current.sql, column),
+                )
+            else:
+                p_value = t.ks_asymptotic_pvalue(value, ref.count, cur.count)
+            status = t.status(p_value, warn, error, LOWER)
+        else:
+            value = t.normed_wasserstein(distance.wasserstein, ref.std)
+            status = t.status(value, warn, error, HIGHER)
+        plot = None
+        if ref.min is not None and cur.min is not None:
+            edges = self.reference.edges(column, DEFAULT_BINS)
+            plot = _plot(_bin_labels(edges), self.reference.bins(column, edges),
+                         self.current.bins(column, edges))
+        return self._result(check, column, test, status, statistic=value, p_value=p_value,
+                            n_ref=ref.count, n_cur=cur.count, warn=warn, error=error, plot=plot)
+
+    def _range(self, check: Check, column: str, warn: Any, error: Any) -> CheckResult:
+        low, high = check.options.get("min"), check.options.get("max")
+        if not _has_bounds(check):
+            assert self.reference is not None
+            ref = self.reference.summary(column)
+            low, high = ref.min, ref.max
+        outside, count = stats.outside_share(self.engine, self.current.sql, column, low, high)
+        share = outside / count
+        return self._result(check, column, "range", t.status(share, warn, error, HIGHER),
+                            statistic=share, n_cur=count, warn=warn, error=error,
+                            message=f"{outside} of {count} values outside [{low}, {high}]")
+
+    def _unique(self, check: Check, key: str, warn: Any, error: Any) -> CheckResult:
+        columns = key.split(",")
+        extra, total = stats.duplicates(self.engine, self.current.sql, columns)
+        if total == 0:
+            return self._result(check, key, "unique", t.NO_DATA, warn=warn, error=error,
+                                n_cur=0, message="the current window has no keys")
+        return self._result(check, key, "unique", t.status(extra, warn, error, HIGHER),
+                            statistic=float(extra), n_cur=total, warn=warn, error=error,
+                            message=f"{extra} rows repeat a key")
+
+    def _table_check(self, check: Check, test: str, warn: Any, error: Any) -> CheckResult:
+        if test == "row_count":
+            rows = self.current.rows
+            low, high = check.options.get("min"), check.options.get("max")
+            outside = (low is not None and rows < low) or (high is not None and rows > high)
+            severity = check.options.get("severity", t.ERROR)
+            return self._result(
+                check, None, test, severity if outside else t.OK, statistic=float(rows),
+                n_cur=rows, warn=low if severity == t.WARN else None,
+                error=low if severity == t.ERROR else None,
+                message=f"{rows} rows; expected {_between(low, high)}",
+            )
+        return self._freshness(check, warn, error)
+
+    def _freshness(self, check: Check, warn: Any, error: Any) -> CheckResult:
+        assert self.monitor.timestamp is not None and self.source.sql is not None
+        upto = window_sql(self.engine, self.source.sql, self.monitor.timestamp,
+                          _ALL, self.as_of)
+        newest = stats.newest(self.engine, upto, self.monitor.timestamp)
+        warn_s = warn.total_seconds() if warn is not None else None
+        error_s = error.total_seconds() if error is not None else None
+        if newest is None:
+            return self._result(check, None, "freshness", t.NO_DATA, warn=warn_s, error=error_s,
+                                message=f"no rows in {self.source.label} before {self.as_of}")
+        age = (self.as_of - newest).total_seconds()
+        message = f"newest row {newest:%Y-%m-%d %H:%M:%S}"
+        lag = self._refresh_lag()
+        if lag is not None:
+            message += f"; last successful refresh {lag / 3600:.1f}h before {self.as_of}"
+            age = max(age, lag)
+        return self._result(check, None, "freshness", t.status(age, warn_s, error_s, HIGHER),
+                            statistic=age, warn=warn_s, error=error_s, message=message)
+
+    def _refresh_lag(self) -> float | None:
+        """Seconds between the last successful refresh of a model source and ``as_of``."""
+        model = self.source.model
+        if model is None or self.engine.relation_kind("runs", self.engine.metadata_schema) is None:
+            return None
+        from featurekit.state import State
+
+        last = State(self.engine).last_runs().get(model)
+        if last is None or last.last_success is None:
+            return None
+        return max(0.0, (self.as_of - last.last_success).total_seconds())
+
+    def _performance(self, check: Check, test: str, warn: Any, error: Any) -> CheckResult:
+        label = check.options["label"]
+        scored = "score" in check.options
+        score = check.options["score"] if scored else check.options["prediction"]
+        labels, scores, weights = stats.outcome_pairs(self.engine, self.current.sql, label,
+                                                      score)
+        rows = sum(weights)
+        if rows == 0:
+            return self._result(check, None, test, t.NO_DATA, warn=warn, error=error, n_cur=0,
+                                message="no rows with an outcome in the current window")
+        value = t.performance(test, labels, scores, weights,
+                              float(check.options.get("threshold", 0.5)), scored)
+        if value is None:
+            return self._result(check, None, test, t.NO_DATA, warn=warn, error=error,
+                                n_cur=rows, message="only one class among the outcomes")
+        return self._result(check, None, test, t.status(value, warn, error, TESTS[test].direction),
+                            statistic=value, n_cur=rows, warn=warn, error=error)
+
+
+def _has_bounds(check: Check) -> bool:
+    return "min" in check.options or "max" in check.options
+
+
+def _between(low: Any, high: Any) -> str:
+    if low is not None and high is not None:
+        return f"{low}..{high}"
+    return f">= {low}" if low is not None else f"<= {high}"
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if hasattr(value, "total_seconds"):
+        return float(value.total_seconds())
+    return float(value)
+
+
+def _bin_labels(edges: list[float]) -> list[str]:
+    bounds_ = [None, *edges, None]
+    labels = []
+    for low, high in zip(bounds_[:-1], bounds_[1:]):
+        if low is None:
+            labels.append(f"< {high:.4g}")
+        elif high is None:
+            labels.append(f">= {low:.4g}")
+        elif low == high:
+            labels.append("")  # repeated edges: an empty bin, left out of the plot
+        else:
+            labels.append(f"[{low:.4g}, {high:.4g})")
+    return labels
+
+
+def _plot(labels: list[str], reference: list[int], current: list[int]) -> dict[str, Any]:
+    """Proportions per bin or category, at most 30 (the largest), for the report."""
+    ref, cur = t.proportions(reference), t.proportions(current)
+    items = [item for item in zip(labels, ref, cur) if item[0] != ""]
+    if len(items) > 30:
+        items = sorted(items, key=lambda x: -max(x[1], x[2]))[:30]
+    return {"labels": [i[0] for i in items], "reference": [i[1] for i in items],
+            "current": [i[2] for i in items]}
+
+
+_ALL = Window("all")
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [FeaturekitError]
+    if "duckdb" in sys.modules:
+        errors.append(sys.modules["duckdb"].Error)
+    if "psycopg" in sys.modules:
+        errors.append(sys.modules["psycopg"].Error)
+    return tuple(errors)

@@ -1,0 +1,176 @@
+"""Monitor results in the metadata schema: the time series analysts chart.
+
+Tables (schema ``featurekit`` by default):
+
+- ``monitor_results``: one row per check, column and run.
+- ``monitor_latest`` (view): the latest row per (monitor, check, column).
+- ``monitor_references``: stored statistics of fixed reference windows.
+- ``monitor_alerts``: every webhook delivery attempt, delivered or not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from featurekit.state import utcnow
+
+if TYPE_CHECKING:
+    from featurekit.engines.base import Engine
+
+RESULT_COLUMNS = (
+    ("run_id", "TEXT"), ("target_schema", "TEXT"), ("monitor", "TEXT"), ("check_name", "TEXT"),
+    ("column_name", "TEXT"), ("test", "TEXT"), ("status", "TEXT"),
+    ("statistic", "DOUBLE PRECISION"), ("p_value", "DOUBLE PRECISION"),
+    ("warn_threshold", "DOUBLE PRECISION"), ("error_threshold", "DOUBLE PRECISION"),
+    ("n_ref", "BIGINT"), ("n_cur", "BIGINT"),
+    ("window_start", "TIMESTAMP"), ("window_end", "TIMESTAMP"),
+    ("reference_start", "TIMESTAMP"), ("reference_end", "TIMESTAMP"),
+    ("as_of", "TIMESTAMP"), ("evaluated_at", "TIMESTAMP"), ("message", "TEXT"),
+)
+REFERENCE_COLUMNS = ("ref_key TEXT, target_schema TEXT, monitor TEXT, column_name TEXT, "
+                     "stats TEXT, computed_at TIMESTAMP")
+ALERT_COLUMNS = ("sent_at TIMESTAMP, target_schema TEXT, monitor TEXT, check_name TEXT, "
+                 "column_name TEXT, old_status TEXT, new_status TEXT, delivered BOOLEAN, "
+                 "attempts INTEGER, error TEXT")
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check on one column (or on the whole window) at one time."""
+
+    monitor: str
+    check: str
+    column: str | None
+    test: str
+    status: str
+    statistic: float | None = None
+    p_value: float | None = None
+    warn: float | None = None
+    error: float | None = None
+    n_ref: int | None = None
+    n_cur: int | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    reference_start: datetime | None = None
+    reference_end: datetime | None = None
+    as_of: datetime | None = None
+    evaluated_at: datetime | None = None
+    message: str = ""
+    run_id: str = ""
+    #: reference vs current distribution for the HTML report (never stored, never raw rows)
+    plot: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        return (self.monitor, self.check, self.column)
+
+    def row(self, target_schema: str) -> list[Any]:
+        return [self.run_id, target_schema, self.monitor, self.check, self.column, self.test,
+                self.status, self.statistic, self.p_value, self.warn, self.error, self.n_ref,
+                self.n_cur, self.window_start, self.window_end, self.reference_start,
+                self.reference_end, self.as_of, self.evaluated_at, self.message]
+
+
+class Results:
+    """Reads and writes the monitoring tables of one engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.schema = engine.metadata_schema
+
+    def table(self, name: str) -> str:
+        return self.engine.relation(name, self.schema)
+
+    def ensure(self) -> None:
+        engine = self.engine
+        engine.ensure_schema(self.schema)
+        columns = ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS)
+        engine.execute(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_results')} ({columns})")
+        engine.execute(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_references')} "
+                       f"({REFERENCE_COLUMNS})")
+        engine.execute(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_alerts')} "
+                       f"({ALERT_COLUMNS})")
+        if engine.relation_kind("monitor_latest", self.schema) is None:
+            names = ", ".join(name for name, _ in RESULT_COLUMNS)
+            engine.execute(
+                f"CREATE VIEW {self.table('monitor_latest')} AS SELECT {names} FROM ("
+                f"SELECT *, row_number() OVER (PARTITION BY target_schema, monitor, check_name, "
+                f"column_name ORDER BY as_of DESC, evaluated_at DESC) AS latest "
+                f"FROM {engine.relation_in_view('monitor_results', self.schema)}) AS r "
+                f"WHERE latest = 1"
+            )
+
+    def append(self, results: list[CheckResult]) -> None:
+        if not results:
+            return
+        marks = ", ".join("?" for _ in RESULT_COLUMNS)
+        names = ", ".join(name for name, _ in RESULT_COLUMNS)
+        with self.engine.transaction():
+            for result in results:
+                self.engine.execute(
+                    f"INSERT INTO {self.table('monitor_results')} ({names}) VALUES ({marks})",
+                    result.row(self.engine.schema),
+                )
+
+    def latest_status(self, monitors: list[str]) -> dict[tuple[str, str, str | None], str]:
+        """The most recent status per (monitor, check, column) of these monitors."""
+        if not monitors:
+            return {}
+        marks = ", ".join("?" for _ in monitors)
+        rows = self.engine.fetchall(
+            f"SELECT monitor, check_name, column_name, status FROM "
+            f"{self.table('monitor_latest')} WHERE target_schema = ? AND monitor IN ({marks})",
+            [self.engine.schema, *monitors],
+        )
+        return {(m, c, col): s for m, c, col, s in rows}
+
+    def last_run(self) -> dict[str, datetime]:
+        """When each monitor last ran on schedule (wall clock), for due-ness."""
+        rows = self.engine.fetchall(
+            f"SELECT monitor, max(evaluated_at) FROM {self.table('monitor_results')} "
+            f"WHERE target_schema = ? AND run_id NOT LIKE ? AND run_id NOT LIKE ? "
+            f"GROUP BY monitor",
+            [self.engine.schema, "backfill-%", "asof-%"],
+        )
+        return {monitor: when for monitor, when in rows}
+
+    def history(self, monitors: list[str], limit: int = 200) -> list[dict[str, Any]]:
+        """Past results of these monitors (oldest first), for the report's time series."""
+        if not monitors:
+            return []
+        marks = ", ".join("?" for _ in monitors)
+        rows = self.engine.fetchall(
+            f"SELECT monitor, check_name, column_name, as_of, statistic, status FROM "
+            f"{self.table('monitor_results')} WHERE target_schema = ? AND monitor IN ({marks}) "
+            f"ORDER BY as_of, evaluated_at",
+            [self.engine.schema, *monitors],
+        )
+        keys = ("monitor", "check", "column", "as_of", "statistic", "status")
+        return [dict(zip(keys, row)) for row in rows]
+
+    # -- stored reference statistics ----------------------------------------------------
+    def reference(self, ref_key: str) -> dict[str, Any] | None:
+        rows = self.engine.fetchall(
+            f"SELECT stats FROM {self.table('monitor_references')} WHERE ref_key = ? "
+            f"ORDER BY computed_at DESC LIMIT 1",
+            [ref_key],
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def store_reference(self, ref_key: str, monitor: str, column: str,
+                        stats: dict[str, Any]) -> None:
+        self.engine.execute(
+            f"INSERT INTO {self.table('monitor_references')} VALUES (?, ?, ?, ?, ?, ?)",
+            [ref_key, self.engine.schema, monitor, column, json.dumps(stats), utcnow()],
+        )
+
+    def record_alert(self, monitor: str, check: str, column: str | None, old: str | None,
+                     new: str, delivered: bool, attempts: int, error: str | None) -> None:
+        self.engine.execute(
+            f"INSERT INTO {self.table('monitor_alerts')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [utcnow(), self.engine.schema, monitor, check, column, old, new, delivered,
+             attempts, error],
+        )

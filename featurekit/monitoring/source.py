@@ -1,0 +1,96 @@
+"""Where a monitor's rows come from: a model, a declared source, a table, or ``sql:``.
+
+The source becomes SQL for the target (a qualified relation or a parenthesized query) and its
+columns are classified numeric / categorical / temporal by the engine. A prediction log that
+does not exist yet is not an error: its checks report ``no_data`` with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from featurekit.errors import MonitorError, did_you_mean
+from featurekit.monitoring.query import Sql
+
+if TYPE_CHECKING:
+    from featurekit.monitoring.config import Monitor
+    from featurekit.project import Project
+
+LOG_PREFIX = "predictions_"
+
+
+@dataclass
+class Source:
+    """Where a monitor's rows come from, as SQL for the target."""
+
+    sql: Sql | None  # None: the table does not exist (yet)
+    label: str
+    columns: dict[str, str] = field(default_factory=dict)  # column -> kind
+    model: str | None = None
+    missing: str = ""
+
+
+def resolve_relation(project: Project, name: str) -> tuple[str | None, str | None]:
+    """(quoted relation, model name) for a model, a declared source or an existing table."""
+    from sqlglot import exp
+
+    engine = project.engine
+    schema, _, table_name = name.rpartition(".")
+    resolved = project.resolve(exp.to_table(name))
+    if resolved is not None:
+        found_schema, relation, _ = resolved
+        model = name if name in project.models else None
+        return engine.relation(relation, found_schema), model
+    if engine.relation_kind(table_name, schema or None) is not None:
+        return engine.relation(table_name, schema or None), None
+    return None, None
+
+
+def _rewrite_sql(project: Project, monitor: Monitor) -> str:
+    """A ``sql:`` source in the project dialect, with its tables qualified, for the target."""
+    from sqlglot import exp
+
+    from featurekit.sql import parse, qualified_table, render, rewrite_tables
+
+    engine = project.engine
+    where = monitor.where(monitor.lines.get("sql", monitor.lines.get("source")))
+    expression = parse(str(monitor.sql), project.settings.dialect, where)
+
+    def replace(table: exp.Table) -> exp.Expression | None:
+        alias = table.alias or table.name
+        resolved = project.resolve(table)
+        if resolved is not None:
+            schema, relation, _ = resolved
+            return qualified_table(relation, schema, alias)
+        if not table.db and engine.relation_kind(table.name) is not None:
+            return qualified_table(table.name, engine.schema, alias)  # e.g. a prediction log
+        return None
+
+    rewritten = rewrite_tables(expression, replace)
+    return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
+
+
+def resolve_source(project: Project, monitor: Monitor) -> Source:
+    engine = project.engine
+    if monitor.sql is not None:
+        source = Source(Sql("(" + _rewrite_sql(project, monitor) + ")"), "sql")
+    else:
+        name = monitor.source
+        assert name is not None
+        relation, model = resolve_relation(project, name)
+        if relation is None:
+            if name.startswith(LOG_PREFIX):  # prediction logs appear when a model logs
+                return Source(None, name, missing=(
+                    f"table {name} does not exist yet (nothing logged with "
+                    f"log_predictions / log_outcomes)"))
+            known = [*project.models, *project.sources]
+            raise MonitorError(
+                f'{monitor.where(monitor.lines.get("source"))}: unknown source "{name}"'
+                f"{did_you_mean(name, known)}; it is neither a model, a source in sources.yml "
+                f"nor a table in schema {engine.schema}"
+            )
+        source = Source(Sql(relation), name, model=model)
+    described = engine.describe_query(f"SELECT * FROM {source.sql.text} AS src")
+    source.columns = {name: engine.column_kind(kind) for name, kind in described}
+    return source

@@ -1,0 +1,164 @@
+"""One window's statistics, computed on demand and cached; a fixed reference is stored.
+
+A scheduled run of a monitor with a fixed reference (``{start, end}`` or ``{table}``) reads the
+reference's summaries, quantile edges, bin counts and category counts from
+``monitor_references`` instead of scanning it again. The key is a hash of everything that
+defines the reference rows (source, timestamp column, window, target schema) and the column.
+KS and Wasserstein compare exact ECDFs and still read the reference rows (see ``stats.ecdf``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from featurekit.monitoring import stats
+from featurekit.monitoring.stats import Summary
+
+if TYPE_CHECKING:
+    from featurekit.engines.base import Engine
+    from featurekit.monitoring.query import Sql
+    from featurekit.monitoring.results import Results
+
+
+class WindowStats:
+    """Lazily computed statistics of the rows of one window."""
+
+    def __init__(self, engine: Engine, sql: Sql, kinds: dict[str, str]):
+        self.engine = engine
+        self.sql = sql
+        self.kinds = kinds
+        self._rows: int | None = None
+        self._summaries: dict[str, Summary] = {}
+        self._categories: dict[str, dict[str, int]] = {}
+        self._edges: dict[tuple[str, int], list[float]] = {}
+        self._bins: dict[tuple[str, tuple[float, ...]], list[int]] = {}
+
+    # -- batched prefetch: one scan for many columns ------------------------------------
+    def prefetch(self, columns: Sequence[str]) -> None:
+        """Compute the summaries of every given column not known yet, in one query."""
+        wanted = [c for c in dict.fromkeys(columns) if c not in self._summaries]
+        if not wanted and self._rows is not None:
+            return
+        numeric = [c for c in wanted if self.kinds.get(c) == "numeric"]
+        other = [c for c in wanted if c not in numeric]
+        rows, found = stats.summaries(self.engine, self.sql, numeric, other)
+        self._rows = rows
+        self._summaries.update(found)
+
+    def prefetch_bins(self, edges: dict[str, Sequence[float]]) -> None:
+        wanted = {c: e for c, e in edges.items() if (c, tuple(e)) not in self._bins}
+        for column, counts in stats.bin_counts(self.engine, self.sql, wanted).items():
+            self._bins[(column, tuple(wanted[column]))] = counts
+
+    # -- accessors ----------------------------------------------------------------------
+    @property
+    def rows(self) -> int:
+        if self._rows is None:
+            self.prefetch([])
+        assert self._rows is not None
+        return self._rows
+
+    def summary(self, column: str) -> Summary:
+        if column not in self._summaries:
+            self.prefetch([column])
+        return self._summaries[column]
+
+    def categories(self, column: str) -> dict[str, int]:
+        if column not in self._categories:
+            self._categories[column] = stats.category_counts(self.engine, self.sql, column)
+        return self._categories[column]
+
+    def edges(self, column: str, bins: int) -> list[float]:
+        """Inner bin edges: this window's quantiles at 1/bins, 2/bins, ..."""
+        key = (column, bins)
+        if key not in self._edges:
+            count = self.summary(column).count
+            self._edges[key] = stats.quantiles(self.engine, self.sql, column, count,
+                                               stats.quantile_levels(bins))
+        return self._edges[key]
+
+    def bins(self, column: str, edges: Sequence[float]) -> list[int]:
+        key = (column, tuple(edges))
+        if key not in self._bins:
+            self.prefetch_bins({column: edges})
+        return self._bins[key]
+
+
+class StoredReference(WindowStats):
+    """A fixed reference window whose statistics live in ``monitor_references``."""
+
+    def __init__(self, engine: Engine, sql: Sql, kinds: dict[str, str], results: Results,
+                 monitor: str, definition: dict[str, Any]):
+        super().__init__(engine, sql, kinds)
+        self.results = results
+        self.monitor = monitor
+        self.base_key = json.dumps(definition, sort_keys=True, default=str)
+        self._loaded: set[str] = set()
+        self._dirty: set[str] = set()
+        self.reused = 0
+
+    def key(self, column: str) -> str:
+        return hashlib.sha256(f"{self.base_key}\x1f{column}".encode()).hexdigest()[:24]
+
+    def _load(self, column: str) -> None:
+        if column in self._loaded:
+            return
+        self._loaded.add(column)
+        stored = self.results.reference(self.key(column))
+        if stored is None:
+            return
+        self.reused += 1
+        if "summary" in stored:
+            self._summaries[column] = Summary(**stored["summary"])
+            self._rows = stored["summary"]["rows"]
+        if "categories" in stored:
+            self._categories[column] = stored["categories"]
+        for bins, edges in stored.get("edges", {}).items():
+            self._edges[(column, int(bins))] = edges
+        for edges, counts in stored.get("bins", []):
+            self._bins[(column, tuple(edges))] = counts
+
+    def prefetch(self, columns: Sequence[str]) -> None:
+        for column in columns:
+            self._load(column)
+        missing = [c for c in columns if c not in self._summaries]
+        if missing or (self._rows is None and not columns):
+            super().prefetch(missing)
+            self._dirty.update(missing)
+
+    def prefetch_bins(self, edges: dict[str, Sequence[float]]) -> None:
+        for column in edges:
+            self._load(column)
+        missing = {c: e for c, e in edges.items() if (c, tuple(e)) not in self._bins}
+        if missing:
+            super().prefetch_bins(missing)
+            self._dirty.update(missing)
+
+    def categories(self, column: str) -> dict[str, int]:
+        self._load(column)
+        if column not in self._categories:
+            self._dirty.add(column)
+        return super().categories(column)
+
+    def edges(self, column: str, bins: int) -> list[float]:
+        self._load(column)
+        if (column, bins) not in self._edges:
+            self._dirty.add(column)
+        return super().edges(column, bins)
+
+    def save(self) -> None:
+        """Store the statistics computed in this run (the latest stored row wins)."""
+        for column in sorted(self._dirty):
+            payload: dict[str, Any] = {}
+            if column in self._summaries:
+                payload["summary"] = asdict(self._summaries[column])
+            if column in self._categories:
+                payload["categories"] = self._categories[column]
+            payload["edges"] = {str(b): e for (c, b), e in self._edges.items() if c == column}
+            payload["bins"] = [[list(e), n] for (c, e), n in self._bins.items() if c == column]
+            self.results.store_reference(self.key(column), self.monitor, column, payload)
+        self._dirty.clear()

@@ -1,0 +1,225 @@
+"""What monitors tell people: webhook alerts, Prometheus metrics, the CLI and the HTML report."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+from test_monitoring_run import DRIFT, events, setup
+
+from featurekit.cli import main
+
+
+class Hook:
+    """A real HTTP server on 127.0.0.1 that records JSON posts (or answers with ``code``)."""
+
+    def __init__(self, code: int = 200):
+        self.posts: list[dict] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.posts.append(json.loads(body))
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hook():
+    server = Hook()
+    yield server
+    server.close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"
+
+
+def with_webhook(text: str, url: str) -> str:
+    return text + f"alerts: {{webhook: '{url}', timeout: 1, retries: 1}}\n"
+
+
+def test_webhook_posts_on_status_changes_only(make_project, hook):
+    _, project, _ = setup(make_project, {"drift": with_webhook(DRIFT, hook.url)})
+    project.monitor(as_of="2024-01-12")  # the first run: changes from "ok"
+    first = list(hook.posts)
+    project.monitor(as_of="2024-01-12")  # nothing changed: no post
+    assert len(hook.posts) == len(first)
+    project.monitor(as_of="2024-01-20")  # the shift: ok -> error
+    drift = hook.posts[-1]
+    assert drift["monitor"] == "drift" and drift["as_of"].startswith("2024-01-20")
+    changed = {(c["check"], c["column"]): c for c in drift["changes"]}
+    assert changed[("psi", "x")]["new_status"] == "error"
+    assert changed[("chi2", "c")]["old_status"] == "ok"
+    assert "drift" in drift["text"]
+    project.monitor(as_of="2024-01-12")  # back to ok
+    back = {(c["check"], c["column"]): c for c in hook.posts[-1]["changes"]}
+    assert back[("psi", "x")]["old_status"] == "error" and back[("psi", "x")]["new_status"] == "ok"
+    engine = project.engine
+    alerts = engine.fetchall(
+        f"SELECT count(*), min(CAST(delivered AS INTEGER)) FROM "
+        f"{engine.relation('monitor_alerts', engine.metadata_schema)}")[0]
+    assert alerts[0] >= len(changed) and alerts[1] == 1
+
+
+def test_unreachable_webhook_is_recorded_and_never_stops_other_checks(make_project, hook):
+    monitors = {
+        "a_broken": with_webhook(DRIFT, closed_port_url()),
+        "b_fine": with_webhook(DRIFT, hook.url),
+    }
+    _, project, _ = setup(make_project, monitors)
+    run = project.monitor(as_of="2024-01-20")
+    assert {r.monitor for r in run.results} == {"a_broken", "b_fine"}
+    assert len(run.results) == 16
+    broken = next(d for d in run.deliveries if d.monitor == "a_broken")
+    assert not broken.delivered and broken.attempts == 2 and "Connection" in broken.error
+    assert next(d for d in run.deliveries if d.monitor == "b_fine").delivered
+    engine = project.engine
+    rows = engine.fetchall(
+        f"SELECT DISTINCT monitor, CAST(delivered AS INTEGER), attempts, error FROM "
+        f"{engine.relation('monitor_alerts', engine.metadata_schema)} ORDER BY monitor")
+    assert rows[0][:3] == ("a_broken", 0, 2) and "Connection" in rows[0][3]
+    assert rows[1][:3] == ("b_fine", 1, 1)
+
+
+def test_webhook_retries_on_server_errors(duck_project):
+    from featurekit.monitoring.alerts import post_json
+
+    server = Hook(code=500)
+    try:
+        delivered, attempts, error = post_json(server.url, {"a": 1}, timeout=1, retries=2)
+    finally:
+        server.close()
+    assert (delivered, attempts, error) == (False, 3, "HTTP 500")
+    assert len(server.posts) == 3
+
+
+def test_prometheus_textfile_parses_back(make_project, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from featurekit.monitoring.prometheus import write_textfile
+
+    _, project, _ = setup(make_project, {"drift": DRIFT})
+    run = project.monitor(as_of="2024-01-20")
+    path = write_textfile(tmp_path / "metrics" / "featurekit.prom", run.results)
+    families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
+    values = {(s.labels["check"], s.labels["column"]): s.value
+              for s in families["featurekit_check_value"].samples}
+    found = {(r.check, r.column or ""): r for r in run.results}
+    assert values[("psi", "x")] == found[("psi", "x")].statistic
+    status = {(s.labels["check"], s.labels["column"]): s.value
+              for s in families["featurekit_check_status"].samples}
+    assert status[("psi", "x")] == 2 and status[("row_count", "")] == 0
+    p_values = {s.labels["check"]: s.value for s in families["featurekit_check_p_value"].samples}
+    assert p_values["ks"] == found[("ks", "x")].p_value
+    last = families["featurekit_monitor_last_run_timestamp_seconds"].samples[0]
+    assert last.labels == {"monitor": "drift"} and last.value == 1705708800.0  # 2024-01-20
+    assert not list(path.parent.glob("*.tmp*"))  # written to a temp name, then renamed
+
+
+def cli(project_dir, *args):
+    return CliRunner().invoke(main, ["monitor", "--project-dir", str(project_dir), *args])
+
+
+def test_cli_exit_codes(make_project):
+    factory, project, _ = setup(make_project, {"drift": DRIFT})
+    project.close()
+    ok = cli(factory.root, "--as-of", "2024-01-12", "-s", "drift")
+    assert ok.exit_code == 0, ok.output
+    assert "monitor results" in ok.output and "row_count" in ok.output
+    failing = cli(factory.root, "--as-of", "2024-01-20")
+    assert failing.exit_code == 1 and "error" in failing.output
+    factory.write("monitors/quiet.yml", """
+    source: events
+    timestamp: ts
+    checks:
+      - {column: k, test: null_rate, warn: 0.01, error: 0.5}
+    """)
+    warned = cli(factory.root, "--as-of", "2024-01-12", "-s", "quiet")
+    assert warned.exit_code == 0
+    strict = cli(factory.root, "--as-of", "2024-01-12", "-s", "quiet", "--fail-on", "warn")
+    assert strict.exit_code == 1
+    factory.write("monitors/broken.yml", "source: events\nchecks:\n  - {column: k, test: nul_rate}\n")
+    broken = cli(factory.root)
+    assert broken.exit_code == 2
+    assert 'monitors/broken.yml:3: unknown test "nul_rate" (did you mean "null_rate"?)' in (
+        broken.output)
+    assert "Traceback" not in broken.output
+    (factory.root / "monitors" / "broken.yml").unlink()
+    assert cli(factory.root, "-s", "nope").exit_code == 2
+    assert cli(factory.root, "--backfill", "--start", "2024-01-10").exit_code == 2
+    backfill = cli(factory.root, "-s", "drift", "--backfill", "--start", "2024-01-10",
+                   "--end", "2024-01-12", "--every", "1d")
+    assert backfill.exit_code == 0 and "backfilled 24 results" in backfill.output
+
+
+def test_html_report_is_self_contained_with_plots(make_project, tmp_path):
+    factory, project, _ = setup(make_project, {"drift": DRIFT})
+    project.monitor(["drift"], backfill=("2024-01-10", "2024-01-19", "1d"))
+    project.close()
+    report = tmp_path / "report.html"
+    result = cli(factory.root, "--as-of", "2024-01-20", "--report", str(report))
+    assert result.exit_code == 1 and "report written" in result.output
+    page = report.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
+    assert "<script" not in page and "@import" not in page
+    summary = page[page.index("<h2>Checks</h2>"):page.index("</table>")]
+    assert summary.count("<tr>") == 1 + 8  # header + one row per check
+    assert "Reference vs current distributions" in page
+    assert page.count("<div class='card'>") >= 3 + 8  # distributions + statistics over time
+    assert "Statistics over time" in page and "<path d='M" in page
+
+
+def test_report_size_does_not_grow_with_the_window(duck_project, tmp_path):
+    """No raw rows are embedded: a 300,000-row window gives a report as small as a tiny one."""
+    import numpy as np
+
+    from featurekit.monitoring.report import render_report
+
+    duck_project.write("monitors/big.yml", """
+    source: big
+    timestamp: ts
+    reference: {start: 2024-01-01, end: 2024-01-02}
+    checks:
+      - {column: x, test: psi}
+      - {column: x, test: ks}
+      - {column: c, test: chi2}
+    """)
+    project = duck_project.open()
+    sizes = []
+    for n in (300, 300_000):
+        rng = np.random.default_rng(0)
+        ts = np.datetime64("2024-01-01") + (np.arange(n) * (2 * 86_400_000 // n)).astype(
+            "timedelta64[ms]")
+        project.engine.load_arrow(pa.table({
+            "ts": ts, "x": rng.normal(size=n), "c": rng.choice(list("abcdefgh"), n)}), "big")
+        run = project.monitor(as_of="2024-01-03")
+        sizes.append(len(render_report(run.results, [], "big")))
+    assert sizes[1] < 40_000 and sizes[1] < sizes[0] * 1.5
+
+
+def test_events_helper_is_deterministic():
+    assert events().equals(events())

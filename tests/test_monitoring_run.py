@@ -1,0 +1,388 @@
+"""Running monitors on real engines: windows, no_data, stored references, results, due-ness,
+backfill, performance checks, freshness and the errors only the database can reveal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import scipy.stats
+
+from featurekit.errors import MonitorError
+
+START = datetime(2024, 1, 1)
+
+
+def events(days: int = 20, per_day: int = 240, shift_day: int = 14, seed: int = 1) -> pd.DataFrame:
+    """Hourly-ish rows; from ``shift_day`` on, x moves by +1 and category "d" appears."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day in range(days):
+        shifted = day >= shift_day
+        for i in range(per_day):
+            rows.append({
+                "id": day * per_day + i,
+                "ts": START + timedelta(days=day, minutes=i * 1440 // per_day),
+                "x": round(float(rng.normal(1.0 if shifted else 0.0)), 2),
+                "c": str(rng.choice(["a", "b", "c", "d"] if shifted else ["a", "b", "c"])),
+                "k": None if rng.random() < 0.1 else int(rng.integers(0, 5)),
+            })
+    return pd.DataFrame(rows)
+
+
+def setup(make_project, monitors: dict[str, str], frame: pd.DataFrame | None = None):
+    factory = make_project()
+    for name, text in monitors.items():
+        factory.write(f"monitors/{name}.yml", text)
+    project = factory.open()
+    data = events() if frame is None else frame
+    project.engine.load_arrow(pa.Table.from_pandas(data, preserve_index=False), "events")
+    return factory, project, data
+
+
+def by_key(run) -> dict:
+    return {(r.check, r.column): r for r in run.results}
+
+
+DRIFT = """
+source: events
+timestamp: ts
+reference: {start: 2024-01-01, end: 2024-01-08}
+current: {last: 3d}
+checks:
+  - {column: x, test: psi}
+  - {column: x, test: ks}
+  - {column: x, test: wasserstein}
+  - {column: c, test: chi2}
+  - {column: c, test: jensen_shannon}
+  - {column: c, test: l_infinity}
+  - {column: k, test: null_rate, warn: 0.2, error: 0.3}
+  - {test: row_count, min: 100}
+"""
+
+
+def test_drift_checks_end_to_end_match_scipy_and_catch_the_shift(make_project):
+    _, project, data = setup(make_project, {"drift": DRIFT})
+    run = project.monitor(as_of="2024-01-20")
+    found = by_key(run)
+    ref = data[(data.ts >= "2024-01-01") & (data.ts < "2024-01-08")]
+    cur = data[(data.ts >= "2024-01-17") & (data.ts < "2024-01-20")]
+    ks = scipy.stats.ks_2samp(ref.x, cur.x, method="auto")
+    assert (found[("ks", "x")].statistic, found[("ks", "x")].p_value) == (ks.statistic, ks.pvalue)
+    assert found[("wasserstein", "x")].statistic == pytest.approx(
+        scipy.stats.wasserstein_distance(ref.x, cur.x) / np.std(ref.x), rel=1e-9)
+    categories = sorted(set(ref.c) | set(cur.c))
+    table = [[int((ref.c == k).sum()) for k in categories],
+             [int((cur.c == k).sum()) for k in categories]]
+    chi2 = scipy.stats.chi2_contingency(table)
+    assert found[("chi2", "c")].p_value == chi2.pvalue
+    assert found[("null_rate", "k")].statistic == pytest.approx(cur.k.isna().mean(), abs=1e-15)
+    assert found[("row_count", None)].statistic == len(cur)
+    assert (found[("psi", "x")].n_ref, found[("psi", "x")].n_cur) == (len(ref), len(cur))
+    for check in ("psi", "ks", "wasserstein", "chi2", "jensen_shannon", "l_infinity"):
+        column = "c" if check in ("chi2", "jensen_shannon", "l_infinity") else "x"
+        assert found[(check, column)].status == "error", check
+    before = by_key(project.monitor(as_of="2024-01-12"))
+    assert before[("psi", "x")].status != "error" and before[("chi2", "c")].status == "ok"
+    assert before[("psi", "x")].statistic < found[("psi", "x")].statistic / 5
+
+
+WINDOWS = """
+source: events
+timestamp: ts
+reference: {reference}
+current: {current}
+checks:
+  - {{column: x, test: psi}}
+"""
+
+
+@pytest.mark.parametrize("reference, current, expected_ref, expected_cur", [
+    ("{start: 2024-01-02, end: 2024-01-04}", "{last: 1d}",
+     lambda d: (d.ts >= "2024-01-02") & (d.ts < "2024-01-04"),
+     lambda d: (d.ts >= "2024-01-09") & (d.ts < "2024-01-10")),
+    ("{last: 2d, offset: 3d}", "{last: 12h, offset: 1d}",
+     lambda d: (d.ts >= "2024-01-05") & (d.ts < "2024-01-07"),
+     lambda d: (d.ts >= "2024-01-08 12:00") & (d.ts < "2024-01-09")),
+    ("{start: 2024-01-01, end: 2024-01-02}", "{rows: 25}",
+     lambda d: d.ts < "2024-01-02",
+     lambda d: d.ts.isin(d[d.ts < "2024-01-10"].nlargest(25, "ts").ts)),
+])
+def test_windows_hold_the_right_rows(make_project, reference, current, expected_ref,
+                                     expected_cur):
+    text = WINDOWS.format(reference=reference, current=current)
+    _, project, data = setup(make_project, {"w": text})
+    result = project.monitor(as_of="2024-01-10").results[0]
+    assert result.n_ref == int(expected_ref(data).sum())
+    assert result.n_cur == int(expected_cur(data).sum())
+
+
+def test_table_reference_and_all_rows_current(make_project):
+    text = """
+    source: events
+    timestamp: ts
+    reference: {table: training_rows}
+    checks:
+      - {column: x, test: psi}
+    """
+    _, project, data = setup(make_project, {"t": text})
+    project.engine.load_arrow(pa.table({"x": [0.0, 1.0, 2.0]}), "training_rows")
+    result = project.monitor(as_of="2024-01-05").results[0]
+    assert (result.n_ref, result.n_cur) == (3, int((data.ts < "2024-01-05").sum()))
+
+
+def test_empty_windows_give_no_data_with_the_reason(make_project):
+    text = """
+    source: events
+    timestamp: ts
+    reference: {start: 2023-01-01, end: 2023-02-01}
+    current: {last: 1d}
+    checks:
+      - {column: x, test: psi}
+      - {column: k, test: null_rate, warn: 0.5, error: 0.9}
+      - {test: drift, columns: [x, c]}
+    """
+    _, project, _ = setup(make_project, {"e": text})
+    found = by_key(project.monitor(as_of="2024-01-05"))
+    assert found[("psi", "x")].status == "no_data"
+    assert "reference window (2023-01-01 00:00 .. 2023-02-01 00:00) has no values of x" in (
+        found[("psi", "x")].message)
+    assert found[("null_rate", "k")].status == "ok"  # the current window has rows
+    assert found[("drift", None)].status == "no_data"
+    later = by_key(project.monitor(as_of="2025-01-01"))
+    assert later[("null_rate", "k")].status == "no_data"
+    assert later[("null_rate", "k")].message == "the current window has no rows"
+
+
+def test_missing_prediction_log_is_no_data_not_a_crash(make_project):
+    text = """
+    source: predictions_churn
+    timestamp: predicted_at
+    reference: {start: 2024-01-01, end: 2024-02-01}
+    checks:
+      - {column: score, test: psi}
+      - {test: roc_auc, label: y, score: score}
+    """
+    _, project, _ = setup(make_project, {"p": text})
+    results = project.monitor(as_of="2024-03-01").results
+    assert [r.status for r in results] == ["no_data", "no_data"]
+    assert "predictions_churn does not exist yet" in results[0].message
+
+
+def test_fixed_reference_statistics_are_stored_and_reused(make_project):
+    _, project, _ = setup(make_project, {"drift": DRIFT})
+    first = by_key(project.monitor(as_of="2024-01-20"))
+    engine = project.engine
+    stored = engine.fetchall(
+        f"SELECT column_name FROM {engine.relation('monitor_references', engine.metadata_schema)}")
+    assert sorted(r[0] for r in stored) == ["c", "x"]  # null_rate needs no reference
+    # the reference rows change, but the stored statistics define the reference
+    engine.execute(f"DELETE FROM {engine.relation('events')} WHERE ts < ?",
+                   [datetime(2024, 1, 4)])
+    second = project.monitor(as_of="2024-01-20")
+    assert second.references_reused == 2
+    again = by_key(second)
+    assert again[("psi", "x")].statistic == first[("psi", "x")].statistic
+    assert again[("psi", "x")].n_ref == first[("psi", "x")].n_ref
+    assert again[("chi2", "c")].p_value == first[("chi2", "c")].p_value
+
+
+def test_results_table_and_latest_status_view(make_project):
+    _, project, _ = setup(make_project, {"drift": DRIFT})
+    project.monitor(as_of="2024-01-12")
+    project.monitor(as_of="2024-01-20")
+    engine = project.engine
+    results = engine.relation("monitor_results", engine.metadata_schema)
+    latest = engine.relation("monitor_latest", engine.metadata_schema)
+    assert engine.fetchall(f"SELECT count(*) FROM {results}")[0][0] == 16
+    rows = engine.fetchall(f"SELECT check_name, column_name, status, as_of, n_ref, n_cur, "
+                           f"window_start, window_end FROM {latest} ORDER BY check_name")
+    assert len(rows) == 8
+    psi = next(r for r in rows if r[0] == "psi")
+    assert psi[2:] == ("error", datetime(2024, 1, 20), 1680, 720, datetime(2024, 1, 17),
+                       datetime(2024, 1, 20))
+
+
+def test_only_due_monitors_run_unless_all(make_project):
+    text = "source: events\nschedule: 1h\nchecks:\n  - {test: row_count, min: 1}\n"
+    _, project, _ = setup(make_project, {"hourly": text, "always": text.replace(
+        "schedule: 1h\n", "")})
+    project.monitor(as_of="2024-01-05")  # manual evaluations do not count as scheduled runs
+    first = project.monitor()
+    assert sorted(first.monitors) == ["always", "hourly"]
+    second = project.monitor()
+    assert second.monitors == ["always"] and second.not_due == ["hourly"]
+    assert sorted(project.monitor(run_all=True).monitors) == ["always", "hourly"]
+    with pytest.raises(MonitorError, match='no monitor named "hourli" \\(did you mean "hourly"'):
+        project.monitor(["hourli"])
+
+
+def test_backfill_fills_the_history_of_sliding_windows(make_project):
+    _, project, data = setup(make_project, {"drift": DRIFT})
+    run = project.monitor(["drift"], backfill=("2024-01-10", "2024-01-20", "2d"))
+    psi = [r for r in run.results if r.check == "psi"]
+    assert [r.as_of for r in psi] == [datetime(2024, 1, d) for d in (10, 12, 14, 16, 18, 20)]
+    assert "error" not in [r.status for r in psi][:2] and psi[-1].status == "error"
+    assert all(r.run_id.startswith("backfill-") for r in run.results)
+
+
+def test_performance_checks_on_a_labeled_view_match_sklearn(make_project):
+    from sklearn import metrics
+
+    factory = make_project()
+    factory.write("monitors/perf.yml", """
+    source: predictions_m_labeled
+    timestamp: predicted_at
+    current: {last: 7d}
+    checks:
+      - {test: roc_auc, label: y, score: score, warn: 0.99, error: 0.5}
+      - {test: f1, label: y, score: score, threshold: 0.4}
+      - {test: log_loss, label: y, score: score}
+      - {test: mae, label: y, score: score, warn: 0.1}
+    """)
+    project = factory.open()
+    engine = project.engine
+    rng = np.random.default_rng(5)
+    n = 400
+    y = rng.integers(0, 2, n)
+    score = np.clip(0.35 * y + rng.random(n) * 0.65, 0.001, 0.999).round(3)
+    predicted_at = [START + timedelta(hours=i) for i in range(n)]
+    engine.load_arrow(pa.table({"prediction_id": np.arange(n), "predicted_at": predicted_at,
+                                "score": score}), "predictions_m")
+    labeled = np.arange(0, n, 2)  # half the outcomes are known
+    engine.load_arrow(pa.table({"prediction_id": labeled, "y": y[labeled]}), "outcomes_m")
+    engine.execute(
+        f"CREATE VIEW {engine.relation('predictions_m_labeled')} AS SELECT p.*, o.y "
+        f"FROM {engine.relation('predictions_m')} p LEFT JOIN {engine.relation('outcomes_m')} o "
+        f"ON o.prediction_id = p.prediction_id")
+    as_of = START + timedelta(hours=n)
+    found = {r.check: r for r in project.monitor(as_of=as_of).results}
+    window = [i for i in labeled if predicted_at[i] >= as_of - timedelta(days=7)]
+    yw, sw = y[window], score[window]
+    assert found["roc_auc"].n_cur == len(window)
+    assert found["roc_auc"].statistic == pytest.approx(metrics.roc_auc_score(yw, sw), rel=1e-12)
+    assert found["roc_auc"].status == "warn"
+    assert found["f1"].statistic == pytest.approx(metrics.f1_score(yw, sw >= 0.4), rel=1e-12)
+    assert found["log_loss"].statistic == pytest.approx(metrics.log_loss(yw, sw), rel=1e-12)
+    assert found["mae"].statistic == pytest.approx(metrics.mean_absolute_error(yw, sw),
+                                                   rel=1e-12)
+    assert found["mae"].status == "warn"
+
+
+def test_quality_checks(make_project):
+    text = """
+    source: events
+    timestamp: ts
+    checks:
+      - {column: c, test: accepted_values, values: [a, b, c]}
+      - {column: id, test: unique}
+      - {columns: [k, c], test: unique, name: k_c_unique, severity: warn}
+      - {column: x, test: range, min: -1, max: 1, warn: 0.2, error: 0.5}
+      - {test: row_count, min: 10, max: 100, severity: warn}
+      - {test: freshness, warn: 1h, error: 1d}
+    """
+    _, project, data = setup(make_project, {"q": text})
+    found = by_key(project.monitor(as_of="2024-01-20 12:00"))
+    upto = data[data.ts < "2024-01-20 12:00"]
+    assert found[("accepted_values", "c")].statistic == pytest.approx(
+        (upto.c == "d").mean(), abs=1e-15)
+    assert found[("accepted_values", "c")].status == "error"
+    assert found[("unique", "id")].statistic == 0 and found[("unique", "id")].status == "ok"
+    key = upto.dropna(subset=["k"])
+    assert found[("k_c_unique", "k,c")].statistic == len(key) - len(key.drop_duplicates(["k", "c"]))
+    outside = ((upto.x < -1) | (upto.x > 1)).mean()
+    assert found[("range", "x")].statistic == pytest.approx(outside, abs=1e-15)
+    assert found[("row_count", None)].status == "warn"
+    # newest row before as-of: 2024-01-20 11:54 -> 6 minutes old
+    assert found[("freshness", None)].statistic == 6 * 60
+    assert found[("freshness", None)].status == "ok"
+    stale = by_key(project.monitor(as_of="2024-01-23"))
+    assert stale[("freshness", None)].status == "error"
+
+
+def test_freshness_of_a_feature_view_includes_the_refresh_lag(make_project):
+    factory = make_project()
+    factory.seed("raw", "id,ts,v\n1,2024-01-01 10:00:00,1.5\n2,2024-01-02 10:00:00,2.5\n",
+                 timestamp="ts")
+    factory.model("daily", "SELECT CAST(id AS BIGINT) AS id, CAST(ts AS TIMESTAMP) AS ts, "
+                  "CAST(v AS DOUBLE) AS v FROM raw",
+                  header="entity: id\ntimestamp: ts\nmaterialized: table")
+    factory.write("monitors/f.yml", """
+    source: daily
+    timestamp: ts
+    checks:
+      - {test: freshness, warn: 1d, error: 3d}
+    """)
+    project = factory.open()
+    project.refresh()
+    result = project.monitor(as_of="2024-01-03").results[0]
+    assert result.statistic == 14 * 3600 and result.status == "ok"
+    assert "last successful refresh" in result.message
+    # evaluated now: the last refresh was moments ago, the newest row is old
+    assert project.monitor(run_all=True).results[0].status == "error"
+
+
+@pytest.mark.parametrize("check, message", [
+    ("{column: amount, test: psi}", 'monitors/bad.yml:5: unknown column "amount" in events'),
+    ("{column: xx, test: psi}", '(did you mean "x"?)'),
+    ("{column: c, test: ks}", 'monitors/bad.yml:5: test ks needs a numeric column, but "c" is '
+                              "categorical"),
+    ("{column: x, test: chi2}", 'test chi2 needs a categorical (text or boolean) column, but "x"'),
+    ("{test: roc_auc, label: yy, score: x}", 'unknown column "yy"'),
+])
+def test_mistakes_only_the_database_reveals(make_project, check, message):
+    text = ("source: events\ntimestamp: ts\nreference: {start: 2024-01-01, end: 2024-01-05}\n"
+            f"checks:\n  - {check}\n")
+    _, project, _ = setup(make_project, {"bad": text})
+    with pytest.raises(MonitorError) as info:
+        project.monitor(as_of="2024-01-10")
+    assert message in str(info.value)
+
+
+def test_unknown_source_suggests_the_closest(make_project):
+    factory = make_project()
+    factory.model("orders_daily", "SELECT 1 AS id")
+    factory.write("monitors/s.yml", "source: order_daily\nchecks:\n  - {test: row_count, min: 1}\n")
+    project = factory.open()
+    with pytest.raises(MonitorError, match='monitors/s.yml:1: unknown source "order_daily" '
+                                           '\\(did you mean "orders_daily"\\?\\)'):
+        project.monitor()
+
+
+def test_drift_over_all_columns_picks_a_test_per_type_and_reports_the_share(make_project):
+    text = """
+    source: events
+    timestamp: ts
+    reference: {start: 2024-01-01, end: 2024-01-08}
+    current: {last: 3d}
+    checks:
+      - {test: drift, columns: all, exclude: [id], share_warn: 0.3, share_error: 0.9}
+    """
+    _, project, _ = setup(make_project, {"d": text})
+    found = by_key(project.monitor(as_of="2024-01-20"))
+    assert found[("drift", "x")].test == "wasserstein"
+    assert found[("drift", "c")].test == "jensen_shannon"
+    assert found[("drift", "k")].test == "wasserstein"
+    assert ("drift", "id") not in found and ("drift", "ts") not in found
+    share = found[("drift", None)]
+    drifted = [c for c in ("x", "c", "k") if found[("drift", c)].status != "ok"]
+    assert share.statistic == len(drifted) / 3
+    assert "x" in drifted and "c" in drifted
+    assert share.status == ("error" if share.statistic > 0.9 else "warn")
+    assert share.message.startswith(f"{len(drifted)} of 3 columns drifted")
+
+
+def test_sql_source(make_project):
+    text = """
+    sql: SELECT * FROM events WHERE c <> 'c'
+    timestamp: ts
+    checks:
+      - {column: c, test: accepted_values, values: [a, b]}
+    """
+    _, project, data = setup(make_project, {"s": text})
+    result = project.monitor(as_of="2024-01-10").results[0]
+    assert result.status == "ok"
+    assert result.n_cur == int(((data.c != "c") & (data.ts < "2024-01-10")).sum())

@@ -1,0 +1,212 @@
+"""Every statistic computed in the engine agrees with numpy / scipy on the raw data.
+
+Each test loads generated data into a real table (DuckDB and PostgreSQL), computes the
+statistic through ``monitoring.stats`` + ``monitoring.checks`` and compares it with a small,
+obviously-correct reference computed on the raw values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+import scipy.stats
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import jensenshannon
+
+from featurekit.monitoring import checks, stats
+from featurekit.monitoring.query import Sql
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+SETTINGS = settings(max_examples=30, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture
+def engine(make_project):
+    return make_project().open().engine
+
+
+def load(engine, ref: list, cur: list, name: str = "t") -> tuple[Sql, Sql]:
+    """A table with a reference and a current window; returns the two windows' SELECTs."""
+    values = [*ref, *cur]
+    window = ["ref"] * len(ref) + ["cur"] * len(cur)
+    kind = pa.string() if any(isinstance(v, str) for v in values) else pa.float64()
+    engine.load_arrow(pa.table({"w": pa.array(window, pa.string()),
+                                "x": pa.array(values, kind)}), name)
+    relation = engine.relation(name)
+    return (Sql(f"SELECT * FROM {relation} WHERE w = ?", ("ref",)),
+            Sql(f"SELECT * FROM {relation} WHERE w = ?", ("cur",)))
+
+
+# -- reference implementations -------------------------------------------------------------
+def np_edges(ref: np.ndarray, bins: int) -> np.ndarray:
+    return np.quantile(ref, stats.quantile_levels(bins), method="linear")
+
+
+def np_bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """bin = number of edges <= value"""
+    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+
+
+def np_psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    r = np.maximum(ref_counts / ref_counts.sum(), 1e-4)
+    c = np.maximum(cur_counts / cur_counts.sum(), 1e-4)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+# values with many exact ties (small integers, so edges fall exactly on data values),
+# and continuous ones
+tied = st.lists(st.integers(-3, 3).map(float), min_size=1, max_size=60)
+continuous = st.lists(st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: round(v, 3)),
+                      min_size=1, max_size=60)
+numbers = st.one_of(tied, continuous)
+
+
+@SETTINGS
+@given(ref=numbers, cur=numbers, bins=st.sampled_from([2, 4, 10]))
+def test_edges_bins_and_psi_match_numpy(engine, ref, cur, bins):
+    ref_w, cur_w = load(engine, ref, cur)
+    r, c = np.array(ref), np.array(cur)
+    edges = stats.quantiles(engine, ref_w, "x", len(ref), stats.quantile_levels(bins))
+    assert edges == list(np_edges(r, bins))  # bit-identical edges
+    counts = stats.bin_counts(engine, ref_w, {"x": edges})["x"]
+    current = stats.bin_counts(engine, cur_w, {"x": edges})["x"]
+    assert counts == list(np_bins(r, np.array(edges)))
+    assert current == list(np_bins(c, np.array(edges)))
+    assert checks.psi(counts, current) == pytest.approx(
+        np_psi(np.array(counts), np.array(current)), rel=1e-12, abs=1e-15)
+    assert checks.jensen_shannon(counts, current) == pytest.approx(
+        jensenshannon(np.array(counts) / len(ref), np.array(current) / len(cur), base=2),
+        rel=1e-12, abs=1e-12)
+
+
+@SETTINGS
+@given(ref=numbers, cur=numbers)
+def test_ks_and_wasserstein_match_scipy(engine, ref, cur):
+    ref_w, cur_w = load(engine, ref, cur)
+    ecdf = stats.ecdf(engine, ref_w, cur_w, "x", len(ref), len(cur))
+    # the largest ECDF difference, bit for bit (method='exact' rounds it to a multiple of
+    # 1/lcm(n, m), so small windows use scipy on the raw values, checked next)
+    assert ecdf.ks == scipy.stats.ks_2samp(ref, cur, method="asymp").statistic
+    expected = scipy.stats.ks_2samp(ref, cur, method="auto")
+    assert checks.ks_exact(stats.raw_values(engine, ref_w, "x"),
+                           stats.raw_values(engine, cur_w, "x")) == (
+        expected.statistic, expected.pvalue)
+    assert ecdf.wasserstein == pytest.approx(scipy.stats.wasserstein_distance(ref, cur),
+                                             rel=1e-9, abs=1e-9)
+    _, summary = stats.summaries(engine, ref_w, ["x"])
+    assert summary["x"].std == pytest.approx(np.std(ref), rel=1e-9, abs=1e-9)
+    assert (ecdf.n_ref, ecdf.n_cur) == (len(ref), len(cur))
+
+
+def test_ks_pvalue_is_asymptotic_above_ten_thousand_rows(engine):
+    rng = np.random.default_rng(7)
+    ref, cur = rng.normal(size=12_000).round(2), rng.normal(0.05, size=10_500).round(2)
+    ref_w, cur_w = load(engine, list(ref), list(cur))
+    ecdf = stats.ecdf(engine, ref_w, cur_w, "x", 12_000, 10_500)
+    expected = scipy.stats.ks_2samp(ref, cur, method="auto")
+    assert ecdf.ks == expected.statistic
+    assert checks.ks_asymptotic_pvalue(ecdf.ks, 12_000, 10_500) == expected.pvalue
+
+
+categories = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), min_size=1, max_size=60)
+
+
+@SETTINGS
+@given(ref=categories, cur=categories)
+def test_categorical_tests_match_scipy_over_the_union_of_categories(engine, ref, cur):
+    ref_w, cur_w = load(engine, ref, cur)
+    keys, r, c = checks.aligned(stats.category_counts(engine, ref_w, "x"),
+                                stats.category_counts(engine, cur_w, "x"))
+    union = sorted(set(ref) | set(cur))  # unseen categories count as zero
+    assert keys == union
+    expected_r = [ref.count(k) for k in union]
+    expected_c = [cur.count(k) for k in union]
+    assert (r, c) == (expected_r, expected_c)
+    if len(union) > 1:
+        result = scipy.stats.chi2_contingency([expected_r, expected_c])
+        assert checks.chi2(r, c) == (result.statistic, result.pvalue)
+    pr, pc = np.array(expected_r) / len(ref), np.array(expected_c) / len(cur)
+    assert checks.l_infinity(r, c) == pytest.approx(np.max(np.abs(pr - pc)), abs=1e-15)
+    assert checks.psi(r, c) == pytest.approx(np_psi(np.array(expected_r), np.array(expected_c)),
+                                             rel=1e-12, abs=1e-15)
+
+
+def test_nulls_are_counted_and_left_out_of_distributions(engine):
+    engine.load_arrow(pa.table({"x": pa.array([1.0, None, 3.0, None, 5.0], pa.float64())}), "n")
+    window = Sql(f"SELECT * FROM {engine.relation('n')}")
+    rows, summary = stats.summaries(engine, window, ["x"])
+    assert rows == 5 and summary["x"].nulls == 2 and summary["x"].count == 3
+    assert (summary["x"].min, summary["x"].max, summary["x"].mean) == (1.0, 5.0, 3.0)
+    assert stats.quantiles(engine, window, "x", 3, [0.5]) == [3.0]
+    assert stats.bin_counts(engine, window, {"x": [3.0]})["x"] == [1, 2]
+
+
+def test_constant_column_gives_zero_drift_and_floored_std(engine):
+    ref_w, cur_w = load(engine, [2.0] * 50, [2.0] * 30)
+    edges = stats.quantiles(engine, ref_w, "x", 50, stats.quantile_levels(10))
+    assert edges == [2.0] * 9
+    counts = stats.bin_counts(engine, ref_w, {"x": edges})["x"]
+    assert counts == [0] * 9 + [50]  # every value equals every edge: the top bin
+    assert checks.psi(counts, stats.bin_counts(engine, cur_w, {"x": edges})["x"]) == 0.0
+    ecdf = stats.ecdf(engine, ref_w, cur_w, "x", 50, 30)
+    assert ecdf.ks == 0.0 and ecdf.wasserstein == 0.0
+    assert checks.normed_wasserstein(0.5, 0.0) == 500.0  # std floored at 0.001
+
+
+@pytest.mark.parametrize("test", ["roc_auc", "accuracy", "precision", "recall", "f1",
+                                  "log_loss", "rmse", "mae"])
+def test_performance_metrics_from_grouped_pairs_match_sklearn(engine, test):
+    from sklearn import metrics
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500).astype(float)
+    score = np.clip(y * 0.3 + rng.random(500) * 0.7, 0.01, 0.99).round(2)  # ties on purpose
+    engine.load_arrow(pa.table({"y": y, "s": score}), "p")
+    labels, scores, weights = stats.outcome_pairs(
+        engine, Sql(f"SELECT * FROM {engine.relation('p')}"), "y", "s")
+    assert sum(weights) == 500 and len(weights) < 500
+    value = checks.performance(test, labels, scores, weights, 0.5, scored=True)
+    predicted = (score >= 0.5).astype(float)
+    expected = {
+        "roc_auc": lambda: metrics.roc_auc_score(y, score),
+        "accuracy": lambda: metrics.accuracy_score(y, predicted),
+        "precision": lambda: metrics.precision_score(y, predicted),
+        "recall": lambda: metrics.recall_score(y, predicted),
+        "f1": lambda: metrics.f1_score(y, predicted),
+        "log_loss": lambda: metrics.log_loss(y, score),
+        "rmse": lambda: np.sqrt(metrics.mean_squared_error(y, score)),
+        "mae": lambda: metrics.mean_absolute_error(y, score),
+    }[test]()
+    assert value == pytest.approx(expected, rel=1e-12)
+
+
+def test_range_accepted_values_and_duplicates(engine):
+    engine.load_arrow(pa.table({"k": pa.array([1, 2, 2, 3, 3, 3, None], pa.int64()),
+                                "c": pa.array(["a", "b", "z", None, "a", "b", "b"])}), "q")
+    window = Sql(f"SELECT * FROM {engine.relation('q')}")
+    assert stats.outside_share(engine, window, "k", 1.5, 2.5) == (4, 6)
+    assert stats.not_accepted(engine, window, "c", ["a", "b"]) == (1, 6)
+    assert stats.duplicates(engine, window, ["k"]) == (3, 6)
+    assert stats.duplicates(engine, window, ["k", "c"]) == (0, 5)
+
+
+with_nulls = st.lists(st.one_of(st.none(), st.integers(-2, 2).map(float)), min_size=1,
+                      max_size=40).filter(lambda xs: any(x is not None for x in xs))
+
+
+@SETTINGS
+@given(ref=with_nulls, cur=with_nulls)
+def test_nulls_never_reach_the_distributions(engine, ref, cur):
+    ref_w, cur_w = load(engine, ref, cur)
+    r = np.array([x for x in ref if x is not None])
+    c = np.array([x for x in cur if x is not None])
+    rows, summary = stats.summaries(engine, cur_w, ["x"])
+    assert (rows, summary["x"].nulls) == (len(cur), len(cur) - len(c))
+    edges = stats.quantiles(engine, ref_w, "x", len(r), stats.quantile_levels(4))
+    assert edges == list(np_edges(r, 4))
+    assert stats.bin_counts(engine, cur_w, {"x": edges})["x"] == list(np_bins(c, np.array(edges)))
+    ecdf = stats.ecdf(engine, ref_w, cur_w, "x", len(r), len(c))
+    assert ecdf.ks == scipy.stats.ks_2samp(r, c, method="asymp").statistic
