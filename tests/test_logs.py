@@ -1,0 +1,198 @@
+"""Prediction and outcome logs on DuckDB and PostgreSQL: typed, idempotent, all-or-nothing."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from datetime import UTC, datetime
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from featurekit.errors import LogSchemaError
+from featurekit.logs import UnknownPredictionWarning
+from tests.conftest import rows
+
+
+@pytest.fixture
+def project(make_project):
+    return make_project().open()
+
+
+def scores(n: int = 3, start: int = 0) -> pd.DataFrame:
+    return pd.DataFrame({
+        "prediction_id": [f"p{i}" for i in range(start, start + n)],
+        "customer_id": list(range(start, start + n)),
+        "score": [0.25 * i for i in range(start, start + n)],
+        "country": ["GB"] * n,
+    })
+
+
+def count(project, table: str) -> int:
+    return rows(project, f"SELECT count(*) FROM {{schema}}.{table}")[0][0]
+
+
+def kinds(project, table: str) -> dict[str, str]:
+    return {name: kind.lower() for name, kind in project.engine.columns(table)}
+
+
+def test_first_batch_creates_a_typed_table(project):
+    written = project.log_predictions("fraud", scores(), version="v3")
+    assert written == 3 and written.skipped == 0
+    columns = kinds(project, "predictions_fraud")
+    assert list(columns) == ["prediction_id", "model_version", "predicted_at", "customer_id",
+                             "score", "country"]
+    assert "int" in columns["customer_id"] and "double" in columns["score"]
+    assert "time zone" in columns["predicted_at"]
+    got = rows(project, "SELECT prediction_id, model_version, score FROM {schema}.predictions_fraud "
+                        "ORDER BY prediction_id")
+    assert got == [("p0", "v3", 0.0), ("p1", "v3", 0.25), ("p2", "v3", 0.5)]
+
+
+def test_generated_ids_are_unique_uuid4_and_returned(project):
+    frame = scores(1000).drop(columns="prediction_id")
+    written = project.log_predictions("fraud", frame, version="v1")
+    ids = written.prediction_ids
+    assert written == 1000 and len(set(ids)) == 1000
+    assert all(uuid.UUID(i).version == 4 and len(i) == 32 for i in ids[:50])
+    stored = {r[0] for r in rows(project, "SELECT prediction_id FROM {schema}.predictions_fraud")}
+    assert stored == set(ids)
+
+
+def test_retrying_a_batch_writes_nothing_twice(project):
+    assert project.log_predictions("fraud", scores(3), version="v1") == 3
+    again = project.log_predictions("fraud", scores(3), version="v1")
+    assert again == 0 and again.skipped == 3
+    overlap = project.log_predictions("fraud", scores(4, start=1), version="v1")
+    assert overlap == 2 and overlap.skipped == 2
+    assert count(project, "predictions_fraud") == 5
+
+
+def test_predicted_at_given_is_kept_in_utc_else_now(project):
+    before = datetime.now(UTC)
+    project.log_predictions("fraud", scores(1), version="v1")
+    frame = scores(2, start=1)
+    frame["predicted_at"] = [pd.Timestamp("2024-03-01 12:00"),  # naive = UTC
+                             pd.Timestamp("2024-03-01 12:00", tz="Europe/Berlin")]
+    project.log_predictions("fraud", frame, version="v1")
+    got = dict(rows(project, "SELECT prediction_id, predicted_at FROM {schema}.predictions_fraud"))
+    assert before <= got["p0"] <= datetime.now(UTC)
+    assert got["p1"] == datetime(2024, 3, 1, 12, tzinfo=UTC)
+    assert got["p2"] == datetime(2024, 3, 1, 11, tzinfo=UTC)
+
+
+def test_frame_with_a_column_the_table_lacks_is_rejected_whole(project):
+    project.log_predictions("fraud", scores(2), version="v1")
+    bad = scores(2, start=2).assign(scroe=1.0)
+    with pytest.raises(LogSchemaError) as info:
+        project.log_predictions("fraud", bad, version="v1")
+    message = str(info.value)
+    assert "predictions_fraud" in message and "scroe" in message
+    assert "allow_new_columns=True" in message and "nothing was written" in message
+    assert count(project, "predictions_fraud") == 2
+    assert "scroe" not in kinds(project, "predictions_fraud")
+
+
+def test_frame_missing_a_column_is_rejected(project):
+    project.log_predictions("fraud", scores(2), version="v1")
+    with pytest.raises(LogSchemaError, match="lacks column.s. country"):
+        project.log_predictions("fraud", scores(2, start=2).drop(columns="country"), version="v1")
+    assert count(project, "predictions_fraud") == 2
+
+
+def test_frame_with_a_wrong_type_is_rejected(project):
+    project.log_predictions("fraud", scores(2), version="v1")
+    bad = scores(2, start=2).assign(score=["high", "low"], customer_id=[1.5, 2.5])
+    with pytest.raises(LogSchemaError) as info:
+        project.log_predictions("fraud", bad, version="v1")
+    assert "score is" in str(info.value) and "customer_id is double" in str(info.value)
+    assert count(project, "predictions_fraud") == 2
+    # Integers into a floating column are fine.
+    assert project.log_predictions("fraud", scores(1, start=5).assign(score=[1]), version="v1") == 1
+
+
+def test_allow_new_columns_adds_them(project):
+    project.log_predictions("fraud", scores(2), version="v1")
+    written = project.log_predictions("fraud", scores(1, start=2).assign(threshold=0.7),
+                                      version="v2", allow_new_columns=True)
+    assert written == 1
+    got = rows(project, "SELECT prediction_id, threshold FROM {schema}.predictions_fraud "
+                        "ORDER BY prediction_id")
+    assert got == [("p0", None), ("p1", None), ("p2", 0.7)]
+
+
+@pytest.mark.parametrize(("ids", "message"), [
+    (["a", None, "c"], "prediction_id has 1 NULLs"),
+    (["a", "b", "a"], "prediction_id repeats within the batch (a)"),
+])
+def test_bad_ids_write_nothing(project, ids, message):
+    frame = scores(3).assign(prediction_id=ids)
+    with pytest.raises(LogSchemaError) as info:
+        project.log_predictions("fraud", frame, version="v1")
+    assert message in str(info.value)
+    assert project.engine.relation_kind("predictions_fraud") is None
+
+
+def test_model_name_must_be_an_identifier(project):
+    with pytest.raises(LogSchemaError, match="letters, digits and underscores"):
+        project.log_predictions("fraud; DROP TABLE x", scores(1), version="v1")
+
+
+def test_arrow_frames_are_accepted(project):
+    assert project.log_predictions("fraud", pa.Table.from_pandas(scores(2)), version="v1") == 2
+
+
+def test_outcomes_join_predictions_in_the_labeled_view(project):
+    project.log_predictions("fraud", scores(3), version="v1")
+    outcomes = pd.DataFrame({"prediction_id": ["p0", "p2"], "is_fraud": [1, 0],
+                             "observed_at": pd.to_datetime(["2024-05-01", "2024-05-02"])})
+    written = project.log_outcomes("fraud", outcomes)
+    assert written == 2 and written.unknown_ids == []
+    got = rows(project, "SELECT prediction_id, score, is_fraud, observed_at "
+                        "FROM {schema}.predictions_fraud_labeled ORDER BY prediction_id")
+    assert [(r[0], r[1], r[2]) for r in got] == [("p0", 0.0, 1), ("p1", 0.25, None),
+                                                 ("p2", 0.5, 0)]
+    assert got[0][3] == datetime(2024, 5, 1, tzinfo=UTC)
+    again = project.log_outcomes("fraud", outcomes)
+    assert again == 0 and again.skipped == 2
+
+
+def test_unknown_prediction_ids_are_kept_and_reported(project):
+    project.log_predictions("fraud", scores(1), version="v1")
+    outcomes = pd.DataFrame({"prediction_id": ["p0", "ghost"], "is_fraud": [1, 1]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = project.log_outcomes("fraud", outcomes)
+    assert written == 2 and written.unknown_ids == ["ghost"]
+    assert any(issubclass(w.category, UnknownPredictionWarning) and "ghost" in str(w.message)
+               for w in caught)
+    assert count(project, "outcomes_fraud") == 2
+
+
+def test_outcomes_before_predictions_join_once_logged(project):
+    with pytest.warns(UnknownPredictionWarning):
+        project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p1"], "is_fraud": [1]}))
+    project.log_predictions("fraud", scores(2), version="v1")
+    got = rows(project, "SELECT prediction_id, is_fraud FROM {schema}.predictions_fraud_labeled "
+                        "ORDER BY prediction_id")
+    assert got == [("p0", None), ("p1", 1)]
+
+
+def test_labeled_view_follows_new_prediction_columns(project):
+    project.log_predictions("fraud", scores(1), version="v1")
+    project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p0"], "is_fraud": [0]}))
+    project.log_predictions("fraud", scores(1, start=1).assign(segment="x"), version="v1",
+                            allow_new_columns=True)
+    got = rows(project, "SELECT prediction_id, segment, is_fraud "
+                        "FROM {schema}.predictions_fraud_labeled ORDER BY prediction_id")
+    assert got == [("p0", None, 0), ("p1", "x", None)]
+
+
+def test_outcomes_need_prediction_ids_of_the_logged_type(project):
+    project.log_predictions("fraud", scores(1), version="v1")
+    with pytest.raises(LogSchemaError, match="needs a prediction_id column"):
+        project.log_outcomes("fraud", pd.DataFrame({"pred_id": ["p0"], "is_fraud": [1]}))
+    with pytest.raises(LogSchemaError, match="prediction_id holds int64"):
+        project.log_outcomes("fraud", pd.DataFrame({"prediction_id": [1], "is_fraud": [1]}))
+    assert project.engine.relation_kind("outcomes_fraud") is None
