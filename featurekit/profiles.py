@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from featurekit.errors import ConfigError, did_you_mean
+from featurekit.yamlfile import load_yaml
 
 ENGINE_TYPES = ("duckdb", "postgres")
 _ENV_VAR = re.compile(
@@ -142,14 +143,7 @@ def load_target(
         target: the output name; default ``FEATUREKIT_TARGET`` or the profile's ``target:``.
         project_dir: relative DuckDB paths resolve against it (default: the file's folder).
     """
-    import yaml
-
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    document = load_yaml(path)
     if not isinstance(document, dict) or profile not in document:
         known = list(document) if isinstance(document, dict) else []
         raise ConfigError(

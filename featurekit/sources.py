@@ -8,6 +8,7 @@ from typing import Any
 
 from featurekit.durations import parse_duration
 from featurekit.errors import ConfigError, did_you_mean
+from featurekit.yamlfile import load_yaml
 
 SOURCE_KEYS = ("seed", "table", "timestamp", "freshness", "description", "columns")
 
@@ -31,16 +32,9 @@ class Source:
 
 def load_sources(path: Path, project_dir: Path) -> dict[str, Source]:
     """Read sources.yml; a missing file means no sources."""
-    import yaml
-
     if not path.is_file():
         return {}
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    document = load_yaml(path)
     entries = document.get("sources") if isinstance(document, dict) else None
     if not isinstance(entries, dict):
         raise ConfigError(f"{path}: expected a top-level `sources:` mapping of name -> settings")

@@ -125,3 +125,10 @@ def test_url_of_another_database_is_rejected(tmp_path):
     path.write_text("featurekit:\n  outputs:\n    pg: {type: postgres, url: 'mysql://x@y/z'}\n")
     with pytest.raises(ConfigError, match="a postgres target needs postgresql://"):
         load_target(path, target="pg")
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = tmp_path / "profiles.yml"
+    path.write_text("featurekit:\n  outputs:\n    dev: {type: duckdb\n  bad: [\n")
+    with pytest.raises(ConfigError, match=r"profiles.yml:\d+: invalid YAML"):
+        load_target(path)
