@@ -369,10 +369,7 @@ def _write(engine: Engine, table: str, batch: Batch, allow_new_columns: bool,
                 engine.execute(f"CREATE TABLE {target} ({columns})")
             for name, sql_type in added:
                 engine.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {sql_type}")
-            fresh = batch.num_rows
-            if existing:
-                fresh = int(engine.fetchall(f"SELECT count(*) {new_rows}")[0][0])
-            engine.execute(
+            fresh = engine.execute_count(
                 f"INSERT INTO {target} ({names}) SELECT {', '.join(values)} {new_rows}{order}",
                 params or None,
             )

@@ -48,6 +48,10 @@ class Engine:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         raise NotImplementedError
 
+    def execute_count(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        """Run an INSERT/UPDATE/DELETE; the number of rows it touched."""
+        raise NotImplementedError
+
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         raise NotImplementedError
 

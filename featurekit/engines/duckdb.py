@@ -47,6 +47,9 @@ class DuckDBEngine(Engine):
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.conn.execute(sql, params)
 
+    def execute_count(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        return int(self.conn.execute(sql, params).fetchone()[0])  # DML returns its count
+
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         return self.conn.execute(sql, params).fetchall()
 

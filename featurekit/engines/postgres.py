@@ -117,6 +117,9 @@ class PostgresEngine(Engine):
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.conn.execute(self._params(sql, params), params)
 
+    def execute_count(self, sql: str, params: Sequence[Any] | None = None) -> int:
+        return self.conn.execute(self._params(sql, params), params).rowcount
+
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         return self.conn.execute(self._params(sql, params), params).fetchall()
 
