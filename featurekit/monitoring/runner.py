@@ -35,12 +35,6 @@ class MonitorRun:
     monitors: list[str] = field(default_factory=list)
     references_reused: int = 0
 
-    def worst(self) -> str:
-        from featurekit.monitoring.checks import SEVERITY
-
-        statuses = [r.status for r in self.results] or ["ok"]
-        return max(statuses, key=lambda s: SEVERITY.get(s, 0))
-
     def failed(self, fail_on: str = "error") -> bool:
         """True when any check is at ``fail_on`` or worse (the CLI's exit status)."""
         from featurekit.monitoring.checks import SEVERITY
