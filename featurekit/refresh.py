@@ -245,12 +245,30 @@ class _Runner:
         finally:
             self.connections.put(engine)
 
+    def _upstream_redefined(self, name: str, last: LastRun) -> bool:
+        """Whether a model upstream changed its SQL since this one last succeeded.
+
+        Its older rows may then differ, so an incremental model reading it (directly or not)
+        must be rebuilt whole rather than from its high-water mark.
+        """
+        for ancestor in self.project.graph.ancestors(name):
+            before = self.last_runs.get(ancestor)
+            if ancestor in self.fingerprints and (
+                before is None or before.fingerprint != self.fingerprints[ancestor]
+            ):
+                return True  # redefined in this very refresh
+            if before and before.redefined_at and before.redefined_at > last.last_success:
+                return True
+        return False
+
     def _run_model(self, engine: Engine, model: Model) -> ModelResult:
         started = time.perf_counter()
         state = State(engine)
         last = self.last_runs.get(model.name)
         fingerprint = self.fingerprints[model.name]
         rebuild = self.full_refresh or last is None or last.fingerprint != fingerprint
+        if model.materialized == "incremental" and not rebuild:
+            rebuild = self._upstream_redefined(model.name, last)
         run_id = state.start_run(model.name, model.materialized, fingerprint, self.invocation)
         window: tuple[datetime | None, datetime | None] = (None, None)
         try:

@@ -44,6 +44,9 @@ class LastRun:
     fingerprint: str | None
     high_water_mark: datetime | None
     window_end: datetime | None
+    #: when the current definition (fingerprint) first succeeded: its rows' history may
+    #: differ from what readers built before then
+    redefined_at: datetime | None = None
 
 
 class State:
@@ -98,7 +101,9 @@ class State:
                 FROM mine WHERE status = 'success'
             )
             SELECT r.model, r.status, r.started_at, r.finished_at, r.error,
-                   ok.finished_at, ok.rows, ok.fingerprint, ok.high_water_mark, ok.window_end
+                   ok.finished_at, ok.rows, ok.fingerprint, ok.high_water_mark, ok.window_end,
+                   (SELECT min(same.finished_at) FROM mine same WHERE same.model = r.model
+                      AND same.status = 'success' AND same.fingerprint = ok.fingerprint)
             FROM ranked r LEFT JOIN ok ON ok.model = r.model AND ok.n = 1
             WHERE r.n = 1
             """,

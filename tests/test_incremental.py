@@ -174,3 +174,23 @@ def test_incremental_equals_full_rebuild(engine, tmp_path_factory, initial, step
         assert table(project, "rolling") == full_rebuild(project, "rolling")
     finally:
         p.cleanup()
+
+
+def test_changed_upstream_sql_rebuilds_incremental_readers(make_project):
+    p = make_project()
+    events = [(1, BASE + timedelta(days=d, hours=2), 1.0) for d in range(12)]
+    p.seed("events", csv(events), timestamp="ts")
+    p.model("clean", "SELECT user_id, ts, amount FROM events", "materialized: table\ntimestamp: ts")
+    p.model("daily", DAILY.replace("FROM events", "FROM clean"), DAILY_HEADER)
+    p.open().refresh()
+    # Every old row of clean changes: daily must not keep its old days.
+    p.model("clean", "SELECT user_id, ts, amount * 10 AS amount FROM events",
+            "materialized: table\ntimestamp: ts")
+    project = p.open()
+    results = {r.model: r for r in project.refresh()}
+    assert results["daily"].action == "rebuilt"
+    assert table(project, "daily") == full_rebuild(project, "daily")
+    assert {r[2] for r in table(project, "daily")} == {10.0}
+    # Once rebuilt, later refreshes are incremental again.
+    p.seed("events", csv(events + [(1, BASE + timedelta(days=12), 1.0)]), timestamp="ts")
+    assert {r.model: r for r in p.open().refresh()}["daily"].action.startswith("incremental")
