@@ -38,7 +38,7 @@ timestamp: predicted_at
 reference: {start: 2024-01-01, end: 2024-02-01}
 current: {start: 2024-02-01, end: 2024-03-01}
 checks:
-  - {test: drift, columns: all, exclude: [prediction_id, score], numeric_test: NUMERIC_TEST}
+  - {test: drift, columns: all, exclude: [prediction_id, score]NUMERIC_TEST}
   - {column: score, test: psi}
 """
 
@@ -79,7 +79,8 @@ def project_dir(engine: str, schema: str, numeric_test: str) -> Path:
     root = Path(tempfile.mkdtemp(prefix=f"fk_bench_{engine}_"))
     (root / "models_sql").mkdir()
     (root / "monitors").mkdir()
-    (root / "monitors" / "bench.yml").write_text(MONITOR.replace("NUMERIC_TEST", numeric_test))
+    option = f", numeric_test: {numeric_test}" if numeric_test != "default" else ""
+    (root / "monitors" / "bench.yml").write_text(MONITOR.replace("NUMERIC_TEST", option))
     if engine == "duckdb":
         output = f"type: duckdb\n      path: {root / 'bench.duckdb'}"
     else:
@@ -199,9 +200,10 @@ def main() -> None:
     parser.add_argument("--evidently-python", default=None)
     parser.add_argument("--evidently-runs", type=int, default=1)
     parser.add_argument("--data-dir", default=tempfile.gettempdir())
-    parser.add_argument("--numeric-test", default="wasserstein",
-                        help="drift test for numeric columns (wasserstein = Evidently's choice; "
-                             "psi reads only the current window once the reference is stored)")
+    parser.add_argument("--numeric-test", default="default",
+                        help="drift test for numeric columns (default: the library's, psi, which "
+                             "reads only the current window once the reference is stored; "
+                             "wasserstein = Evidently's choice)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -115,6 +115,12 @@ def test_columns_all_and_lists():
     ("source: t\ntimestamp: ts\nreference: {last: 7d}\nchecks:\n"
      "  - {test: drift, columns: all, numeric_test: chi2}\n",
      'monitors/m.yml:5: numeric_test "chi2" is not a drift test'),
+    ("source: t\ntimestamp: ts\nreference: {last: 7d}\nchecks:\n"
+     "  - {test: drift, columns: all, categorical_max_distinct: -1}\n",
+     "monitors/m.yml:5: categorical_max_distinct is a whole number >= 0"),
+    ("source: t\ntimestamp: ts\nreference: {last: 7d}\nchecks:\n"
+     "  - {test: drift, columns: all, categorical_max_distinct: true}\n",
+     "monitors/m.yml:5: categorical_max_distinct is a whole number >= 0"),
     ("source: t\nchecks:\n  - {column: x, test: null_rate}\n  - {column: x, test: null_rate}\n",
      "monitors/m.yml:4: a second null_rate check on x (first at line 3); give it `name:`"),
     ("source: t\nchecks: [\n", "monitors/m.yml:3: invalid YAML"),

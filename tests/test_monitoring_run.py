@@ -3,12 +3,14 @@ backfill, performance checks, freshness and the errors only the database can rev
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import scipy.spatial.distance
 import scipy.stats
 
 from featurekit.errors import MonitorError
@@ -363,9 +365,11 @@ def test_drift_over_all_columns_picks_a_test_per_type_and_reports_the_share(make
     """
     _, project, _ = setup(make_project, {"d": text})
     found = by_key(project.monitor(as_of="2024-01-20"))
-    assert found[("drift", "x")].test == "wasserstein"
+    assert found[("drift", "x")].test == "psi"
     assert found[("drift", "c")].test == "jensen_shannon"
-    assert found[("drift", "k")].test == "wasserstein"
+    # k takes 5 values (0..4): compared as categories
+    assert found[("drift", "k")].test == "jensen_shannon"
+    assert found[("drift", "k")].message.startswith("5 distinct values in the reference")
     assert ("drift", "id") not in found and ("drift", "ts") not in found
     share = found[("drift", None)]
     drifted = [c for c in ("x", "c", "k") if found[("drift", c)].status != "ok"]
@@ -386,3 +390,134 @@ def test_sql_source(make_project):
     result = project.monitor(as_of="2024-01-10").results[0]
     assert result.status == "ok"
     assert result.n_cur == int(((data.c != "c") & (data.ts < "2024-01-10")).sum())
+
+
+# -- what a drift group picks for numeric columns --------------------------------------------
+def flags(seed: int = 3) -> pd.DataFrame:
+    """x continuous (shifted from day 14), flag 0/1 with ~5% ones, then ~20% from day 14."""
+    rng = np.random.default_rng(seed)
+    days, per_day = 20, 500
+    day = np.repeat(np.arange(days), per_day)
+    shifted = day >= 14
+    return pd.DataFrame({
+        "id": np.arange(days * per_day),
+        "ts": [START + timedelta(days=int(d), minutes=int(i) * 1440 // per_day)
+               for d, i in zip(day, np.tile(np.arange(per_day), days))],
+        "x": rng.normal(0.0, 1.0, days * per_day) + np.where(shifted, 0.5, 0.0),
+        "flag": (rng.random(days * per_day) < np.where(shifted, 0.20, 0.05)).astype("int64"),
+    })
+
+
+FLAGS = """
+source: events
+timestamp: ts
+reference: {start: 2024-01-01, end: 2024-01-08}
+current: {last: 3d}
+checks:
+  - {test: drift, columns: [x, flag]}
+  - {test: drift, columns: [x, flag], name: wide, numeric_test: wasserstein,
+     categorical_max_distinct: 0}
+  - {column: flag, test: psi}
+"""
+
+
+def np_psi(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
+    """PSI as DESIGN.md defines it: reference deciles, bin = edges <= value, floor 1e-4."""
+    edges = np.quantile(ref, [i / bins for i in range(1, bins)], method="linear")
+    r = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=bins) / len(ref)
+    c = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=bins) / len(cur)
+    r, c = np.maximum(r, 1e-4), np.maximum(c, 1e-4)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def test_drift_uses_psi_for_numbers_and_categories_for_few_distinct_values(make_project):
+    _, project, data = setup(make_project, {"f": FLAGS}, flags())
+    ref = data[(data.ts >= "2024-01-01") & (data.ts < "2024-01-08")]
+    cur = data[(data.ts >= "2024-01-17") & (data.ts < "2024-01-20")]
+    assert 0.03 < ref.flag.mean() < 0.07 and 0.15 < cur.flag.mean() < 0.25
+    for _ in range(2):  # the reference's statistics computed, then read back from storage
+        found = by_key(project.monitor(as_of="2024-01-20"))
+        # (1) a continuous column: PSI by default, numpy's value on the raw data
+        x = found[("drift", "x")]
+        assert x.test == "psi" and x.status in ("warn", "error")
+        assert x.statistic == pytest.approx(np_psi(ref.x.to_numpy(), cur.x.to_numpy()),
+                                            rel=1e-12)
+        assert (x.n_ref, x.n_cur) == (len(ref), len(cur))
+        # (2) a 0/1 flag: every decile of the reference is 0, so PSI over bins is blind...
+        assert np_psi(ref.flag.to_numpy(), cur.flag.to_numpy()) == pytest.approx(0.0, abs=1e-12)
+        assert found[("psi", "flag")].statistic == pytest.approx(0.0, abs=1e-12)
+        assert found[("psi", "flag")].status == "ok"
+        # ... while the drift group compares its values as categories
+        flag = found[("drift", "flag")]
+        assert flag.test == "jensen_shannon" and flag.status in ("warn", "error")
+        p = np.array([(ref.flag == 0).mean(), (ref.flag == 1).mean()])
+        q = np.array([(cur.flag == 0).mean(), (cur.flag == 1).mean()])
+        assert flag.statistic == pytest.approx(scipy.spatial.distance.jensenshannon(p, q, base=2),
+                                               rel=1e-9)
+        assert flag.message == "2 distinct values in the reference: compared as categories"
+        assert sorted(flag.plot["labels"]) == ["0", "1"]
+        assert found[("drift", None)].statistic == 1.0
+        # (3) numeric_test: wasserstein still picks Wasserstein; 0 turns the rule off
+        assert found[("wide", "x")].test == "wasserstein"
+        assert found[("wide", "x")].statistic == pytest.approx(
+            scipy.stats.wasserstein_distance(ref.x, cur.x) / np.std(ref.x), rel=1e-9)
+        assert found[("wide", "flag")].test == "wasserstein"
+
+
+def test_a_few_valued_column_keeps_the_explicit_numeric_test_above_the_limit(make_project):
+    text = FLAGS.replace("categorical_max_distinct: 0", "categorical_max_distinct: 1")
+    _, project, _ = setup(make_project, {"f": text}, flags())
+    found = by_key(project.monitor(as_of="2024-01-20"))
+    assert found[("wide", "flag")].test == "wasserstein"  # 2 distinct values > 1
+    assert found[("wide", "x")].test == "wasserstein"
+    text = FLAGS.replace("categorical_max_distinct: 0", "categorical_test: chi2")
+    _, project, _ = setup(make_project, {"f": text}, flags())
+    found = by_key(project.monitor(as_of="2024-01-20"))
+    assert found[("wide", "flag")].test == "chi2"  # the numeric_test is for the others
+    assert found[("wide", "flag")].status == "error"
+    assert found[("wide", "x")].test == "wasserstein"
+
+
+def test_numbers_as_categories_agree_across_column_types(make_project):
+    """A reference table with integers and a current window with doubles: same categories."""
+    frame = flags()
+    text = """
+    source: events
+    timestamp: ts
+    reference: {table: ref_flags}
+    current: {last: 3d}
+    checks:
+      - {test: drift, columns: [flag]}
+    """
+    _, project, data = setup(make_project, {"t": text}, frame.assign(flag=frame.flag * 1.0))
+    ref = frame[frame.ts < "2024-01-08"]
+    project.engine.load_arrow(pa.Table.from_pandas(ref, preserve_index=False), "ref_flags")
+    found = by_key(project.monitor(as_of="2024-01-20"))
+    flag = found[("drift", "flag")]
+    assert flag.test == "jensen_shannon" and sorted(flag.plot["labels"]) == ["0", "1"]
+    assert flag.n_ref == len(ref) and flag.status in ("warn", "error")
+
+
+def test_the_reference_distinct_count_is_stored_and_recomputed_when_missing(make_project):
+    _, project, _ = setup(make_project, {"f": FLAGS}, flags())
+    first = by_key(project.monitor(as_of="2024-01-20"))
+    engine = project.engine
+    table = engine.relation("monitor_references", engine.metadata_schema)
+    rows = engine.fetchall(f"SELECT * FROM {table} WHERE column_name = ?", ["flag"])
+    stored = json.loads(rows[-1][4])
+    assert stored["distinct"] == 2 and sorted(stored["categories"]) == ["0", "1"]
+    # the reference rows change, but the stored statistics (with the count) define it
+    engine.execute(f"DELETE FROM {engine.relation('events')} WHERE ts < ?",
+                   [datetime(2024, 1, 4)])
+    again = by_key(project.monitor(as_of="2024-01-20"))
+    for key in (("drift", "flag"), ("drift", "x"), ("psi", "flag")):  # not wasserstein
+        assert (again[key].test, again[key].statistic) == (first[key].test, first[key].statistic)
+    # statistics stored before the count existed: it is computed and stored again
+    legacy = {k: v for k, v in stored.items() if k != "distinct"}
+    engine.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
+                   [*rows[-1][:4], json.dumps(legacy), rows[-1][5] + timedelta(microseconds=1)])
+    later = by_key(project.monitor(as_of="2024-01-20"))
+    assert later[("drift", "flag")].test == "jensen_shannon"
+    newest = engine.fetchall(f"SELECT stats FROM {table} WHERE column_name = ? "
+                             f"ORDER BY computed_at DESC LIMIT 1", ["flag"])
+    assert json.loads(newest[0][0])["distinct"] == 2

@@ -69,8 +69,10 @@ numbers = st.one_of(tied, continuous)
 def test_edges_bins_and_psi_match_numpy(engine, ref, cur, bins):
     ref_w, cur_w = load(engine, ref, cur)
     r, c = np.array(ref), np.array(cur)
-    edges = stats.quantiles(engine, ref_w, "x", len(ref), stats.quantile_levels(bins))
+    edges, distinct = stats.quantiles_and_distinct(engine, ref_w, "x", len(ref),
+                                                   stats.quantile_levels(bins))
     assert edges == list(np_edges(r, bins))  # bit-identical edges
+    assert distinct == len(np.unique(r))  # counted in the same sort
     counts = stats.bin_counts(engine, ref_w, {"x": edges})["x"]
     current = stats.bin_counts(engine, cur_w, {"x": edges})["x"]
     assert counts == list(np_bins(r, np.array(edges)))

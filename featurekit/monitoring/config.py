@@ -385,6 +385,11 @@ def _check_options(test: str, options: dict[str, Any], at: Any) -> None:
                 raise MonitorError(f'{at(key)}: {key} "{value}" is not a drift test for that '
                                    f"kind{did_you_mean(str(value), allowed)}; "
                                    f"one of {', '.join(allowed)}")
+        limit = options.get("categorical_max_distinct")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                                  or limit < 0):
+            raise MonitorError(f"{at('categorical_max_distinct')}: categorical_max_distinct is "
+                               f"a whole number >= 0 (0: never compare numbers as categories)")
         exclude = options.get("exclude", [])
         if not isinstance(exclude, list):
             raise MonitorError(f"{at('exclude')}: exclude is a list of column names")

@@ -22,6 +22,7 @@ from featurekit.monitoring.source import Source, resolve_relation, resolve_sourc
 from featurekit.monitoring.specs import (
     ANY,
     CATEGORICAL,
+    CATEGORICAL_MAX_DISTINCT,
     DEFAULT_BINS,
     DEFAULT_DRIFT,
     DEFAULT_SHARE_WARN,
@@ -176,7 +177,8 @@ class Evaluation:
                 "psi", "jensen_shannon", "drift") else DEFAULT_BINS
             for column in cols:
                 if (column is None or column in edges
-                        or self.source.columns.get(column) != NUMERIC):
+                        or self.source.columns.get(column) != NUMERIC
+                        or check.test == "drift" and self._drift_test(check, column)[1]):
                     continue
                 ref = self.reference.summary(column)
                 if ref.count and self.current.summary(column).count:
@@ -198,8 +200,8 @@ class Evaluation:
             for column in cols:
                 if column is None or self.source.columns.get(column) != NUMERIC:
                     continue
-                test = (check.options.get("numeric_test") or DEFAULT_DRIFT[NUMERIC]
-                        if check.test == "drift" else check.test)
+                test = (self._drift_test(check, column)[0] if check.test == "drift"
+                        else check.test)
                 if test not in ("ks", "wasserstein"):
                     continue
                 counts = (self.reference.summary(column).count,
@@ -268,12 +270,12 @@ class Evaluation:
     def _drift(self, check: Check, columns: list[str]) -> list[CheckResult]:
         out = []
         for column in columns:
-            kind = self.source.columns[column]
-            test = check.options.get(f"{kind}_test") or DEFAULT_DRIFT[kind]
+            test, as_category = self._drift_test(check, column)
             spec = TESTS[test]
             warn = check.warn if check.warn is not None else spec.warn
             error = check.error if check.error is not None else spec.error
-            out.append(self._one(check, column, test, warn=warn, error=error))
+            out.append(self._one(check, column, test, warn=warn, error=error,
+                                 as_category=as_category))
         judged = [r for r in out if r.status != t.NO_DATA]
         share_warn = check.options.get("share_warn", DEFAULT_SHARE_WARN)
         share_error = check.options.get("share_error")
@@ -291,8 +293,30 @@ class Evaluation:
                                     error=share_error, message="no column had data"))
         return out
 
-    def _one(self, check: Check, column: str | None, test: str, **thresholds: Any
-             ) -> CheckResult:
+    def _drift_test(self, check: Check, column: str) -> tuple[str, bool]:
+        """The test a drift group runs on a column, and whether it compares numbers as categories.
+
+        A numeric column with at most ``categorical_max_distinct`` (default
+        CATEGORICAL_MAX_DISTINCT) distinct values in the reference window is compared as
+        categories with the categorical test: its quantile edges would coincide (a 0/1 flag with
+        under 10% ones has every decile at 0), and PSI over them would miss any shift.
+        """
+        kind = self.source.columns[column]
+        if kind == NUMERIC and self._few_values(check, column):
+            return check.options.get("categorical_test") or DEFAULT_DRIFT[CATEGORICAL], True
+        return check.options.get(f"{kind}_test") or DEFAULT_DRIFT[kind], False
+
+    def _few_values(self, check: Check, column: str) -> bool:
+        limit = check.options.get("categorical_max_distinct", CATEGORICAL_MAX_DISTINCT)
+        if self.reference is None or not limit:
+            return False
+        if self.reference.summary(column).count == 0:
+            return False
+        bins = check.options.get("bins", DEFAULT_BINS)
+        return self.reference.distinct_values(column, bins) <= limit
+
+    def _one(self, check: Check, column: str | None, test: str, as_category: bool = False,
+             **thresholds: Any) -> CheckResult:
         warn = thresholds.get("warn", check.warn)
         error = thresholds.get("error", check.error)
         spec = TESTS[test]
@@ -328,7 +352,7 @@ class Evaluation:
                 )
         judge = {"warn": warn, "error": error}
         if test in ("psi", "jensen_shannon", "chi2", "l_infinity"):
-            return self._distribution(check, column, test, **judge)
+            return self._distribution(check, column, test, as_category=as_category, **judge)
         if test in ("ks", "wasserstein"):
             return self._ecdf(check, column, test, **judge)
         if test == "null_rate":
@@ -348,9 +372,15 @@ class Evaluation:
         raise AssertionError(test)  # pragma: no cover - every test is dispatched above
 
     def _distribution(self, check: Check, column: str, test: str, warn: Any,
-                      error: Any) -> CheckResult:
+                      error: Any, as_category: bool = False) -> CheckResult:
         assert self.reference is not None
-        if self.source.columns[column] == NUMERIC and test in ("psi", "jensen_shannon"):
+        message = ""
+        if as_category:
+            distinct = self.reference.distinct_values(column, check.options.get("bins",
+                                                                               DEFAULT_BINS))
+            message = f"{distinct} distinct values in the reference: compared as categories"
+        if (self.source.columns[column] == NUMERIC and test in ("psi", "jensen_shannon")
+                and not as_category):
             bins = check.options.get("bins", DEFAULT_BINS)
             edges = self.reference.edges(column, bins)
             ref_counts = self.reference.bins(column, edges)
@@ -373,7 +403,7 @@ class Evaluation:
         return self._result(
             check, column, test, t.status(judged, warn, error, direction), statistic=value,
             p_value=p_value, n_ref=sum(ref_counts), n_cur=sum(cur_counts), warn=warn,
-            error=error, plot=_plot(labels, ref_counts, cur_counts),
+            error=error, plot=_plot(labels, ref_counts, cur_counts), message=message,
         )
 
     def _ecdf(self, check: Check, column: str, test: str, warn: Any, error: Any) -> CheckResult:

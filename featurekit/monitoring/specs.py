@@ -54,7 +54,7 @@ TESTS: dict[str, TestSpec] = {
         _spec("l_infinity", CATEGORICAL, HIGHER, 0.1, 0.2, needs_reference=True),
         _spec("drift", GROUP, HIGHER, None, None,
               ("exclude", "numeric_test", "categorical_test", "share_warn", "share_error",
-               "bins"), needs_reference=True),
+               "bins", "categorical_max_distinct"), needs_reference=True),
         # data quality
         _spec("null_rate", ANY, HIGHER, 0.01, 0.05),
         _spec("range", NUMERIC, HIGHER, 0.01, 0.05, ("min", "max")),
@@ -77,7 +77,13 @@ TESTS: dict[str, TestSpec] = {
 #: tests a ``test: drift`` group may pick per column
 DRIFT_NUMERIC = ("wasserstein", "ks", "psi", "jensen_shannon")
 DRIFT_CATEGORICAL = ("jensen_shannon", "chi2", "psi", "l_infinity")
-DEFAULT_DRIFT = {NUMERIC: "wasserstein", CATEGORICAL: "jensen_shannon"}
+#: PSI for numbers: its reference statistics (quantile edges, bin counts) are stored, so a
+#: scheduled run scans only the current window (KS / Wasserstein re-read the reference rows)
+DEFAULT_DRIFT = {NUMERIC: "psi", CATEGORICAL: "jensen_shannon"}
+#: in a drift group, a numeric column with at most this many distinct non-null values in the
+#: reference window is compared as categories (its decile edges would coincide, and PSI on
+#: them would be 0 under any shift); ``categorical_max_distinct: N`` overrides it, 0 disables
+CATEGORICAL_MAX_DISTINCT = 10
 DEFAULT_SHARE_WARN = 0.5
 DEFAULT_BINS = 10
 #: a window with fewer non-null values than this gives no_data for statistical tests

@@ -5,6 +5,8 @@ reference's summaries, quantile edges, bin counts and category counts from
 ``monitor_references`` instead of scanning it again. The key is a hash of everything that
 defines the reference rows (source, timestamp column, window, target schema) and the column.
 KS and Wasserstein compare exact ECDFs and still read the reference rows (see ``stats.ecdf``).
+The number of distinct values of a numeric column comes with its quantile edges (the same sort)
+and is stored with them: drift groups compare a column with few of them as categories.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class WindowStats:
         self._summaries: dict[str, Summary] = {}
         self._categories: dict[str, dict[str, int]] = {}
         self._edges: dict[tuple[str, int], list[float]] = {}
+        self._distinct: dict[str, int] = {}
         self._bins: dict[tuple[str, tuple[float, ...]], list[int]] = {}
 
     # -- batched prefetch: one scan for many columns ------------------------------------
@@ -69,7 +72,8 @@ class WindowStats:
 
     def categories(self, column: str) -> dict[str, int]:
         if column not in self._categories:
-            self._categories[column] = stats.category_counts(self.engine, self.sql, column)
+            self._categories[column] = stats.category_counts(
+                self.engine, self.sql, column, numeric=self.kinds.get(column) == "numeric")
         return self._categories[column]
 
     def edges(self, column: str, bins: int) -> list[float]:
@@ -77,9 +81,23 @@ class WindowStats:
         key = (column, bins)
         if key not in self._edges:
             count = self.summary(column).count
-            self._edges[key] = stats.quantiles(self.engine, self.sql, column, count,
-                                               stats.quantile_levels(bins))
+            edges, distinct = stats.quantiles_and_distinct(self.engine, self.sql, column, count,
+                                                           stats.quantile_levels(bins))
+            self._edges[key] = edges
+            self._distinct[column] = distinct
         return self._edges[key]
+
+    def distinct_values(self, column: str, bins: int) -> int:
+        """Distinct non-null values of a numeric column (computed with its ``bins`` edges)."""
+        if column not in self._distinct:
+            count = self.summary(column).count
+            if count == 0:
+                return 0
+            edges, distinct = stats.quantiles_and_distinct(self.engine, self.sql, column, count,
+                                                           stats.quantile_levels(bins))
+            self._edges.setdefault((column, bins), edges)
+            self._distinct[column] = distinct
+        return self._distinct[column]
 
     def bins(self, column: str, edges: Sequence[float]) -> list[int]:
         key = (column, tuple(edges))
@@ -98,6 +116,7 @@ class StoredReference(WindowStats):
         self.monitor = monitor
         self.base_key = json.dumps(definition, sort_keys=True, default=str)
         self._loaded: set[str] = set()
+        self._stored: set[str] = set()  # columns whose statistics were read from storage
         self._dirty: set[str] = set()
         self.reused = 0
 
@@ -112,11 +131,14 @@ class StoredReference(WindowStats):
         if stored is None:
             return
         self.reused += 1
+        self._stored.add(column)
         if "summary" in stored:
             self._summaries[column] = Summary(**stored["summary"])
             self._rows = stored["summary"]["rows"]
         if "categories" in stored:
             self._categories[column] = stored["categories"]
+        if "distinct" in stored:
+            self._distinct[column] = stored["distinct"]
         for bins, edges in stored.get("edges", {}).items():
             self._edges[(column, int(bins))] = edges
         for edges, counts in stored.get("bins", []):
@@ -150,6 +172,25 @@ class StoredReference(WindowStats):
             self._dirty.add(column)
         return super().edges(column, bins)
 
+    def distinct_values(self, column: str, bins: int) -> int:
+        self._load(column)
+        if column not in self._distinct:
+            if column in self._stored:
+                # stored before distinct counts were: compute all its statistics again, so
+                # they describe the same rows
+                self._forget(column)
+            self._dirty.add(column)
+        return super().distinct_values(column, bins)
+
+    def _forget(self, column: str) -> None:
+        self._stored.discard(column)
+        self._summaries.pop(column, None)
+        self._categories.pop(column, None)
+        for key in [k for k in self._edges if k[0] == column]:
+            del self._edges[key]
+        for key in [k for k in self._bins if k[0] == column]:
+            del self._bins[key]
+
     def save(self) -> None:
         """Store the statistics computed in this run (the latest stored row wins)."""
         for column in sorted(self._dirty):
@@ -158,6 +199,8 @@ class StoredReference(WindowStats):
                 payload["summary"] = asdict(self._summaries[column])
             if column in self._categories:
                 payload["categories"] = self._categories[column]
+            if column in self._distinct:
+                payload["distinct"] = self._distinct[column]
             payload["edges"] = {str(b): e for (c, b), e in self._edges.items() if c == column}
             payload["bins"] = [[list(e), n] for (c, e), n in self._bins.items() if c == column]
             self.results.store_reference(self.key(column), self.monitor, column, payload)
