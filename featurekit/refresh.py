@@ -270,13 +270,13 @@ class _Runner:
         if model.materialized == "incremental" and not rebuild:
             rebuild = self._upstream_redefined(model.name, last)
         run_id = state.start_run(model.name, model.materialized, fingerprint, self.invocation)
-        window: tuple[datetime | None, datetime | None] = (None, None)
+        window_from: datetime | None = None  # set when only a window was recomputed
         try:
             start = window_start(model, last) if model.materialized == "incremental" else None
             if start is not None and not rebuild and engine.relation_kind(model.name):
                 windowed = self.project.compile_model(model.name, start - model.lookback)
                 rows = build_window(engine, model, windowed, start)
-                action, window = f"incremental from {start:%Y-%m-%d %H:%M:%S}", (start, None)
+                action, window_from = f"incremental from {start:%Y-%m-%d %H:%M:%S}", start
             else:
                 action, rows = materialize(engine, model, self.compiled[model.name], rebuild)
             high_water = high_water_mark(engine, model)
@@ -288,7 +288,7 @@ class _Runner:
             return ModelResult(model.name, FAILED, seconds=time.perf_counter() - started,
                                message=message)
         state.finish_run(run_id, SUCCESS, rows=rows, high_water_mark=high_water,
-                         window=(window[0], high_water if window[0] else None))
+                         window=(window_from, high_water if window_from else None))
         return ModelResult(model.name, SUCCESS, action, rows, time.perf_counter() - started)
 
 
