@@ -129,10 +129,8 @@ class PostgresEngine(Engine):
         import pyarrow.compute as pc
         import pyarrow.csv as pacsv
 
-        with self.conn.cursor() as cur:
-            cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
-            names = [d.name for d in cur.description]
-            types = [self._type_name(d.type_code) for d in cur.description]
+        described = self.describe_query(sql)
+        names, types = [n for n, _ in described], [t for _, t in described]
         schema = pa.schema([(n, _pg_to_arrow(t)) for n, t in zip(names, types)])
         buffer = self._copy_out(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)")
         if buffer.tell() == 0:
