@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from featurekit.errors import FeaturekitError
 from featurekit.incremental import build_window, window_start
 from featurekit.plan import PlanItem, plan_refresh
 from featurekit.seeds import check_tables, load_seed, stale_seeds
-from featurekit.state import FAILED, SUCCESS, LastRun, State, utcnow
+from featurekit.state import FAILED, SUCCESS, LastRun, State, as_naive_utc, utcnow
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
@@ -319,11 +319,7 @@ def high_water_mark(engine: Engine, model: Model) -> datetime | None:
     value = engine.fetchall(
         f"SELECT max({engine.quote(model.timestamp)}) FROM {engine.relation(model.name)}"
     )[0][0]
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    return None
+    return as_naive_utc(value) if isinstance(value, date) else None  # datetime is a date
 
 
 def model_statuses(project: Project) -> list[ModelStatus]:

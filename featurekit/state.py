@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
@@ -28,6 +28,21 @@ RUNNING, SUCCESS, FAILED, INTERRUPTED = "running", "success", "failed", "interru
 def utcnow() -> datetime:
     """Now as a naive UTC timestamp (how every time is stored)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def as_naive_utc(value: Any) -> datetime | None:
+    """A database timestamp or date as a naive UTC datetime (None stays None).
+
+    >>> as_naive_utc(date(2024, 1, 2))
+    datetime.datetime(2024, 1, 2, 0, 0)
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return datetime.fromisoformat(str(value))
 
 
 @dataclass(frozen=True)

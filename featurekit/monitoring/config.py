@@ -25,6 +25,7 @@ from featurekit.monitoring.specs import (
     TESTS,
     TestSpec,
 )
+from featurekit.state import as_naive_utc
 
 MONITOR_KEYS = ("source", "sql", "timestamp", "reference", "current", "schedule", "checks",
                 "alerts", "description")
@@ -229,14 +230,8 @@ def _is_cron(text: str) -> bool:
 
 def parse_time(value: Any, where: str) -> datetime:
     """A YAML date/datetime/ISO string as a naive UTC datetime."""
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            from datetime import UTC
-
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
+    if isinstance(value, date):  # a datetime too
+        return as_naive_utc(value)
     try:
         return parse_time(datetime.fromisoformat(str(value)), where)
     except ValueError:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from featurekit.monitoring.query import Sql, join
+from featurekit.state import as_naive_utc
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
@@ -312,16 +313,6 @@ def newest(engine: Engine, window: Sql, timestamp: str) -> datetime | None:
     value = _fetch(engine, f"SELECT max({engine.quote(timestamp)})" + _from(window))[0][0]
     return as_naive_utc(value)
 
-
-def as_naive_utc(value: Any) -> datetime | None:
-    """A database timestamp or date as a naive UTC datetime."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    return datetime.fromisoformat(str(value))
 
 
 def outcome_pairs(engine: Engine, window: Sql, label: str,
