@@ -262,7 +262,7 @@ class Project:
             select: dbt-style selectors (``name``, ``+name``, ``name+``, globs); None = all.
             full_refresh: rebuild everything from scratch (incremental models too).
             all_models: ignore schedules: run every selected model.
-            dry_run: return the plan (``due`` / ``up_to_date`` with reasons); write nothing.
+            dry_run: return the plan (``due`` / ``up_to_date`` with reasons); build nothing.
             on_event: ``callback(kind, model, result)`` for progress displays.
             should_stop: checked between models; True stops before the next one starts.
 
