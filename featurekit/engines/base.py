@@ -32,6 +32,7 @@ class Engine:
     native_materialized_views = False
     #: True when several models may be refreshed at once (one connection each).
     concurrent_writers = False
+    _in_transaction = False  # set while a transaction() block is open on this connection
 
     def __init__(self, target: Target):
         self.target = target
@@ -69,7 +70,7 @@ class Engine:
 
         Nested use joins the outer transaction (so e.g. ``load_arrow`` can run inside one).
         """
-        if self.__dict__.get("_in_transaction"):
+        if self._in_transaction:
             yield
             return
         self.execute("BEGIN")
