@@ -220,10 +220,17 @@ class Project:
             inputs_since: when given, every input that declares a timestamp is read only from
                 that moment on (incremental refresh); inputs without one are read whole.
         """
+        model = self.model(name)
+        return self.compile_query(model.expression, f"{model.path}: model {name}", inputs_since)
+
+    def compile_query(self, expression: exp.Expression, where: str,
+                      inputs_since: datetime | None = None) -> str:
+        """Any query in the project dialect, rendered for the target: names of models and
+        sources become their relations; SQL the target cannot run fails here, naming ``where``.
+        """
         from featurekit.engines import engine_class
         from featurekit.sql import qualified_table, render, rewrite_tables, rows_since
 
-        model = self.model(name)
         engine = engine_class(self.target.type)
 
         def replace(table: exp.Table) -> exp.Expression | None:
@@ -236,8 +243,7 @@ class Project:
                 return qualified_table(relation, schema, alias)
             return rows_since(qualified_table(relation, schema), timestamp, inputs_since, alias)
 
-        rewritten = rewrite_tables(model.expression, replace)
-        where = f"{model.path}: model {name}"
+        rewritten = rewrite_tables(expression, replace)
         return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
 
     def compile(self, select: list[str] | None = None) -> dict[str, str]:

@@ -22,7 +22,6 @@ from featurekit.errors import RetrievalError, did_you_mean
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
-    from sqlglot import exp
 
     from featurekit.model import Model
     from featurekit.project import Project
@@ -147,19 +146,10 @@ def _labels_table(project: Project, labels: Any) -> pa.Table:
     from featurekit.arrow import to_arrow
 
     if isinstance(labels, str):
-        from featurekit.sql import parse, qualified_table, render, rewrite_tables
-
-        def relation(table: exp.Table) -> exp.Table | None:
-            resolved = project.resolve(table)  # a model or source name: its target relation
-            if resolved is None:
-                return None
-            schema, name, _ = resolved
-            return qualified_table(name, schema, table.alias or table.name)
+        from featurekit.sql import parse
 
         expression = parse(labels, project.settings.dialect, "labels query")
-        rewritten = rewrite_tables(expression, relation)
-        sql = render(rewritten, project.engine.dialect, "labels query")
-        return project.engine.fetch_arrow(sql)
+        return project.engine.fetch_arrow(project.compile_query(expression, "labels query"))
     try:
         return to_arrow(labels)
     except TypeError as exc:
