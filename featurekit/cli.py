@@ -12,14 +12,40 @@ import click
 
 from featurekit.errors import FeaturekitError
 
+#: width of tables written where no terminal or COLUMNS says one (cron mail, CI logs)
+LOG_WIDTH = 160
+
 
 def _console(stderr: bool = False):
+    """A console as wide as the terminal or ``COLUMNS``; LOG_WIDTH when neither says.
+
+    Markup is off: what is printed (names, paths, messages from users' files and databases)
+    appears exactly as written, square brackets included; styles come from ``Text``.
+    """
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:  # cron and CI logs: wide tables rather than wrapped cells
-        console.width = 160
+    console = Console(stderr=stderr, highlight=False, markup=False)
+    if "COLUMNS" not in os.environ and not _has_terminal():
+        console.width = LOG_WIDTH
     return console
+
+
+def _has_terminal() -> bool:
+    """True when any standard stream is a terminal (rich then reads its width)."""
+    for fd in (0, 1, 2):
+        try:
+            os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _error(text: object, label: str = "error", style: str = "bold red") -> None:
+    """Print ``label: text`` to stderr on one line; the text is never read as markup."""
+    from featurekit.render import message
+
+    _console(stderr=True).print(message(label, text, style), soft_wrap=True)
 
 
 def project_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,13 +74,20 @@ def project_options(command: Callable[..., Any]) -> Callable[..., Any]:
 class FeaturekitGroup(click.Group):
     """Turns FeaturekitError into one clear line and its exit code (no traceback)."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # --debug is the group's option, but people add it at the end of a command line.
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except FeaturekitError as exc:
             if ctx.params.get("debug") or os.environ.get("FEATUREKIT_DEBUG"):
                 raise
-            _console(stderr=True).print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            _error(exc)
             sys.exit(exc.exit_code)
 
 
@@ -101,8 +134,7 @@ def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bo
     console.print(refresh_summary(results))
     failed = [r for r in results if r.status == "failed"]
     for result in failed:
-        _console(stderr=True).print(f"[bold red]{result.model} failed:[/] {result.message}",
-                                    soft_wrap=True)
+        _error(result.message, f"{result.model} failed")
     sys.exit(1 if failed else 0)
 
 
@@ -117,7 +149,7 @@ def _stop_on_signals(console):
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
-        console.print("[yellow]stopping after the running model finishes[/]")
+        console.print("stopping after the running model finishes", style="yellow")
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
@@ -135,7 +167,9 @@ def _watch(project, selection: list[str], stop, console, max_sleep: float) -> No
         console.print(f"cycle done: {len(ran)} ran; {when}")
 
     def failed(error) -> None:
-        console.print(f"[bold red]cycle failed:[/] {error}; retrying next cycle", soft_wrap=True)
+        from featurekit.render import message
+
+        console.print(message("cycle failed", f"{error}; retrying next cycle"), soft_wrap=True)
 
     display = RefreshDisplay(console, total=0)
     display.live = False  # a long-running loop logs lines, it does not redraw
@@ -229,12 +263,11 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
     else:
         console.print(monitor_table(run.results))
     if run.not_due:
-        console.print(f"[dim]not due: {', '.join(run.not_due)} (--all to run anyway)[/]")
+        console.print(f"not due: {', '.join(run.not_due)} (--all to run anyway)", style="dim")
     for delivery in run.deliveries:
         if not delivery.delivered:
-            _console(stderr=True).print(
-                f"[yellow]alert for {delivery.monitor} not delivered to {delivery.url} after "
-                f"{delivery.attempts} attempts: {delivery.error}[/]", soft_wrap=True)
+            _error(f"not delivered to {delivery.url} after {delivery.attempts} attempts: "
+                   f"{delivery.error}", f"alert for {delivery.monitor}", "yellow")
     if prometheus_path:
         from featurekit.monitoring.prometheus import write_textfile
 
@@ -270,7 +303,8 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
         raise ConfigError("--entity takes ENTITY=LABEL_COLUMN, e.g. --entity customer_id=buyer")
     wanted = [f.strip() for option in features for f in option.split(",") if f.strip()]
     console = _console()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
+                  TimeElapsedColumn(),
                   console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("starting")
 
@@ -281,7 +315,7 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
 
         rows = training_set_file(project, labels, wanted, out, timestamp=timestamp,
                                  full_names=full_names, entity_columns=mapping, progress=step)
-    console.print(f"wrote {rows:,} rows to {out}")
+    console.print(f"wrote {rows:,} {'row' if rows == 1 else 'rows'} to {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover
