@@ -251,7 +251,7 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
             report_path: str | None, prometheus_path: str | None) -> None:
     """Run drift, data-quality, freshness and performance monitors (monitors/*.yml)."""
     from featurekit.errors import ConfigError
-    from featurekit.render import monitor_table
+    from featurekit.render import failing_checks, monitor_table
 
     if backfill and (start is None or end is None):
         raise ConfigError("--backfill needs --start and --end (and optionally --every 1d)")
@@ -260,6 +260,8 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
     console = _console()
     if backfill:
         console.print(f"backfilled {len(run.results)} results for {', '.join(run.monitors)}")
+        for line in failing_checks(run.results, fail_on):
+            console.print(f"  {line}")
     else:
         console.print(monitor_table(run.results))
     if run.not_due:

@@ -167,6 +167,26 @@ def monitor_table(results: list) -> Table:
     return table
 
 
+def failing_checks(results: list, fail_on: str) -> list[str]:
+    """One line per check at ``fail_on`` or worse: how often, and first and last time.
+
+    What a backfill prints instead of its hundreds of rows when it exits 1.
+    """
+    from featurekit.monitoring.checks import SEVERITY
+
+    seen: dict[tuple[str, str, str | None, str], list] = {}
+    for r in results:
+        if SEVERITY.get(r.status, 0) >= SEVERITY[fail_on]:
+            seen.setdefault((r.monitor, r.check, r.column, r.status), []).append(r.as_of)
+    lines = []
+    for (monitor, check, column, status), times in seen.items():
+        times = sorted(t for t in times if t is not None)
+        span = f"{_time(times[0])} .. {_time(times[-1])}" if times else ""
+        where = f"{monitor}: {check}" + (f" on {column}" if column else "")
+        lines.append(f"{where} at {status} {len(times)} times ({span})")
+    return lines
+
+
 def _check_value(test: str, value: float | None) -> str:
     if test == "freshness" and value is not None:
         from datetime import timedelta

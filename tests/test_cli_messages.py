@@ -180,3 +180,16 @@ def test_monitor_table_wraps_at_120_columns_and_never_truncates_a_status(tmp_pat
     assert "…" not in result.stdout
     statuses = [cell.strip() for line in table for cell in line.split("│")[5:6]]
     assert "error" in statuses and "ok" in statuses
+
+
+def test_backfill_that_fails_names_the_failing_checks(make_project):
+    from test_monitoring_run import DRIFT, setup
+
+    factory, project, _ = setup(make_project, {"drift": DRIFT})
+    project.close()
+    result = run("monitor", "--project-dir", str(factory.root), "--backfill",
+                 "--start", "2024-01-10", "--end", "2024-01-20")
+    assert result.exit_code == 1
+    failing = result.output[result.output.index("backfilled"):]
+    assert "drift" in failing and "ks" in failing and "x" in failing
+    assert "2024-01-20" in failing  # when the check was at error
