@@ -71,6 +71,21 @@ def project_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def output_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--output table|json: json prints one JSON document on stdout (docs/json-output.md)."""
+    return click.option(
+        "--output", "-o", type=click.Choice(["table", "json"]), default="table",
+        show_default=True,
+        help="table for people; json: one JSON document on stdout, messages on stderr.",
+    )(command)
+
+
+def _print_json(command: str, project, exit_code: int, **parts: Any) -> None:
+    from featurekit.jsonout import document
+
+    click.echo(document(command, project.target.name, exit_code, **parts))
+
+
 class FeaturekitGroup(click.Group):
     """Turns FeaturekitError into one clear line and its exit code (no traceback)."""
 
@@ -107,22 +122,31 @@ def main(debug: bool) -> None:
 @click.option("--watch", is_flag=True,
               help="Keep running: refresh models as they come due (stop with Ctrl-C).")
 @click.option("--max-sleep", default=60.0, show_default=True, hidden=True)
+@output_option
 def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bool,
-            dry_run: bool, watch: bool, max_sleep: float) -> None:
+            dry_run: bool, watch: bool, max_sleep: float, output: str) -> None:
     """Refresh the models that are due, in dependency order.
 
     A model is due when its schedule elapsed, its SQL changed, an input has newer data, it
     was never built, or its last run failed. Called from cron every minute, this is a complete
     scheduler. Exit code 0: all ok; 1: a model failed; 2: usage or configuration error.
     """
+    from featurekit.errors import ConfigError
     from featurekit.render import RefreshDisplay, plan_table, refresh_summary
 
-    console = _console()
+    as_json = output == "json"
+    console = _console(stderr=as_json)  # with --output json, stdout holds only the document
     selection = list(select)
+    if watch and as_json:
+        raise ConfigError("--output json describes one refresh; --watch runs until stopped")
     console.print(f"featurekit refresh: {project.target.name} ({project.target.describe()})")
     if dry_run:
-        console.print(plan_table(project.refresh(
-            selection, full_refresh=full_refresh, all_models=all_models, dry_run=True)))
+        plan = project.refresh(selection, full_refresh=full_refresh, all_models=all_models,
+                               dry_run=True)
+        if as_json:
+            _print_json("refresh", project, 0, dry_run=True, models=plan)
+        else:
+            console.print(plan_table(plan))
         sys.exit(0)
     stop = _stop_on_signals(console)
     if watch:
@@ -131,8 +155,11 @@ def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bo
     with RefreshDisplay(console, total=len(project.graph.select(selection))) as display:
         results = project.refresh(selection, full_refresh=full_refresh, all_models=all_models,
                                   on_event=display.event, should_stop=stop.is_set)
-    console.print(refresh_summary(results))
     failed = [r for r in results if r.status == "failed"]
+    if as_json:
+        _print_json("refresh", project, 1 if failed else 0, dry_run=False, models=results)
+    else:
+        console.print(refresh_summary(results))
     for result in failed:
         _error(result.message, f"{result.model} failed")
     sys.exit(1 if failed else 0)
@@ -157,9 +184,7 @@ def _stop_on_signals(console):
 
 
 def _watch(project, selection: list[str], stop, console, max_sleep: float) -> None:
-    from featurekit.project import Project
-    from featurekit.render import RefreshDisplay
-    from featurekit.watch import watch
+    from featurekit.render import RefreshDisplay, message
 
     def cycle(results, wake) -> None:
         ran = [r for r in results if r.status not in ("up_to_date",)]
@@ -167,19 +192,12 @@ def _watch(project, selection: list[str], stop, console, max_sleep: float) -> No
         console.print(f"cycle done: {len(ran)} ran; {when}")
 
     def failed(error) -> None:
-        from featurekit.render import message
-
         console.print(message("cycle failed", f"{error}; retrying next cycle"), soft_wrap=True)
 
     display = RefreshDisplay(console, total=0)
     display.live = False  # a long-running loop logs lines, it does not redraw
-    project.close()  # each cycle opens its own connection (and takes DuckDB's lock only then)
-    cycles = watch(
-        lambda: Project(project.root, target=project.target_name,
-                        profiles_dir=project.profiles_dir),
-        stop, selection, on_cycle=cycle, on_error=failed, on_event=display.event,
-        max_sleep=max_sleep,
-    )
+    cycles = project.watch(stop, selection, on_cycle=cycle, on_error=failed,
+                           on_event=display.event, max_sleep=max_sleep)
     console.print(f"stopped after {cycles} cycles")
 
 
@@ -210,11 +228,51 @@ def _pretty(sql: str, project) -> str:
 
 @main.command(name="ls")
 @project_options
-def ls(project) -> None:
-    """List models with materialization, entity, schedule and last run."""
-    from featurekit.render import status_table
+@output_option
+def ls(project, output: str) -> None:
+    """List models with materialization, entity, schedule and last run, and the freshness
+    of the sources that declare it."""
+    from featurekit.render import freshness_table, status_table
 
-    _console().print(status_table(project.ls()))
+    statuses, sources = project.ls(), project.freshness(record=False)
+    if output == "json":
+        _print_json("ls", project, 0, models=statuses, sources=sources)
+        return
+    console = _console()
+    console.print(status_table(statuses))
+    if sources:
+        console.print(freshness_table(sources))
+
+
+@main.command()
+@project_options
+@click.option("--select", "-s", multiple=True,
+              help="Sources by name or glob (default: every source with freshness:).")
+@click.option("--as-of", default=None, help="Judge as if at this time (2024-03-31T12:00).")
+@click.option("--fail-on", type=click.Choice(["error", "warn"]), default="error",
+              show_default=True, help="Exit 1 when any source is at this status or worse.")
+@output_option
+def freshness(project, select: tuple[str, ...], as_of: str | None, fail_on: str,
+              output: str) -> None:
+    """Check how old the newest row of each source with `freshness:` in sources.yml is.
+
+    Results are appended to the metadata schema (table source_freshness). Exit code 0: all
+    fresh; 1: a source is at error (or warn, with --fail-on warn); 2: usage or configuration
+    error.
+    """
+    from featurekit.freshness import SEVERITY
+    from featurekit.render import freshness_table
+
+    results = project.freshness(list(select), as_of=as_of)
+    code = int(any(SEVERITY[r.status] >= SEVERITY[fail_on] for r in results))
+    if output == "json":
+        _print_json("freshness", project, code, sources=results)
+    elif results:
+        _console().print(freshness_table(results))
+    else:
+        _console().print(f"no source in {project.settings.models}/sources.yml declares "
+                         f"freshness: {{warn_after: ..., error_after: ...}}")
+    sys.exit(code)
 
 
 @main.command()
@@ -246,9 +304,10 @@ def init(directory: str) -> None:
               help="Write a self-contained HTML report here.")
 @click.option("--prometheus", "prometheus_path", default=None, type=click.Path(),
               help="Write Prometheus textfile-collector metrics here (atomically).")
+@output_option
 def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, backfill: bool,
             start: str | None, end: str | None, every: str, fail_on: str,
-            report_path: str | None, prometheus_path: str | None) -> None:
+            report_path: str | None, prometheus_path: str | None, output: str) -> None:
     """Run drift, data-quality, freshness and performance monitors (monitors/*.yml)."""
     from featurekit.errors import ConfigError
     from featurekit.render import failing_checks, monitor_table
@@ -257,8 +316,15 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
         raise ConfigError("--backfill needs --start and --end (and optionally --every 1d)")
     window = (start, end, every) if backfill else None
     run = project.monitor(list(select), run_all=run_all, as_of=as_of, backfill=window)
-    console = _console()
-    if backfill:
+    code = 1 if run.failed(fail_on) else 0
+    as_json = output == "json"
+    console = _console(stderr=as_json)  # with --output json, stdout holds only the document
+    if as_json:
+        _print_json("monitor", project, code, results=run.results, not_due=run.not_due,
+                    alerts=[{"monitor": d.monitor, "changes": d.changes,
+                             "delivered": d.delivered, "attempts": d.attempts,
+                             "error": d.error} for d in run.deliveries])
+    elif backfill:
         console.print(f"backfilled {len(run.results)} results for {', '.join(run.monitors)}")
         for line in failing_checks(run.results, fail_on):
             console.print(f"  {line}")
@@ -271,13 +337,10 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
             _error(f"not delivered to {delivery.url} after {delivery.attempts} attempts: "
                    f"{delivery.error}", f"alert for {delivery.monitor}", "yellow")
     if prometheus_path:
-        from featurekit.monitoring.prometheus import write_textfile
-
-        write_textfile(prometheus_path, run.results)
-        console.print(f"metrics written to {prometheus_path}")
+        console.print(f"metrics written to {project.monitor_metrics(run, prometheus_path)}")
     if report_path:
         console.print(f"report written to {project.monitor_report(run, report_path)}")
-    sys.exit(1 if run.failed(fail_on) else 0)
+    sys.exit(code)
 
 
 @main.command(name="train-set")
@@ -298,7 +361,6 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from featurekit.errors import ConfigError
-    from featurekit.retrieval import training_set_file
 
     mapping = dict(pair.split("=", 1) for pair in entity if "=" in pair)
     if len(mapping) != len(entity):
@@ -315,8 +377,9 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
             if not console.is_terminal:
                 console.print(f"  {message}")
 
-        rows = training_set_file(project, labels, wanted, out, timestamp=timestamp,
-                                 full_names=full_names, entity_columns=mapping, progress=step)
+        rows = project.write_training_set(labels, wanted, out, timestamp=timestamp,
+                                          full_names=full_names, entity_columns=mapping,
+                                          progress=step)
     console.print(f"wrote {rows:,} {'row' if rows == 1 else 'rows'} to {out}")
 
 

@@ -136,6 +136,30 @@ def status_table(statuses: list[ModelStatus]) -> Table:
     return table
 
 
+def freshness_table(results: list) -> Table:
+    """One row per source with ``freshness:``: its newest row, age and thresholds."""
+    from datetime import timedelta
+
+    from featurekit.durations import format_duration
+
+    def duration(seconds: float | None) -> str:
+        return format_duration(timedelta(seconds=seconds)) if seconds is not None else ""
+
+    table = Table(title="source freshness")
+    for column in ("source", "relation", "timestamp", "newest row", "age", "warn after",
+                   "error after", "status", "note"):
+        table.add_column(column, overflow="fold",
+                         justify="right" if column in ("age", "warn after", "error after")
+                         else "left")
+    for r in results:
+        table.add_row(*_cells((
+            r.source, r.relation, r.timestamp_column, _time(r.newest), duration(r.age_seconds),
+            duration(r.warn_after_seconds), duration(r.error_after_seconds), styled(r.status),
+            r.message,
+        )))
+    return table
+
+
 def monitor_table(results: list) -> Table:
     """One row per check result of ``featurekit monitor``, status colored.
 

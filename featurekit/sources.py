@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,14 @@ SOURCE_KEYS = ("seed", "table", "timestamp", "freshness", "description", "column
 
 
 @dataclass(frozen=True)
+class FreshnessRule:
+    """``freshness: {warn_after, error_after}``: how old the newest row may be."""
+
+    warn_after: timedelta | None = None
+    error_after: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class Source:
     """A seed (CSV loaded by featurekit) or an existing table in the target database."""
 
@@ -21,7 +30,7 @@ class Source:
     seed: Path | None = None
     table: str | None = None
     timestamp: str | None = None
-    freshness: dict[str, Any] | None = None
+    freshness: FreshnessRule | None = None
     description: str = ""
 
     @property
@@ -56,14 +65,7 @@ def load_sources(path: Path, project_dir: Path) -> dict[str, Source]:
             seed = project_dir / str(spec["seed"])
             if not seed.is_file():
                 raise ConfigError(f"{where}: seed file {spec['seed']} does not exist")
-        freshness = spec.get("freshness")
-        if freshness is not None:
-            try:
-                for key in ("warn_after", "error_after"):
-                    if key in freshness:
-                        parse_duration(freshness[key])
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"{where}: freshness: {exc}") from None
+        freshness = _freshness(where, spec.get("freshness"), spec.get("timestamp"))
         sources[str(name)] = Source(
             name=str(name),
             seed=seed,
@@ -73,3 +75,23 @@ def load_sources(path: Path, project_dir: Path) -> dict[str, Source]:
             description=str(spec.get("description") or ""),
         )
     return sources
+
+
+def _freshness(where: str, raw: Any, timestamp: Any) -> FreshnessRule | None:
+    if raw is None:
+        return None
+    keys = ("warn_after", "error_after")
+    if not isinstance(raw, dict) or not raw or any(key not in keys for key in raw):
+        raise ConfigError(f"{where}: freshness is a mapping with warn_after and/or error_after, "
+                          f"e.g. freshness: {{warn_after: 2h, error_after: 1d}}")
+    if not timestamp:
+        raise ConfigError(f"{where}: freshness needs `timestamp:`, the column whose newest "
+                          f"value says how fresh the source is")
+    try:
+        rule = FreshnessRule(*(parse_duration(raw[k]) if k in raw else None for k in keys))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: freshness: {exc}") from None
+    if rule.warn_after and rule.error_after and rule.warn_after > rule.error_after:
+        raise ConfigError(f"{where}: freshness: warn_after ({raw['warn_after']}) must be at most "
+                          f"error_after ({raw['error_after']})")
+    return rule
