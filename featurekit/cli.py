@@ -285,7 +285,7 @@ def init(directory: str) -> None:
     console = _console()
     for path in written:
         console.print(f"  created {path}")
-    console.print(f"next: cd {directory} && featurekit refresh")
+    console.print(f"next: cd {directory} && featurekit refresh && featurekit monitor")
 
 
 
