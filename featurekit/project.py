@@ -101,7 +101,8 @@ class Project:
         self.target_name = target
         self.profiles_dir = profiles_dir
         self.models_dir = self.root / self.settings.models
-        self.sources: dict[str, Source] = load_sources(self.models_dir / "sources.yml", self.root)
+        self.sources: dict[str, Source] = load_sources(self.models_dir / "sources.yml", self.root,
+                                                       self.root / self.settings.seeds)
         self.models: dict[str, Model] = self._load_models()
         self.graph = Graph({name: model.depends_on for name, model in self.models.items()})
         self._engine: Engine | None = None

@@ -1,6 +1,6 @@
 """Point-in-time training sets over feature views (online lookups: ``online.py``).
 
-Semantics (pinned in DESIGN.md, Feast-compatible): for each label row and each feature view,
+Semantics (as the README pins them, Feast-compatible): for each label row and each feature view,
 the view's row with the same entity key and the greatest ``feature_ts`` such that
 ``feature_ts <= t`` and, when the view has a ttl, ``feature_ts >= t - ttl`` (both inclusive);
 no such row gives NULLs. Every label row comes back once, in order, with all its columns.

@@ -39,10 +39,33 @@ class Source:
         return self.table or self.name
 
 
-def load_sources(path: Path, project_dir: Path) -> dict[str, Source]:
-    """Read sources.yml; a missing file means no sources."""
-    if not path.is_file():
-        return {}
+def load_sources(path: Path, project_dir: Path,
+                 seeds_dir: Path | None = None) -> dict[str, Source]:
+    """The sources declared in sources.yml, then every undeclared CSV under ``seeds_dir``.
+
+    ``seed:`` paths in sources.yml are relative to the project. A CSV file in the seeds
+    folder that no source declares is a seed named after the file (``seeds/orders.csv`` is
+    source ``orders``, without a timestamp: declare it to give one).
+    """
+    sources = _declared(path, project_dir) if path.is_file() else {}
+    if seeds_dir is None or not seeds_dir.is_dir():
+        return sources
+    declared = {s.seed.resolve() for s in sources.values() if s.seed is not None}
+    for csv in sorted(seeds_dir.rglob("*.csv")):
+        if csv.resolve() in declared:
+            continue
+        shown = csv.relative_to(project_dir) if csv.is_relative_to(project_dir) else csv
+        if csv.stem in sources:
+            other = sources[csv.stem]
+            raise ConfigError(
+                f'{shown}: would be seed "{csv.stem}", but source "{csv.stem}" is already '
+                f"{other.seed or other.table}; rename the file or declare it in {path.name}"
+            )
+        sources[csv.stem] = Source(name=csv.stem, seed=csv)
+    return sources
+
+
+def _declared(path: Path, project_dir: Path) -> dict[str, Source]:
     document = load_yaml(path)
     entries = document.get("sources") if isinstance(document, dict) else None
     if not isinstance(entries, dict):
