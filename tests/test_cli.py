@@ -141,3 +141,11 @@ def test_init_scaffold_refreshes_and_monitors_on_postgres(tmp_path, monkeypatch)
             for table in ("runs", "seeds", "monitor_results", "monitor_alerts",
                           "monitor_references"):
                 conn.execute(f"DELETE FROM featurekit.{table} WHERE target_schema = %s", [name])
+
+
+def test_monitor_before_the_first_refresh_says_to_refresh(tmp_path):
+    run("init", str(tmp_path / "p"))
+    result = run("monitor", "--project-dir", str(tmp_path / "p"))
+    assert result.exit_code == 2
+    assert "source events does not exist on target dev yet; run `featurekit refresh` first" in (
+        result.output)
