@@ -321,6 +321,7 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
     console = _console(stderr=as_json)  # with --output json, stdout holds only the document
     if as_json:
         _print_json("monitor", project, code, results=run.results, not_due=run.not_due,
+                    # not the webhook URL: it may carry a token
                     alerts=[{"monitor": d.monitor, "changes": d.changes,
                              "delivered": d.delivered, "attempts": d.attempts,
                              "error": d.error} for d in run.deliveries])

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from featurekit.errors import ConfigError, did_you_mean
+from featurekit.monitoring.checks import ERROR, OK, SEVERITY, WARN
 from featurekit.state import as_naive_utc, utcnow
 
 if TYPE_CHECKING:
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
     from featurekit.project import Project
     from featurekit.sources import Source
 
-OK, WARN, ERROR = "ok", "warn", "error"
-SEVERITY = {OK: 0, WARN: 1, ERROR: 2}
+__all__ = ["SEVERITY", "SourceFreshness", "judge", "monitor_thresholds", "source_freshness"]
 TABLE = "source_freshness"
 COLUMNS = (
     ("target_schema", "TEXT"), ("source", "TEXT"), ("relation", "TEXT"),
@@ -99,6 +99,7 @@ def newest_row(project: Project, source: Source, as_of: datetime) -> tuple[str, 
     """
     from sqlglot import exp
 
+    from featurekit.engines import driver_errors
     from featurekit.sql import render, timestamp_literal
 
     engine = project.engine
@@ -110,7 +111,13 @@ def newest_row(project: Project, source: Source, as_of: datetime) -> tuple[str, 
     column = exp.column(source.timestamp, quoted=True)
     query = (exp.select(exp.Max(this=column)).from_(_table(engine, name, schema))
              .where(column <= timestamp_literal(as_of)))
-    value = engine.fetchall(render(query, engine.dialect, f'source "{source.name}"'))[0][0]
+    where = f'{project.settings.models}/sources.yml: source "{source.name}"'
+    try:
+        value = engine.fetchall(render(query, engine.dialect, where))[0][0]
+    except driver_errors() as exc:  # e.g. a timestamp: column the table does not have
+        reason = " ".join(str(exc).strip().splitlines()[:1])
+        raise ConfigError(f"{where}: cannot read the newest {source.timestamp} of "
+                          f"{schema}.{name}: {reason}") from None
     return f"{schema}.{name}", as_naive_utc(value)
 
 

@@ -201,3 +201,21 @@ def test_json_output_of_freshness(make_project):
     by_name = {s["source"]: s for s in document["sources"]}
     assert by_name["stale"]["status"] == "warn" and by_name["stale"]["age_seconds"] == 30 * 3600
     assert by_name["fresh"]["newest"] == "2024-01-10T10:00:00Z"
+
+
+def test_a_timestamp_column_the_table_lacks_names_the_source(make_project):
+    factory = make_project()
+    factory.write("models_sql/sources.yml", f"""
+    sources:
+      raw_events:
+        table: raw_events
+        timestamp: event_time
+        freshness: {RULE}
+    """)
+    factory.model("m", "SELECT * FROM raw_events")
+    project = factory.open()
+    project.engine.load_arrow(pa.table({"ts": pa.array([AS_OF], pa.timestamp("us"))}),
+                              "raw_events")
+    with pytest.raises(ConfigError, match='sources.yml: source "raw_events": cannot read the '
+                                          'newest event_time of .*raw_events: .*event_time'):
+        project.freshness(as_of=AS_OF)
