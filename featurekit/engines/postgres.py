@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
+import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +91,41 @@ def connect_failure(message: str) -> tuple[str, bool]:
     return "; ".join(causes), answered
 
 
+# What may hold a `?` that is not a parameter: string literals, escape strings, quoted
+# names, dollar-quoted strings and comments. Matched first, so their `?` are kept.
+_LEXEMES = re.compile(
+    r"""'(?:[^']|'')*'
+    | (?<![A-Za-z0-9_])[eE]'(?:[^'\\]|\\.|'')*'
+    | "(?:[^"]|"")*"
+    | --[^\n]*
+    | /\*.*?\*/
+    | \$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?\$(?P=tag)\$
+    | \?""",
+    re.S | re.X,
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered_placeholders(sql: str) -> str:
+    """``?`` parameter markers as PostgreSQL's ``$1, $2, ...``.
+
+    Only a ``?`` outside string literals, quoted names and comments is a marker.
+
+    >>> _numbered_placeholders("SELECT 'a?', x FROM t WHERE x = ? AND y = ?::int -- ?")
+    "SELECT 'a?', x FROM t WHERE x = $1 AND y = $2::int -- ?"
+    """
+    number = 0
+
+    def renumber(match: re.Match[str]) -> str:
+        nonlocal number
+        if match.group(0) != "?":
+            return match.group(0)
+        number += 1
+        return f"${number}"
+
+    return _LEXEMES.sub(renumber, sql)
+
+
 class PostgresEngine(Engine):
     type = "postgres"
     dialect = "postgres"
@@ -117,7 +154,9 @@ class PostgresEngine(Engine):
         if opts.get("sslmode"):
             params["sslmode"] = opts["sslmode"]
         try:
-            self.conn = psycopg.connect(autocommit=True, **params)
+            self.conn = psycopg.connect(
+                autocommit=True, cursor_factory=psycopg.RawCursor, **params
+            )
         except psycopg.OperationalError as exc:
             reason, answered = connect_failure(str(exc))
             for secret in self.target.secrets:
@@ -137,8 +176,9 @@ class PostgresEngine(Engine):
 
     @staticmethod
     def _params(sql: str, params: Sequence[Any] | None) -> str:
-        # Internal SQL uses DuckDB's `?`; psycopg wants `%s` (and literal % doubled).
-        return sql.replace("%", "%%").replace("?", "%s") if params else sql
+        # Internal SQL marks parameters with `?`; the connection's RawCursor sends `$n` to the
+        # server untouched, so `%` and a `?` inside a name or a string literal stay as they are.
+        return _numbered_placeholders(sql) if params else sql
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.conn.execute(self._params(sql, params), params)

@@ -1,0 +1,61 @@
+"""Values are bound as real parameters: a `?` in a name, a string literal or a schema is text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from tests.conftest import rows
+
+
+def test_question_mark_in_a_logged_column_name(make_project):
+    project = make_project().open()
+    frame = pd.DataFrame({"prediction_id": ["a", "b"], "q?mark": [1.5, 2.5]})
+    assert project.log_predictions("m", frame, version="v1") == 2
+    assert project.log_predictions("m", frame, version="v1") == 0  # the retry binds ids too
+    got = rows(project, 'SELECT prediction_id, "q?mark" FROM {schema}.predictions_m ORDER BY 1')
+    assert got == [("a", 1.5), ("b", 2.5)]
+
+
+def test_question_mark_in_a_monitor_sql_literal(make_project):
+    factory = make_project()
+    factory.write("monitors/q.yml", """
+        source:
+          sql: "SELECT ts, v FROM events WHERE tag <> '?'"
+        timestamp: ts
+        checks:
+          - {test: row_count, min: 2, max: 2}
+          - {column: v, test: null_rate, warn: 0.4, error: 0.6}
+    """)
+    project = factory.open()
+    events = pd.DataFrame({
+        "ts": [datetime(2024, 1, 1, h) for h in range(4)],
+        "tag": ["?", "a", "b", "?"],
+        "v": [None, 1.0, None, 2.0],
+    })
+    project.engine.load_arrow(pa.Table.from_pandas(events, preserve_index=False), "events")
+    found = {r.check: r for r in project.monitor(as_of="2024-01-02").results}
+    # Rows tagged "?" are filtered out: 2 rows remain, one of them NULL.
+    assert found["row_count"].statistic == 2 and found["row_count"].status == "ok"
+    assert found["null_rate"].statistic == pytest.approx(0.5)
+    assert found["null_rate"].status == "warn"
+
+
+def test_question_mark_in_the_metadata_schema(make_project):
+    factory = make_project()
+    profiles = factory.root / "profiles.yml"
+    old, factory.metadata = factory.metadata, factory.metadata + "_x?"
+    profiles.write_text(profiles.read_text().replace(
+        f"metadata_schema: {old}", f"metadata_schema: '{factory.metadata}'"))
+    factory.seed("raw", "id,ts,v\n1,2024-01-01 10:00:00,1.5\n2,2024-01-02 10:00:00,2.5\n",
+                 timestamp="ts")
+    factory.model("daily", "SELECT id, ts, v * 2 AS v2 FROM raw",
+                  "entity: id\ntimestamp: ts\nmaterialized: incremental")
+    project = factory.open()
+    assert [r.status for r in project.refresh()] == ["success"]
+    assert [r.status for r in project.refresh()] == ["up_to_date"]  # state was read back
+    got = rows(project, "SELECT id, v2 FROM {schema}.daily ORDER BY id")
+    assert got == [(1, 3.0), (2, 5.0)]
