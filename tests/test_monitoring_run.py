@@ -422,7 +422,7 @@ checks:
 
 
 def np_psi(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
-    """PSI as the README defines it: reference deciles, bin = edges <= value, floor 1e-4."""
+    """PSI: reference deciles, bin = edges <= value, a proportion of exactly 0 becomes 1e-4."""
     edges = np.quantile(ref, [i / bins for i in range(1, bins)], method="linear")
     r = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=bins) / len(ref)
     c = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=bins) / len(cur)

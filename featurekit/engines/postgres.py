@@ -66,31 +66,6 @@ def _pg_to_arrow(type_name: str) -> pa.DataType:
     }.get(type_name, pa.string())
 
 
-def connect_failure(message: str) -> tuple[str, bool]:
-    """The driver's cause of a failed connection on one line, and whether the server answered.
-
-    >>> connect_failure('connection failed: connection to server at "127.0.0.1", port 1 '
-    ...                 'failed: Connection refused\\n\\tIs the server running on that host?')
-    ('Connection refused', False)
-    >>> connect_failure('connection to server at "h", port 5432 failed: FATAL:  database '
-    ...                 '"x" does not exist')
-    ('database "x" does not exist', True)
-    """
-    causes: list[str] = []
-    answered = False
-    for line in message.splitlines():
-        if " failed: " not in line:
-            continue  # libpq's own hints ("Is the server running...") repeat the guess
-        cause = " ".join(line.rsplit(" failed: ", 1)[1].split())
-        if cause.startswith("FATAL: "):
-            answered, cause = True, cause.removeprefix("FATAL: ")
-        if cause not in causes:
-            causes.append(cause)
-    if not causes:
-        causes = [" ".join(message.split()) or "no answer"]
-    return "; ".join(causes), answered
-
-
 # What may hold a `?` that is not a parameter: string literals, escape strings, quoted
 # names, dollar-quoted strings and comments. Matched first, so their `?` are kept.
 _LEXEMES = re.compile(
@@ -481,3 +456,28 @@ class PostgresEngine(Engine):
     def prepare_for_monitoring(self) -> None:
         # JIT compiling hundreds of aggregate expressions costs more than it saves here.
         self.execute("SET jit = off")
+
+
+def connect_failure(message: str) -> tuple[str, bool]:
+    """The driver's cause of a failed connection on one line, and whether the server answered.
+
+    >>> connect_failure('connection failed: connection to server at "127.0.0.1", port 1 '
+    ...                 'failed: Connection refused\\n\\tIs the server running on that host?')
+    ('Connection refused', False)
+    >>> connect_failure('connection to server at "h", port 5432 failed: FATAL:  database '
+    ...                 '"x" does not exist')
+    ('database "x" does not exist', True)
+    """
+    causes: list[str] = []
+    answered = False
+    for line in message.splitlines():
+        if " failed: " not in line:
+            continue  # libpq's own hints ("Is the server running...") repeat the guess
+        cause = " ".join(line.rsplit(" failed: ", 1)[1].split())
+        if cause.startswith("FATAL: "):
+            answered, cause = True, cause.removeprefix("FATAL: ")
+        if cause not in causes:
+            causes.append(cause)
+    if not causes:
+        causes = [" ".join(message.split()) or "no answer"]
+    return "; ".join(causes), answered
