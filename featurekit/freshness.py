@@ -131,12 +131,13 @@ def check_source(project: Project, source: Source, as_of: datetime,
         relation, newest = newest_row(project, source, as_of)
     except LookupError as missing:
         message = (f"table {missing.args[0]} does not exist"
-                   + ("; run `featurekit refresh` to load the seed" if source.seed else ""))
+                   + ("; `featurekit refresh` loads a seed with the models that read it"
+                      if source.seed else ""))
     else:
         if newest is None:
             message = f"no rows with a {source.timestamp} at or before {as_of:%Y-%m-%d %H:%M:%S}"
         else:
-            age = max(as_of - newest, timedelta(0))
+            age = as_of - newest
             message = f"newest row {newest:%Y-%m-%d %H:%M:%S}"
     return SourceFreshness(
         source=source.name, relation=relation, timestamp_column=source.timestamp or "",
