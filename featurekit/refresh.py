@@ -94,7 +94,8 @@ def recover_interrupted(engine: Engine, state: State) -> list[str]:
 def run_refresh(project: Project, select: list[str] | None = None, full_refresh: bool = False,
                 all_models: bool = False, dry_run: bool = False,
                 on_event: Event | None = None,
-                should_stop: Callable[[], bool] | None = None) -> list[ModelResult]:
+                should_stop: Callable[[], bool] | None = None,
+                exclude: list[str] | None = None) -> list[ModelResult]:
     """Refresh the selected models that are due (all of them with ``all_models``).
 
     Every selected model is compiled first, so SQL the target cannot run stops the refresh
@@ -104,7 +105,7 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     interrupted, as that is what they are).
     """
     notify = on_event or (lambda kind, model, result: None)
-    selected = project.graph.select(select)
+    selected = project.select(select, exclude)
     compiled = {name: project.compile_model(name) for name in selected}
     engine = project.engine
     state = State(engine)
