@@ -20,11 +20,13 @@ from featurekit.sources import Source, load_sources
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from featurekit.build import BuildResult
     from featurekit.datatests import DataTest
     from featurekit.engines.base import Engine
     from featurekit.freshness import SourceFreshness
     from featurekit.profiles import Target
     from featurekit.refresh import ModelResult, ModelStatus
+    from featurekit.testrun import TestResult
 
 SETTINGS_DEFAULTS = {
     "models": "models_sql",
@@ -337,6 +339,40 @@ class Project:
         return run_refresh(self, select=select, full_refresh=full_refresh,
                            all_models=all_models, dry_run=dry_run, on_event=on_event,
                            should_stop=should_stop, exclude=exclude)
+
+    def test(self, select: list[str] | None = None, exclude: list[str] | None = None,
+             on_event: Any = None) -> list[TestResult]:
+        """Run the data tests of the selected models (see ``testrun``); results are recorded.
+
+        Args:
+            select: model selectors (see ``select``); None = every test.
+            exclude: selectors of models whose tests are left out.
+            on_event: ``callback(kind, test, result)`` with kind test_start / test_finish.
+
+        Returns:
+            One TestResult per test, in dependency order.
+        """
+        from featurekit.testrun import run_tests
+
+        return run_tests(self, select, exclude, on_event=on_event)
+
+    def build(self, select: list[str] | None = None, exclude: list[str] | None = None,
+              full_refresh: bool = False, all_models: bool = False, on_event: Any = None,
+              should_stop: Any = None) -> BuildResult:
+        """Refresh the selected models and run their tests in DAG order (see ``build``).
+
+        A model whose ``severity: error`` test fails stops its descendants (reported as
+        skipped); ``warn`` tests only report. Arguments as ``refresh`` (no dry run);
+        ``on_event`` also gets test_start / test_finish.
+
+        Returns:
+            A BuildResult: ``.models`` (ModelResult each), ``.tests`` (TestResult each) and
+            ``.failed``.
+        """
+        from featurekit.build import run_build
+
+        return run_build(self, select, exclude, full_refresh=full_refresh,
+                         all_models=all_models, on_event=on_event, should_stop=should_stop)
 
     def watch(self, stop: Any, select: list[str] | None = None, on_cycle: Any = None,
               on_error: Any = None, on_event: Any = None, max_sleep: float = 60.0) -> int:
