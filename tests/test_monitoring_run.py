@@ -422,11 +422,11 @@ checks:
 
 
 def np_psi(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
-    """PSI as DESIGN.md defines it: reference deciles, bin = edges <= value, floor 1e-4."""
+    """PSI: reference deciles, bin = edges <= value, a proportion of exactly 0 becomes 1e-4."""
     edges = np.quantile(ref, [i / bins for i in range(1, bins)], method="linear")
     r = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=bins) / len(ref)
     c = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=bins) / len(cur)
-    r, c = np.maximum(r, 1e-4), np.maximum(c, 1e-4)
+    r, c = np.where(r == 0, 1e-4, r), np.where(c == 0, 1e-4, c)
     return float(np.sum((c - r) * np.log(c / r)))
 
 
