@@ -521,3 +521,21 @@ def test_the_reference_distinct_count_is_stored_and_recomputed_when_missing(make
     newest = engine.fetchall(f"SELECT stats FROM {table} WHERE column_name = ? "
                              f"ORDER BY computed_at DESC LIMIT 1", ["flag"])
     assert json.loads(newest[0][0])["distinct"] == 2
+
+
+def test_unique_on_a_column_whose_name_has_a_comma(make_project):
+    frame = pd.DataFrame({"ts": [START + timedelta(hours=i) for i in range(6)],
+                          "a,b": [1, 2, 2, 3, 3, 3], "a": [0] * 6, "b": [0] * 6})
+    text = """
+    source: events
+    timestamp: ts
+    checks:
+      - {column: "a,b", test: unique}
+      - {columns: ["a,b", a], test: unique, name: composite}
+    """
+    _, project, _ = setup(make_project, {"u": text}, frame)
+    found = by_key(project.monitor(as_of="2024-01-02"))
+    repeats = len(frame) - frame["a,b"].nunique()  # 3; the columns a and b alone give 5
+    assert (found[("unique", "a,b")].statistic, found[("unique", "a,b")].n_cur) == (repeats, 6)
+    composite = found[("composite", "a,b,a")]
+    assert (composite.status, composite.statistic) == ("error", repeats)

@@ -155,7 +155,7 @@ class Evaluation:
                 raise MonitorError(f'{self.monitor.where(check.line)}: column "{column}" is '
                                    f"{kind}; {check.test} needs a numeric or text column")
         if check.test == "unique":
-            return [",".join(check.columns)]  # one key, possibly composite
+            return [",".join(check.columns)]  # one key, possibly composite: its results label
         return list(check.columns)
 
     def _prefetch(self, plan: list[tuple[Check, list[str | None]]]) -> None:
@@ -447,7 +447,8 @@ class Evaluation:
                             message=f"{outside} of {count} values outside [{low}, {high}]")
 
     def _unique(self, check: Check, key: str, warn: Any, error: Any) -> CheckResult:
-        columns = key.split(",")
+        # ``key`` only labels the result; a column name may itself contain a comma
+        columns = [key] if check.columns == ["*"] else list(check.columns or [])
         extra, total = stats.duplicates(self.engine, self.current.sql, columns)
         if total == 0:
             return self._result(check, key, "unique", t.NO_DATA, warn=warn, error=error,
