@@ -231,6 +231,20 @@ def test_backfill_fills_the_history_of_sliding_windows(make_project):
     assert all(r.run_id.startswith("backfill-") for r in run.results)
 
 
+def test_a_rerun_backfill_replaces_its_rows_instead_of_duplicating_them(make_project):
+    _, project, _ = setup(make_project, {"drift": DRIFT})
+    project.monitor(["drift"], backfill=("2024-01-10", "2024-01-12", "1d"))  # killed, rerun:
+    project.monitor(["drift"], backfill=("2024-01-11", "2024-01-14", "1d"))
+    project.monitor(as_of="2024-01-14")
+    engine = project.engine
+    keys = engine.fetchall(
+        f"SELECT monitor, check_name, column_name, as_of, count(*) FROM "
+        f"{engine.relation('monitor_results', engine.metadata_schema)} "
+        f"GROUP BY monitor, check_name, column_name, as_of")
+    assert len(keys) == 8 * 5  # 8 checks at 2024-01-10 .. 2024-01-14
+    assert {row[-1] for row in keys} == {1}
+
+
 def test_performance_checks_on_a_labeled_view_match_sklearn(make_project):
     from sklearn import metrics
 
