@@ -368,6 +368,72 @@ def test_unknown_source_suggests_the_closest(make_project):
         project.monitor()
 
 
+def test_a_check_the_database_fails_on_is_recorded_as_error(make_project):
+    """Casting the text column c to a number fails in the database, at run time only."""
+    failing = """
+    sql: SELECT ts, x, CAST(c AS INTEGER) AS bad FROM events
+    timestamp: ts
+    reference: {start: 2024-01-01, end: 2024-01-08}
+    current: {last: 3d}
+    checks:
+      - {column: bad, test: ks}
+      - {column: x, test: psi}
+      - {test: drift, columns: [x, bad]}
+      - {test: row_count, min: 1}
+    """
+    later = "source: events\ntimestamp: ts\nchecks:\n  - {test: row_count, min: 1}\n"
+    _, project, data = setup(make_project, {"a_failing": failing, "b_later": later})
+    run = project.monitor(as_of="2024-01-20")
+    found = {(r.monitor, r.check, r.column): r for r in run.results}
+    for key in (("a_failing", "ks", "bad"), ("a_failing", "drift", "bad")):
+        assert found[key].status == "error"
+        assert found[key].message.startswith("check failed: ")
+        assert "int" in found[key].message.lower()  # the database's own words
+    assert found[("a_failing", "psi", "x")].status == "error"  # x moved by +1: real drift
+    assert found[("a_failing", "drift", "x")].test == "psi"
+    share = found[("a_failing", "drift", None)]  # the failed column is not counted as drifted
+    assert share.statistic == 1.0 and share.message == "1 of 1 columns drifted: x; failed: bad"
+    assert found[("a_failing", "row_count", None)].statistic == 3 * 240
+    assert found[("b_later", "row_count", None)].statistic == int((data.ts < "2024-01-20").sum())
+    engine = project.engine
+    saved = engine.fetchall(
+        f"SELECT monitor, check_name, column_name, status FROM "
+        f"{engine.relation('monitor_results', engine.metadata_schema)}")
+    assert sorted(saved, key=str) == sorted(
+        [(r.monitor, r.check, r.column, r.status) for r in run.results], key=str)
+    assert len(saved) == 7
+
+
+def test_a_window_the_database_cannot_select_fails_its_checks_not_the_run(make_project):
+    """A text timestamp column (an empty seed CSV loads as text) cannot be compared with the
+    evaluation time: every check of that monitor is an error, later monitors still run."""
+    text = pd.DataFrame({"ts": ["2024-01-01 10:00:00", "soon"], "x": [1.0, 2.0]})
+    broken = """
+    source: texts
+    timestamp: ts
+    checks:
+      - {column: x, test: null_rate}
+      - {test: freshness}
+      - {columns: [x, ts], test: unique}
+    """
+    later = "source: events\ntimestamp: ts\nchecks:\n  - {test: row_count, min: 1}\n"
+    _, project, _ = setup(make_project, {"a_broken": broken, "b_later": later})
+    project.engine.load_arrow(pa.Table.from_pandas(text, preserve_index=False), "texts")
+    run = project.monitor(as_of="2024-01-20")
+    found = {(r.monitor, r.check, r.column): r for r in run.results}
+    assert sorted(found, key=str) == sorted([
+        ("a_broken", "null_rate", "x"), ("a_broken", "freshness", None),
+        ("a_broken", "unique", "x,ts"), ("b_later", "row_count", None)], key=str)
+    for key, result in found.items():
+        if key[0] == "a_broken":
+            assert result.status == "error" and "failed: " in result.message, key
+    assert found[("b_later", "row_count", None)].status == "ok"
+    engine = project.engine
+    saved = engine.fetchall(f"SELECT count(*) FROM "
+                            f"{engine.relation('monitor_results', engine.metadata_schema)}")
+    assert saved[0][0] == 4
+
+
 def test_drift_over_all_columns_picks_a_test_per_type_and_reports_the_share(make_project):
     text = """
     source: events
