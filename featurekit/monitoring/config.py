@@ -31,7 +31,7 @@ MONITOR_KEYS = ("source", "sql", "timestamp", "reference", "current", "schedule"
                 "alerts", "description")
 WINDOW_KEYS = ("start", "end", "last", "offset", "rows", "table")
 CHECK_KEYS = ("test", "column", "columns", "name", "warn", "error", "severity")
-ALERT_KEYS = ("webhook", "timeout", "retries")
+ALERT_KEYS = ("webhook", "timeout", "retries", "max_attempts")
 
 
 class _LineDict(dict):
@@ -128,6 +128,8 @@ class Monitor:
     webhook: str | None = None
     alert_timeout: float = 5.0
     alert_retries: int = 2
+    #: posts of one undelivered alert, over all runs, before it is given up
+    alert_max_attempts: int = 10
     lines: dict[str, int] = field(default_factory=dict)
 
     def where(self, line: int | None = None) -> str:
@@ -203,11 +205,12 @@ def parse_monitor(path: Path | str, text: str) -> Monitor:
                                f"reference window; add `reference: {{start: ..., end: ...}}`")
         if check.test == "freshness" and not timestamp:
             raise MonitorError(f"{path}:{check.line}: freshness needs `timestamp:`")
-    webhook, timeout, retries = _alerts(path, document)
+    webhook, timeout, retries, max_attempts = _alerts(path, document)
     return Monitor(
         name=path.stem, path=path, source=source, sql=sql, timestamp=timestamp,
         reference=reference, current=current, schedule=schedule, checks=checks,
         webhook=webhook, alert_timeout=timeout, alert_retries=retries,
+        alert_max_attempts=max_attempts,
         lines=dict(document.lines),
     )
 
@@ -403,10 +406,10 @@ def _unique_names(path: Path, checks: list[Check]) -> None:
             seen[key] = check.line
 
 
-def _alerts(path: Path, document: _LineDict) -> tuple[str | None, float, int]:
+def _alerts(path: Path, document: _LineDict) -> tuple[str | None, float, int, int]:
     raw = document.get("alerts")
     if raw is None:
-        return None, 5.0, 2
+        return None, 5.0, 2, 10
     if not isinstance(raw, _LineDict):
         raise MonitorError(f"{path}:{document.lines['alerts']}: alerts is a mapping "
                            f"such as {{webhook: https://...}}")
@@ -420,4 +423,7 @@ def _alerts(path: Path, document: _LineDict) -> tuple[str | None, float, int]:
         raise MonitorError(f"{path}:{raw.lines['webhook']}: webhook must be an http(s) URL")
     timeout = float(raw.get("timeout", 5.0))
     retries = int(raw.get("retries", 2))
-    return webhook, timeout, retries
+    max_attempts = int(raw.get("max_attempts", 10))
+    if max_attempts < 1:
+        raise MonitorError(f"{path}:{raw.lines['max_attempts']}: max_attempts must be at least 1")
+    return webhook, timeout, retries, max_attempts

@@ -179,6 +179,20 @@ class Results:
             [ref_key, self.engine.schema, monitor, column, json.dumps(stats), utcnow()],
         )
 
+    def undelivered_alerts(self, monitor: str) -> dict[tuple[str, str | None],
+                                                      tuple[str | None, str, int]]:
+        """(old status, new status, posts so far) of this monitor's alerts whose latest post
+        failed, per (check, column)."""
+        rows = self.engine.fetchall(
+            f"SELECT check_name, column_name, old_status, new_status, attempts FROM ("
+            f"SELECT *, row_number() OVER (PARTITION BY check_name, column_name "
+            f"ORDER BY sent_at DESC) AS newest FROM {self.table('monitor_alerts')} "
+            f"WHERE target_schema = ? AND monitor = ?) AS a WHERE newest = 1 AND NOT delivered",
+            [self.engine.schema, monitor],
+        )
+        return {(check, column): (old, new, int(attempts or 0))
+                for check, column, old, new, attempts in rows}
+
     def record_alert(self, monitor: str, check: str, column: str | None, old: str | None,
                      new: str, delivered: bool, attempts: int, error: str | None) -> None:
         self.engine.execute(
