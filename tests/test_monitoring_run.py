@@ -161,7 +161,7 @@ def test_empty_windows_give_no_data_with_the_reason(make_project):
 
 def test_missing_prediction_log_is_no_data_not_a_crash(make_project):
     text = """
-    source: predictions_churn
+    prediction_log: churn
     timestamp: predicted_at
     reference: {start: 2024-01-01, end: 2024-02-01}
     checks:
@@ -432,6 +432,43 @@ def test_a_window_the_database_cannot_select_fails_its_checks_not_the_run(make_p
     saved = engine.fetchall(f"SELECT count(*) FROM "
                             f"{engine.relation('monitor_results', engine.metadata_schema)}")
     assert saved[0][0] == 4
+
+
+def test_a_labeled_prediction_log_not_written_yet_is_no_data(make_project):
+    text = """
+    source: predictions_churn_labeled
+    prediction_log: churn
+    timestamp: predicted_at
+    checks:
+      - {test: roc_auc, label: y, score: score}
+    """
+    _, project, _ = setup(make_project, {"p": text})
+    result = project.monitor(as_of="2024-03-01").results[0]
+    assert result.status == "no_data"
+    assert "predictions_churn_labeled does not exist yet" in result.message
+
+
+def test_a_misspelt_prediction_log_is_an_error_naming_the_closest_table(make_project):
+    factory = make_project()
+    factory.write("monitors/cancel.yml", """
+    # the cancel model's predictions
+    source: predictions_cancle
+    timestamp: predicted_at
+    checks:
+      - {test: row_count, min: 1}
+    """)
+    project = factory.open()
+    project.engine.load_arrow(pa.table({"predicted_at": [START], "score": [0.5]}),
+                              "predictions_cancel")
+    with pytest.raises(MonitorError) as info:
+        project.monitor()
+    message = str(info.value)
+    assert message.startswith('monitors/cancel.yml:2: unknown source "predictions_cancle" '
+                              '(did you mean "predictions_cancel"?)')
+    assert "prediction_log:" in message  # how to say it is a log that does not exist yet
+    assert project.engine.fetchall(
+        f"SELECT count(*) FROM {project.engine.relation('monitor_results', project.engine.metadata_schema)}"
+    )[0][0] == 0
 
 
 def test_drift_over_all_columns_picks_a_test_per_type_and_reports_the_share(make_project):
