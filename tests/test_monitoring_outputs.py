@@ -314,5 +314,19 @@ def test_report_size_does_not_grow_with_the_window(duck_project, tmp_path):
     assert sizes[1] < 40_000 and sizes[1] < sizes[0] * 1.5
 
 
-def test_events_helper_is_deterministic():
-    assert events().equals(events())
+def test_prometheus_marks_no_data_and_failed_checks_without_a_value(make_project, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from featurekit.monitoring.prometheus import write_textfile
+
+    waiting = "prediction_log: churn\nchecks:\n  - {test: row_count, min: 1}\n"
+    failing = ("sql: SELECT ts, CAST(c AS INTEGER) AS bad FROM events\ntimestamp: ts\n"
+               "checks:\n  - {column: bad, test: null_rate}\n")
+    _, project, _ = setup(make_project, {"waiting": waiting, "failing": failing})
+    run = project.monitor(as_of="2024-01-20")
+    path = write_textfile(tmp_path / "featurekit.prom", run.results)
+    families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
+    status = {s.labels["monitor"]: s.value for s in families["featurekit_check_status"].samples}
+    assert status == {"waiting": -1, "failing": 2}
+    assert "featurekit_check_value" not in families or not families[
+        "featurekit_check_value"].samples
