@@ -416,22 +416,29 @@ def test_a_window_the_database_cannot_select_fails_its_checks_not_the_run(make_p
       - {test: freshness}
       - {columns: [x, ts], test: unique}
     """
+    unreadable = "sql: SELECT * FROM no_such_table\nchecks:\n  - {test: row_count, min: 1}\n"
     later = "source: events\ntimestamp: ts\nchecks:\n  - {test: row_count, min: 1}\n"
-    _, project, _ = setup(make_project, {"a_broken": broken, "b_later": later})
+    _, project, _ = setup(make_project, {"a_broken": broken, "b_unreadable": unreadable,
+                                         "c_later": later})
     project.engine.load_arrow(pa.Table.from_pandas(text, preserve_index=False), "texts")
     run = project.monitor(as_of="2024-01-20")
     found = {(r.monitor, r.check, r.column): r for r in run.results}
     assert sorted(found, key=str) == sorted([
         ("a_broken", "null_rate", "x"), ("a_broken", "freshness", None),
-        ("a_broken", "unique", "x,ts"), ("b_later", "row_count", None)], key=str)
+        ("a_broken", "unique", "x,ts"), ("b_unreadable", "row_count", None),
+        ("c_later", "row_count", None)], key=str)
     for key, result in found.items():
         if key[0] == "a_broken":
-            assert result.status == "error" and "failed: " in result.message, key
-    assert found[("b_later", "row_count", None)].status == "ok"
+            assert result.status == "error" and "check failed: " in result.message, key
+    unreadable_result = found[("b_unreadable", "row_count", None)]
+    assert unreadable_result.status == "error"
+    assert unreadable_result.message.startswith("monitor failed: ")
+    assert "no_such_table" in unreadable_result.message
+    assert found[("c_later", "row_count", None)].status == "ok"
     engine = project.engine
     saved = engine.fetchall(f"SELECT count(*) FROM "
                             f"{engine.relation('monitor_results', engine.metadata_schema)}")
-    assert saved[0][0] == 4
+    assert saved[0][0] == 5
 
 
 def test_a_labeled_prediction_log_not_written_yet_is_no_data(make_project):
