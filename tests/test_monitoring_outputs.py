@@ -205,6 +205,7 @@ def test_webhook_password_never_shows_when_delivery_fails(make_project):
         assert len(server.posts) == 2 and server.authorizations[0].startswith("Basic ")
         reopened = factory.open()
         assert all("s3cr3t" not in str(row) for row in alert_rows(reopened))
+        assert "s3cr3t" not in repr(reopened.monitors["drift"])
     finally:
         server.close()
 

@@ -128,7 +128,7 @@ class Monitor:
     current: Window
     schedule: str | None
     checks: list[Check]
-    webhook: str | None = None
+    webhook: str | None = field(default=None, repr=False)  # may carry a password or token
     alert_timeout: float = 5.0
     alert_retries: int = 2
     #: posts of one undelivered alert, over all runs, before it is given up
