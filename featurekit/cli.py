@@ -12,14 +12,40 @@ import click
 
 from featurekit.errors import FeaturekitError
 
+#: width of tables written where no terminal or COLUMNS says one (cron mail, CI logs)
+LOG_WIDTH = 160
+
 
 def _console(stderr: bool = False):
+    """A console as wide as the terminal or ``COLUMNS``; LOG_WIDTH when neither says.
+
+    Markup is off: what is printed (names, paths, messages from users' files and databases)
+    appears exactly as written, square brackets included; styles come from ``Text``.
+    """
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:  # cron and CI logs: wide tables rather than wrapped cells
-        console.width = 160
+    console = Console(stderr=stderr, highlight=False, markup=False)
+    if "COLUMNS" not in os.environ and not _has_terminal():
+        console.width = LOG_WIDTH
     return console
+
+
+def _has_terminal() -> bool:
+    """True when any standard stream is a terminal (rich then reads its width)."""
+    for fd in (0, 1, 2):
+        try:
+            os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
+
+
+def _error(text: object, label: str = "error", style: str = "bold red") -> None:
+    """Print ``label: text`` to stderr on one line; the text is never read as markup."""
+    from featurekit.render import message
+
+    _console(stderr=True).print(message(label, text, style), soft_wrap=True)
 
 
 def project_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,8 +71,30 @@ def project_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def output_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--output table|json: json prints one JSON document on stdout (docs/json-output.md)."""
+    return click.option(
+        "--output", "-o", type=click.Choice(["table", "json"]), default="table",
+        show_default=True,
+        help="table for people; json: one JSON document on stdout, messages on stderr.",
+    )(command)
+
+
+def _print_json(command: str, project, exit_code: int, **parts: Any) -> None:
+    from featurekit.jsonout import document
+
+    click.echo(document(command, project.target.name, exit_code, **parts))
+
+
 class FeaturekitGroup(click.Group):
     """Turns FeaturekitError into one clear line and its exit code (no traceback)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # --debug is the group's option, but people add it at the end of a command line.
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -54,7 +102,7 @@ class FeaturekitGroup(click.Group):
         except FeaturekitError as exc:
             if ctx.params.get("debug") or os.environ.get("FEATUREKIT_DEBUG"):
                 raise
-            _console(stderr=True).print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            _error(exc)
             sys.exit(exc.exit_code)
 
 
@@ -74,22 +122,31 @@ def main(debug: bool) -> None:
 @click.option("--watch", is_flag=True,
               help="Keep running: refresh models as they come due (stop with Ctrl-C).")
 @click.option("--max-sleep", default=60.0, show_default=True, hidden=True)
+@output_option
 def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bool,
-            dry_run: bool, watch: bool, max_sleep: float) -> None:
+            dry_run: bool, watch: bool, max_sleep: float, output: str) -> None:
     """Refresh the models that are due, in dependency order.
 
     A model is due when its schedule elapsed, its SQL changed, an input has newer data, it
     was never built, or its last run failed. Called from cron every minute, this is a complete
     scheduler. Exit code 0: all ok; 1: a model failed; 2: usage or configuration error.
     """
+    from featurekit.errors import ConfigError
     from featurekit.render import RefreshDisplay, plan_table, refresh_summary
 
-    console = _console()
+    as_json = output == "json"
+    console = _console(stderr=as_json)  # with --output json, stdout holds only the document
     selection = list(select)
+    if watch and as_json:
+        raise ConfigError("--output json describes one refresh; --watch runs until stopped")
     console.print(f"featurekit refresh: {project.target.name} ({project.target.describe()})")
     if dry_run:
-        console.print(plan_table(project.refresh(
-            selection, full_refresh=full_refresh, all_models=all_models, dry_run=True)))
+        plan = project.refresh(selection, full_refresh=full_refresh, all_models=all_models,
+                               dry_run=True)
+        if as_json:
+            _print_json("refresh", project, 0, dry_run=True, models=plan)
+        else:
+            console.print(plan_table(plan))
         sys.exit(0)
     stop = _stop_on_signals(console)
     if watch:
@@ -98,11 +155,13 @@ def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bo
     with RefreshDisplay(console, total=len(project.graph.select(selection))) as display:
         results = project.refresh(selection, full_refresh=full_refresh, all_models=all_models,
                                   on_event=display.event, should_stop=stop.is_set)
-    console.print(refresh_summary(results))
     failed = [r for r in results if r.status == "failed"]
+    if as_json:
+        _print_json("refresh", project, 1 if failed else 0, dry_run=False, models=results)
+    else:
+        console.print(refresh_summary(results))
     for result in failed:
-        _console(stderr=True).print(f"[bold red]{result.model} failed:[/] {result.message}",
-                                    soft_wrap=True)
+        _error(result.message, f"{result.model} failed")
     sys.exit(1 if failed else 0)
 
 
@@ -117,7 +176,7 @@ def _stop_on_signals(console):
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
         stop.set()
-        console.print("[yellow]stopping after the running model finishes[/]")
+        console.print("stopping after the running model finishes", style="yellow")
 
     signal.signal(signal.SIGINT, handle)
     signal.signal(signal.SIGTERM, handle)
@@ -125,9 +184,7 @@ def _stop_on_signals(console):
 
 
 def _watch(project, selection: list[str], stop, console, max_sleep: float) -> None:
-    from featurekit.project import Project
-    from featurekit.render import RefreshDisplay
-    from featurekit.watch import watch
+    from featurekit.render import RefreshDisplay, message
 
     def cycle(results, wake) -> None:
         ran = [r for r in results if r.status not in ("up_to_date",)]
@@ -135,17 +192,12 @@ def _watch(project, selection: list[str], stop, console, max_sleep: float) -> No
         console.print(f"cycle done: {len(ran)} ran; {when}")
 
     def failed(error) -> None:
-        console.print(f"[bold red]cycle failed:[/] {error}; retrying next cycle", soft_wrap=True)
+        console.print(message("cycle failed", f"{error}; retrying next cycle"), soft_wrap=True)
 
     display = RefreshDisplay(console, total=0)
     display.live = False  # a long-running loop logs lines, it does not redraw
-    project.close()  # each cycle opens its own connection (and takes DuckDB's lock only then)
-    cycles = watch(
-        lambda: Project(project.root, target=project.target_name,
-                        profiles_dir=project.profiles_dir),
-        stop, selection, on_cycle=cycle, on_error=failed, on_event=display.event,
-        max_sleep=max_sleep,
-    )
+    cycles = project.watch(stop, selection, on_cycle=cycle, on_error=failed,
+                           on_event=display.event, max_sleep=max_sleep)
     console.print(f"stopped after {cycles} cycles")
 
 
@@ -176,11 +228,51 @@ def _pretty(sql: str, project) -> str:
 
 @main.command(name="ls")
 @project_options
-def ls(project) -> None:
-    """List models with materialization, entity, schedule and last run."""
-    from featurekit.render import status_table
+@output_option
+def ls(project, output: str) -> None:
+    """List models with materialization, entity, schedule and last run, and the freshness
+    of the sources that declare it."""
+    from featurekit.render import freshness_table, status_table
 
-    _console().print(status_table(project.ls()))
+    statuses, sources = project.ls(), project.freshness(record=False)
+    if output == "json":
+        _print_json("ls", project, 0, models=statuses, sources=sources)
+        return
+    console = _console()
+    console.print(status_table(statuses))
+    if sources:
+        console.print(freshness_table(sources))
+
+
+@main.command()
+@project_options
+@click.option("--select", "-s", multiple=True,
+              help="Sources by name or glob (default: every source with freshness:).")
+@click.option("--as-of", default=None, help="Judge as if at this time (2024-03-31T12:00).")
+@click.option("--fail-on", type=click.Choice(["error", "warn"]), default="error",
+              show_default=True, help="Exit 1 when any source is at this status or worse.")
+@output_option
+def freshness(project, select: tuple[str, ...], as_of: str | None, fail_on: str,
+              output: str) -> None:
+    """Check how old the newest row of each source with `freshness:` in sources.yml is.
+
+    Results are appended to the metadata schema (table source_freshness). Exit code 0: all
+    fresh; 1: a source is at error (or warn, with --fail-on warn); 2: usage or configuration
+    error.
+    """
+    from featurekit.freshness import SEVERITY
+    from featurekit.render import freshness_table
+
+    results = project.freshness(list(select), as_of=as_of)
+    code = int(any(SEVERITY[r.status] >= SEVERITY[fail_on] for r in results))
+    if output == "json":
+        _print_json("freshness", project, code, sources=results)
+    elif results:
+        _console().print(freshness_table(results))
+    else:
+        _console().print(f"no source in {project.settings.models}/sources.yml declares "
+                         f"freshness: {{warn_after: ..., error_after: ...}}")
+    sys.exit(code)
 
 
 @main.command()
@@ -193,7 +285,7 @@ def init(directory: str) -> None:
     console = _console()
     for path in written:
         console.print(f"  created {path}")
-    console.print(f"next: cd {directory} && featurekit refresh")
+    console.print(f"next: cd {directory} && featurekit refresh && featurekit monitor")
 
 
 
@@ -212,37 +304,44 @@ def init(directory: str) -> None:
               help="Write a self-contained HTML report here.")
 @click.option("--prometheus", "prometheus_path", default=None, type=click.Path(),
               help="Write Prometheus textfile-collector metrics here (atomically).")
+@output_option
 def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, backfill: bool,
             start: str | None, end: str | None, every: str, fail_on: str,
-            report_path: str | None, prometheus_path: str | None) -> None:
+            report_path: str | None, prometheus_path: str | None, output: str) -> None:
     """Run drift, data-quality, freshness and performance monitors (monitors/*.yml)."""
     from featurekit.errors import ConfigError
-    from featurekit.render import monitor_table
+    from featurekit.render import failing_checks, monitor_table
 
     if backfill and (start is None or end is None):
         raise ConfigError("--backfill needs --start and --end (and optionally --every 1d)")
     window = (start, end, every) if backfill else None
     run = project.monitor(list(select), run_all=run_all, as_of=as_of, backfill=window)
-    console = _console()
-    if backfill:
+    code = 1 if run.failed(fail_on) else 0
+    as_json = output == "json"
+    console = _console(stderr=as_json)  # with --output json, stdout holds only the document
+    if as_json:
+        _print_json("monitor", project, code, results=run.results, not_due=run.not_due,
+                    # not the webhook URL: it may carry a token
+                    alerts=[{"monitor": d.monitor, "changes": d.changes,
+                             "delivered": d.delivered, "attempts": d.attempts,
+                             "error": d.error} for d in run.deliveries])
+    elif backfill:
         console.print(f"backfilled {len(run.results)} results for {', '.join(run.monitors)}")
+        for line in failing_checks(run.results, fail_on):
+            console.print(f"  {line}")
     else:
         console.print(monitor_table(run.results))
     if run.not_due:
-        console.print(f"[dim]not due: {', '.join(run.not_due)} (--all to run anyway)[/]")
+        console.print(f"not due: {', '.join(run.not_due)} (--all to run anyway)", style="dim")
     for delivery in run.deliveries:
         if not delivery.delivered:
-            _console(stderr=True).print(
-                f"[yellow]alert for {delivery.monitor} not delivered to {delivery.url} after "
-                f"{delivery.attempts} attempts: {delivery.error}[/]", soft_wrap=True)
+            _error(f"not delivered to {delivery.url} after {delivery.attempts} attempts: "
+                   f"{delivery.error}", f"alert for {delivery.monitor}", "yellow")
     if prometheus_path:
-        from featurekit.monitoring.prometheus import write_textfile
-
-        write_textfile(prometheus_path, run.results)
-        console.print(f"metrics written to {prometheus_path}")
+        console.print(f"metrics written to {project.monitor_metrics(run, prometheus_path)}")
     if report_path:
         console.print(f"report written to {project.monitor_report(run, report_path)}")
-    sys.exit(1 if run.failed(fail_on) else 0)
+    sys.exit(code)
 
 
 @main.command(name="train-set")
@@ -263,14 +362,14 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from featurekit.errors import ConfigError
-    from featurekit.retrieval import training_set_file
 
     mapping = dict(pair.split("=", 1) for pair in entity if "=" in pair)
     if len(mapping) != len(entity):
         raise ConfigError("--entity takes ENTITY=LABEL_COLUMN, e.g. --entity customer_id=buyer")
     wanted = [f.strip() for option in features for f in option.split(",") if f.strip()]
     console = _console()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
+                  TimeElapsedColumn(),
                   console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("starting")
 
@@ -279,9 +378,10 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
             if not console.is_terminal:
                 console.print(f"  {message}")
 
-        rows = training_set_file(project, labels, wanted, out, timestamp=timestamp,
-                                 full_names=full_names, entity_columns=mapping, progress=step)
-    console.print(f"wrote {rows:,} rows to {out}")
+        rows = project.write_training_set(labels, wanted, out, timestamp=timestamp,
+                                          full_names=full_names, entity_columns=mapping,
+                                          progress=step)
+    console.print(f"wrote {rows:,} {'row' if rows == 1 else 'rows'} to {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from featurekit.engines.base import Engine
+    from featurekit.freshness import SourceFreshness
     from featurekit.profiles import Target
     from featurekit.refresh import ModelResult, ModelStatus
 
@@ -100,7 +101,8 @@ class Project:
         self.target_name = target
         self.profiles_dir = profiles_dir
         self.models_dir = self.root / self.settings.models
-        self.sources: dict[str, Source] = load_sources(self.models_dir / "sources.yml", self.root)
+        self.sources: dict[str, Source] = load_sources(self.models_dir / "sources.yml", self.root,
+                                                       self.root / self.settings.seeds)
         self.models: dict[str, Model] = self._load_models()
         self.graph = Graph({name: model.depends_on for name, model in self.models.items()})
         self._engine: Engine | None = None
@@ -281,11 +283,41 @@ class Project:
                            all_models=all_models, dry_run=dry_run, on_event=on_event,
                            should_stop=should_stop)
 
+    def watch(self, stop: Any, select: list[str] | None = None, on_cycle: Any = None,
+              on_error: Any = None, on_event: Any = None, max_sleep: float = 60.0) -> int:
+        """Refresh what is due until ``stop`` (a ``threading.Event``) is set; cycles run.
+
+        Each cycle reloads the project from its files (see ``watch.watch``); this project's
+        connection is closed first, so DuckDB's file lock is held only while a cycle runs.
+        """
+        from featurekit.watch import watch
+
+        self.close()
+        return watch(lambda: Project(self.root, target=self.target_name,
+                                     profiles_dir=self.profiles_dir),
+                     stop, select, on_cycle=on_cycle, on_error=on_error, on_event=on_event,
+                     max_sleep=max_sleep)
+
     def ls(self) -> list[ModelStatus]:
         """Every model with its materialization, schedule and last run."""
         from featurekit.refresh import model_statuses
 
         return model_statuses(self)
+
+    def freshness(self, select: list[str] | None = None, as_of: Any = None,
+                  record: bool = True) -> list[SourceFreshness]:
+        """How old the newest row of each source with ``freshness:`` is (see ``freshness``).
+
+        Args:
+            select: source names or globs (default: every source that declares freshness).
+            as_of: judge as if at this time (a datetime or ISO string; default now).
+            record: append the results to ``<metadata schema>.source_freshness``.
+        """
+        from featurekit.freshness import source_freshness
+        from featurekit.monitoring.config import parse_time
+
+        when = parse_time(as_of, "--as-of") if as_of is not None else None
+        return source_freshness(self, select, as_of=when, record=record)
 
     # -- python layer -------------------------------------------------------------------
     def training_set(self, labels: Any, features: list[str] | str,
@@ -306,6 +338,18 @@ class Project:
 
         return online_features(self, features, entities, full_names=full_names,
                                entity_columns=entity_columns, now=now)
+
+    def write_training_set(self, labels: str, features: list[str] | str, out: str | Path,
+                           timestamp: str = "event_timestamp", full_names: bool = False,
+                           entity_columns: dict[str, str] | None = None,
+                           progress: Any = None) -> int:
+        """A training set from a label file or query to a .parquet/.csv file; rows written
+        (see ``retrieval.training_set_file``; what ``featurekit train-set`` runs)."""
+        from featurekit.retrieval import training_set_file
+
+        return training_set_file(self, labels, features, str(out), timestamp=timestamp,
+                                 full_names=full_names, entity_columns=entity_columns,
+                                 progress=progress)
 
     def log_predictions(self, model: str, frame: Any, version: str | None = None,
                         allow_new_columns: bool = False) -> int:
@@ -356,6 +400,12 @@ class Project:
                                 every, select)
         when = parse_time(as_of, "--as-of") if as_of is not None else None
         return run_monitors(self, select, run_all=run_all, as_of=when)
+
+    def monitor_metrics(self, run: Any, path: str | Path) -> Path:
+        """Write a monitor run as Prometheus textfile-collector metrics (atomically)."""
+        from featurekit.monitoring.prometheus import write_textfile
+
+        return write_textfile(path, run.results)
 
     def monitor_report(self, run: Any, path: str | Path) -> Path:
         """Write the self-contained HTML report of a monitor run (with each check's history)."""

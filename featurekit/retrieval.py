@@ -1,6 +1,6 @@
 """Point-in-time training sets over feature views (online lookups: ``online.py``).
 
-Semantics (pinned in DESIGN.md, Feast-compatible): for each label row and each feature view,
+Semantics (as the README pins them, Feast-compatible): for each label row and each feature view,
 the view's row with the same entity key and the greatest ``feature_ts`` such that
 ``feature_ts <= t`` and, when the view has a ttl, ``feature_ts >= t - ttl`` (both inclusive);
 no such row gives NULLs. Every label row comes back once, in order, with all its columns.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,15 @@ class ViewRequest:
     keys: list[tuple[str, str]]  # (label / request column, view entity column)
 
 
+#: True while ``featurekit train-set`` runs: messages then name its options, not keywords
+_COMMAND_LINE: ContextVar[bool] = ContextVar("featurekit_command_line", default=False)
+
+
+def _hint(keyword: str, option: str) -> str:
+    """How a message names a setting: the Python keyword, or the train-set option."""
+    return option if _COMMAND_LINE.get() else keyword
+
+
 # -- resolving feature references ---------------------------------------------------------
 def _view_schema(project: Project, name: str) -> pa.Schema:
     engine = project.engine
@@ -60,7 +70,8 @@ def resolve_features(project: Project, features: Sequence[str], full_names: bool
     if isinstance(features, str):
         features = [features]
     if not features:
-        raise RetrievalError("no features requested; pass e.g. features=['view.*']")
+        example = _hint("features=['view.*']", "--features 'view.*'")
+        raise RetrievalError(f"no features requested; pass e.g. {example}")
     schema_of = schema_of or (lambda name: _view_schema(project, name))
     requests: dict[str, ViewRequest] = {}
     for ref in features:
@@ -103,7 +114,8 @@ def resolve_features(project: Project, features: Sequence[str], full_names: bool
 
 def _check_collisions(requests: list[ViewRequest], taken: set[str], full_names: bool) -> None:
     seen: dict[str, str] = {}
-    hint = "" if full_names else " (or pass full_names=True for view__column names)"
+    hint = "" if full_names else (
+        f" (or pass {_hint('full_names=True', '--full-names')} for view__column names)")
     for request in requests:
         for column, output in request.columns:
             source = f"{request.model.name}.{column}"
@@ -135,7 +147,9 @@ def _match_keys(requests: list[ViewRequest], columns: Sequence[str],
                 raise RetrievalError(
                     f'{what} has no column "{column}" for entity {entity} of feature view '
                     f"{view}{did_you_mean(column, columns)}; pass "
-                    f'entity_columns={{"{entity}": "<your column>"}} if it is named differently'
+                    + _hint(f'entity_columns={{"{entity}": "<your column>"}}',
+                            f"--entity {entity}=<your column>")
+                    + " if it is named differently"
                 )
             request.keys.append((column, entity))
 
@@ -146,10 +160,19 @@ def _labels_table(project: Project, labels: Any) -> pa.Table:
     from featurekit.arrow import to_arrow
 
     if isinstance(labels, str):
+        from featurekit.engines import driver_errors
         from featurekit.sql import parse
 
         expression = parse(labels, project.settings.dialect, "labels query")
-        return project.engine.fetch_arrow(project.compile_query(expression, "labels query"))
+        sql = project.compile_query(expression, "labels query")
+        try:
+            return project.engine.fetch_arrow(sql)
+        except driver_errors() as exc:
+            # PostgreSQL appends the statement and a caret ("LINE 1: ..."): drop those lines
+            lines = [line.strip() for line in str(exc).splitlines()]
+            reason = " ".join(x for x in lines if x and not x.startswith(("LINE ", "^")))
+            raise RetrievalError(f"labels query failed on target {project.target.name}: "
+                                 f"{reason}") from None
     try:
         return to_arrow(labels)
     except TypeError as exc:
@@ -262,7 +285,7 @@ def training_set(project: Project, labels: Any, features: Sequence[str],
     if timestamp not in names:
         raise RetrievalError(
             f'label set has no timestamp column "{timestamp}"{did_you_mean(timestamp, names)}; '
-            f"pass timestamp=<column holding each row's point in time>"
+            f"pass {_hint('timestamp=', '--timestamp ')}<column holding each row's point in time>"
         )
     _match_keys(requests, names, entity_columns or {}, "label set")
     _check_collisions(requests, set(names), full_names)
@@ -361,8 +384,13 @@ def training_set_file(project: Project, labels: str, features: Sequence[str], ou
         raise RetrievalError(
             f"--labels {labels}: give a .parquet or .csv file, or a SQL query (SELECT ...)"
         )
-    table = training_set(project, source, features, timestamp=timestamp, full_names=full_names,
-                         entity_columns=entity_columns, as_arrow=True, progress=progress)
+    spelling = _COMMAND_LINE.set(True)
+    try:
+        table = training_set(project, source, features, timestamp=timestamp,
+                             full_names=full_names, entity_columns=entity_columns,
+                             as_arrow=True, progress=progress)
+    finally:
+        _COMMAND_LINE.reset(spelling)
     (progress or (lambda message: None))(f"writing {target.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".parquet":

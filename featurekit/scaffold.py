@@ -29,11 +29,11 @@ featurekit:
       path: featurekit.duckdb
     pg:
       type: postgres
-      host: "{{ env_var('PGHOST', '127.0.0.1') }}"
-      port: "{{ env_var('PGPORT', '5432') }}"
-      user: "{{ env_var('PGUSER', 'postgres') }}"
-      password: "{{ env_var('PGPASSWORD', '') }}"
-      dbname: "{{ env_var('PGDATABASE', 'postgres') }}"
+      host: "{{ env_var('FEATUREKIT_PG_HOST', '127.0.0.1') }}"
+      port: "{{ env_var('FEATUREKIT_PG_PORT', '5432') }}"
+      user: "{{ env_var('FEATUREKIT_PG_USER', 'postgres') }}"
+      password: "{{ env_var('FEATUREKIT_PG_PASSWORD', '') }}"
+      dbname: "{{ env_var('FEATUREKIT_PG_DBNAME', 'postgres') }}"
       schema: {name}
       threads: 4
 """,
@@ -42,6 +42,8 @@ sources:
   events:
     seed: seeds/events.csv
     timestamp: event_time
+    # With live data, say how old its newest row may get (`featurekit freshness` checks it):
+    # freshness: {warn_after: 1d, error_after: 3d}
 """,
     "models_sql/user_events_daily.sql": """\
 /* featurekit
@@ -68,7 +70,20 @@ GROUP BY user_id, date_trunc('day', event_time)
         f"{u},2024-01-{d:02d} {h:02d}:00:00,{(u * 7 + d * 3 + h) % 50 / 10}\n"
         for d in range(1, 8) for u in range(1, 6) for h in (9, 14)
     ),
-    "monitors/.gitkeep": "",
+    "monitors/user_events.yml": """\
+# The events of the second half of the week against the first. With live data, compare a
+# sliding window with a fixed one instead: current: {last: 1d}, and add {test: freshness}.
+source: events
+timestamp: event_time
+reference: {start: 2024-01-01, end: 2024-01-04}
+current: {start: 2024-01-04, end: 2024-01-08}
+schedule: 1d
+checks:
+  - {column: value, test: ks}
+  - {column: value, test: null_rate}
+  - {test: unique, columns: [user_id, event_time]}
+  - {test: row_count, min: 10}
+""",
     ".gitignore": "*.duckdb\n*.duckdb.wal\n",
 }
 

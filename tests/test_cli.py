@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -93,3 +94,58 @@ def test_second_duckdb_writer_gets_a_clear_message(tmp_path):
     assert result.returncode == 2
     assert "locked by another featurekit process" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_init_scaffold_monitors_out_of_the_box(tmp_path):
+    target = tmp_path / "shop"
+    assert run("init", str(target)).exit_code == 0
+    assert run("refresh", "--project-dir", str(target)).exit_code == 0
+    result = run("monitor", "--project-dir", str(target))
+    assert result.exit_code == 0, result.output
+    assert "user_events" in result.output and "4 ok" in result.output
+
+
+def test_init_scaffold_reads_the_featurekit_pg_variables_like_the_example(tmp_path, monkeypatch):
+    from featurekit.project import Project
+
+    run("init", str(tmp_path / "p"))
+    for key, value in {"HOST": "db.example", "PORT": "6543", "USER": "u", "DBNAME": "d"}.items():
+        monkeypatch.setenv(f"FEATUREKIT_PG_{key}", value)
+    monkeypatch.setenv("PGHOST", "not-this-one")
+    for root in (tmp_path / "p", Path(__file__).parent.parent):
+        options = Project(root, target="pg").target.options
+        assert (options["host"], str(options["port"]), options["user"], options["dbname"]) == (
+            "db.example", "6543", "u", "d"), root
+
+
+def test_init_scaffold_refreshes_and_monitors_on_postgres(tmp_path, monkeypatch):
+    import uuid
+
+    import psycopg
+    from conftest import PG_DSN, pg_params, require_engine
+
+    require_engine("postgres")
+    name = f"fk_init_{uuid.uuid4().hex[:8]}"
+    run("init", str(tmp_path / name))
+    for key, value in pg_params().items():
+        monkeypatch.setenv(f"FEATUREKIT_PG_{key.upper()}", value)
+    try:
+        args = ["--project-dir", str(tmp_path / name), "--target", "pg"]
+        assert run("refresh", *args).exit_code == 0
+        result = run("monitor", *args)
+        assert result.exit_code == 0, result.output
+        assert "4 ok" in result.output
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+            for table in ("runs", "seeds", "monitor_results", "monitor_alerts",
+                          "monitor_references"):
+                conn.execute(f"DELETE FROM featurekit.{table} WHERE target_schema = %s", [name])
+
+
+def test_monitor_before_the_first_refresh_says_to_refresh(tmp_path):
+    run("init", str(tmp_path / "p"))
+    result = run("monitor", "--project-dir", str(tmp_path / "p"))
+    assert result.exit_code == 2
+    assert "source events does not exist on target dev yet; run `featurekit refresh` first" in (
+        result.output)

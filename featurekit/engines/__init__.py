@@ -7,6 +7,7 @@ Each engine lives in its own module and imports its driver only when it connects
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,3 +31,8 @@ def connect(target: Target) -> Engine:
     engine = engine_class(target.type)(target)
     engine.connect()
     return engine
+
+
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """The error classes of the database drivers loaded so far (what a failed query raises)."""
+    return tuple(sys.modules[d].Error for d in ("duckdb", "psycopg") if d in sys.modules)

@@ -133,14 +133,15 @@ class PostgresEngine(Engine):
                 autocommit=True, cursor_factory=psycopg.RawCursor, **params
             )
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+            reason, answered = connect_failure(str(exc))
             for secret in self.target.secrets:
                 reason = reason.replace(secret, "***")
+            where = f"target {self.target.name!r} in profiles.yml"
+            hint = (f"fix dbname, user or password of {where}" if answered else
+                    f"Is the server running, and do host and port of {where} point at it?")
             raise ConnectionFailed(
                 f"cannot connect to PostgreSQL at {params['host']}:{params['port']} "
-                f"(database {params['dbname']}, user {params['user']}): {reason}. "
-                f"Is the server running and does target {self.target.name!r} in profiles.yml "
-                f"point at it?"
+                f"(database {params['dbname']}, user {params['user']}): {reason}; {hint}"
             ) from None
         self.execute("SET TIME ZONE 'UTC'")
         self.ensure_schema(self.schema)
@@ -462,3 +463,28 @@ class PostgresEngine(Engine):
     def prepare_for_monitoring(self) -> None:
         # JIT compiling hundreds of aggregate expressions costs more than it saves here.
         self.execute("SET jit = off")
+
+
+def connect_failure(message: str) -> tuple[str, bool]:
+    """The driver's cause of a failed connection on one line, and whether the server answered.
+
+    >>> connect_failure('connection failed: connection to server at "127.0.0.1", port 1 '
+    ...                 'failed: Connection refused\\n\\tIs the server running on that host?')
+    ('Connection refused', False)
+    >>> connect_failure('connection to server at "h", port 5432 failed: FATAL:  database '
+    ...                 '"x" does not exist')
+    ('database "x" does not exist', True)
+    """
+    causes: list[str] = []
+    answered = False
+    for line in message.splitlines():
+        if " failed: " not in line:
+            continue  # libpq's own hints ("Is the server running...") repeat the guess
+        cause = " ".join(line.rsplit(" failed: ", 1)[1].split())
+        if cause.startswith("FATAL: "):
+            answered, cause = True, cause.removeprefix("FATAL: ")
+        if cause not in causes:
+            causes.append(cause)
+    if not causes:
+        causes = [" ".join(message.split()) or "no answer"]
+    return "; ".join(causes), answered

@@ -333,9 +333,9 @@ def _check(path: Path, raw: Any, checks_line: int) -> Check:
         raise MonitorError(f"{at('severity')}: severity is warn or error")
     if "severity" in raw:
         options["severity"] = raw["severity"]
-    if test == "freshness":
-        warn = _duration(warn, at("warn")) if warn is not None else None
-        error = _duration(error, at("error")) if error is not None else None
+    if test == "freshness":  # unset thresholds may come from the source (freshness.py)
+        warn = _duration(raw["warn"], at("warn")) if raw.get("warn") is not None else None
+        error = _duration(raw["error"], at("error")) if raw.get("error") is not None else None
     else:
         for key, value in (("warn", warn), ("error", error)):
             if value is not None and (isinstance(value, bool)

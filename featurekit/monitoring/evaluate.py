@@ -514,7 +514,10 @@ class Evaluation:
         return self._freshness(check, warn, error)
 
     def _freshness(self, check: Check, warn: Any, error: Any) -> CheckResult:
+        from featurekit.freshness import monitor_thresholds
+
         assert self.monitor.timestamp is not None and self.source.sql is not None
+        warn, error = monitor_thresholds(self.project, self.monitor.source, warn, error)
         upto = window_sql(self.engine, self.source.sql, self.monitor.timestamp,
                           _ALL, self.as_of)
         newest = stats.newest(self.engine, upto, self.monitor.timestamp)

@@ -41,6 +41,10 @@ def resolve_relation(project: Project, name: str) -> tuple[str | None, str | Non
     if resolved is not None:
         found_schema, relation, _ = resolved
         model = name if name in project.models else None
+        if engine.relation_kind(relation, found_schema) is None:
+            what = "model" if model else "source"
+            raise MonitorError(f"{what} {name} does not exist on target {project.target.name} "
+                               f"yet; run `featurekit refresh` first")
         return engine.relation(relation, found_schema), model
     if engine.relation_kind(table_name, schema or None) is not None:
         return engine.relation(table_name, schema or None), None
