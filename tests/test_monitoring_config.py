@@ -126,9 +126,30 @@ def test_columns_all_and_lists():
     ("source: t\nchecks: [\n", "monitors/m.yml:3: invalid YAML"),
     ("source: t\nalerts: {webhook: ftp://x}\nchecks:\n  - {test: row_count, min: 1}\n",
      "monitors/m.yml:2: webhook must be an http(s) URL"),
+    ("source: t\nalerts: {webhook: 'http://x', max_attempts: 0}\nchecks:\n"
+     "  - {test: row_count, min: 1}\n", "monitors/m.yml:2: max_attempts must be at least 1"),
+    ("source: predictions_cancle\nprediction_log: cancel\nchecks:\n"
+     "  - {test: row_count, min: 1}\n",
+     'monitors/m.yml:1: source "predictions_cancle" is not the prediction log of model '
+     '"cancel": use predictions_cancel or predictions_cancel_labeled'),
+    ("sql: SELECT 1 AS x\nprediction_log: cancel\nchecks:\n  - {test: row_count, min: 1}\n",
+     "monitors/m.yml:2: prediction_log names the model whose log is the source"),
+    ("prediction_log: 'a b'\nchecks:\n  - {test: row_count, min: 1}\n",
+     "monitors/m.yml:1: prediction_log is a model name"),
 ])
 def test_mistakes_name_file_line_and_a_fix(text, expected):
     assert expected in error_of(text)
+
+
+@pytest.mark.parametrize("text, source", [
+    ("prediction_log: fraud\n", "predictions_fraud"),
+    ("source: predictions_fraud_labeled\nprediction_log: fraud\n", "predictions_fraud_labeled"),
+    ("source: predictions_fraud\n", "predictions_fraud"),
+])
+def test_prediction_log_names_the_model_whose_log_is_the_source(text, source):
+    monitor = parse(text + "checks:\n  - {test: row_count, min: 1}\n")
+    assert monitor.source == source
+    assert monitor.prediction_log == ("fraud" if "prediction_log" in text else None)
 
 
 def test_load_monitors_reads_a_folder(tmp_path):

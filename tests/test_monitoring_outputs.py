@@ -8,6 +8,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
@@ -21,13 +22,16 @@ class Hook:
 
     def __init__(self, code: int = 200):
         self.posts: list[dict] = []
+        self.authorizations: list[str | None] = []
+        self.code = code  # may be changed while the server runs
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hook.posts.append(json.loads(body))
-                self.send_response(code)
+                hook.authorizations.append(self.headers.get("Authorization"))
+                self.send_response(hook.code)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -114,6 +118,96 @@ def test_webhook_retries_on_server_errors(duck_project):
         server.close()
     assert (delivered, attempts, error) == (False, 3, "HTTP 500")
     assert len(server.posts) == 3
+
+
+def alert_rows(project) -> list[tuple]:
+    engine = project.engine
+    return engine.fetchall(
+        f"SELECT check_name, column_name, old_status, new_status, CAST(delivered AS INTEGER), "
+        f"attempts, error FROM {engine.relation('monitor_alerts', engine.metadata_schema)} "
+        f"WHERE check_name = 'psi' ORDER BY sent_at")
+
+
+def test_an_undelivered_alert_is_retried_on_later_runs_until_delivered(make_project):
+    server = Hook(code=500)
+    try:
+        _, project, _ = setup(make_project, {"drift": with_webhook(DRIFT, server.url)})
+        project.monitor(as_of="2024-01-20")  # ok -> error, the webhook answers 500 twice
+        assert len(server.posts) == 2
+        assert alert_rows(project) == [("psi", "x", None, "error", 0, 2, "HTTP 500")]
+        project.monitor(as_of="2024-01-20")  # still error: the alert is posted again
+        assert len(server.posts) == 4
+        retried = {(c["check"], c["column"]): c for c in server.posts[-1]["changes"]}
+        assert (retried[("psi", "x")]["old_status"], retried[("psi", "x")]["new_status"]) == (
+            None, "error")
+        server.code = 200
+        run = project.monitor(as_of="2024-01-20")
+        assert len(server.posts) == 5 and run.deliveries[0].delivered
+        assert [row[4:6] for row in alert_rows(project)] == [(0, 2), (0, 4), (1, 5)]
+        project.monitor(as_of="2024-01-20")  # delivered: nothing more to send
+        assert len(server.posts) == 5
+    finally:
+        server.close()
+
+
+def test_alert_retries_stop_after_max_attempts(make_project):
+    server = Hook(code=500)
+    try:
+        text = DRIFT + f"alerts: {{webhook: '{server.url}', retries: 0, max_attempts: 3}}\n"
+        _, project, _ = setup(make_project, {"drift": text})
+        for _ in range(5):
+            project.monitor(as_of="2024-01-20")
+        assert len(server.posts) == 3  # one post per run, three in all
+        assert [row[4:6] for row in alert_rows(project)] == [(0, 1), (0, 2), (0, 3)]
+    finally:
+        server.close()
+
+
+def test_a_superseded_undelivered_alert_is_not_retried(make_project):
+    server = Hook(code=500)
+    try:
+        shifted = events()  # x shifts on 2024-01-15, and from 2024-01-21 is back to normal
+        calm = events(days=26, shift_day=99, seed=2)
+        frame = pd.concat([shifted, calm[calm.ts >= "2024-01-21"]], ignore_index=True)
+        _, project, _ = setup(make_project, {"drift": with_webhook(DRIFT, server.url)}, frame)
+        project.monitor(as_of="2024-01-20")  # ok -> error, undelivered
+        server.code = 200
+        project.monitor(as_of="2024-01-26")  # back to ok: only that change is sent
+        changed = {(c["check"], c["column"]): c for c in server.posts[-1]["changes"]}
+        assert (changed[("psi", "x")]["old_status"], changed[("psi", "x")]["new_status"]) == (
+            "error", "ok")
+        posts = len(server.posts)
+        project.monitor(as_of="2024-01-26")
+        assert len(server.posts) == posts
+    finally:
+        server.close()
+
+
+def test_webhook_credentials_in_the_url_become_basic_auth(make_project, hook):
+    import base64
+
+    secret_url = hook.url.replace("http://", "http://alerts:s3cr%40t@")
+    _, project, _ = setup(make_project, {"drift": with_webhook(DRIFT, secret_url)})
+    run = project.monitor(as_of="2024-01-20")
+    delivery = run.deliveries[0]
+    assert delivery.delivered and "s3cr" not in delivery.url and "alerts" not in delivery.url
+    assert hook.authorizations == ["Basic " + base64.b64encode(b"alerts:s3cr@t").decode()]
+
+
+def test_webhook_password_never_shows_when_delivery_fails(make_project):
+    server = Hook(code=401)
+    try:
+        url = server.url.replace("http://", "http://alerts:s3cr3t@")
+        factory, project, _ = setup(make_project, {"drift": with_webhook(DRIFT, url)})
+        project.close()
+        result = cli(factory.root, "--as-of", "2024-01-20")
+        assert "not delivered" in result.output and "s3cr3t" not in result.output
+        assert len(server.posts) == 2 and server.authorizations[0].startswith("Basic ")
+        reopened = factory.open()
+        assert all("s3cr3t" not in str(row) for row in alert_rows(reopened))
+        assert "s3cr3t" not in repr(reopened.monitors["drift"])
+    finally:
+        server.close()
 
 
 def test_prometheus_textfile_parses_back(make_project, tmp_path):
@@ -221,5 +315,19 @@ def test_report_size_does_not_grow_with_the_window(duck_project, tmp_path):
     assert sizes[1] < 40_000 and sizes[1] < sizes[0] * 1.5
 
 
-def test_events_helper_is_deterministic():
-    assert events().equals(events())
+def test_prometheus_marks_no_data_and_failed_checks_without_a_value(make_project, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from featurekit.monitoring.prometheus import write_textfile
+
+    waiting = "prediction_log: churn\nchecks:\n  - {test: row_count, min: 1}\n"
+    failing = ("sql: SELECT ts, CAST(c AS INTEGER) AS bad FROM events\ntimestamp: ts\n"
+               "checks:\n  - {column: bad, test: null_rate}\n")
+    _, project, _ = setup(make_project, {"waiting": waiting, "failing": failing})
+    run = project.monitor(as_of="2024-01-20")
+    path = write_textfile(tmp_path / "featurekit.prom", run.results)
+    families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
+    status = {s.labels["monitor"]: s.value for s in families["featurekit_check_status"].samples}
+    assert status == {"waiting": -1, "failing": 2}
+    assert "featurekit_check_value" not in families or not families[
+        "featurekit_check_value"].samples

@@ -161,7 +161,7 @@ def test_empty_windows_give_no_data_with_the_reason(make_project):
 
 def test_missing_prediction_log_is_no_data_not_a_crash(make_project):
     text = """
-    source: predictions_churn
+    prediction_log: churn
     timestamp: predicted_at
     reference: {start: 2024-01-01, end: 2024-02-01}
     checks:
@@ -229,6 +229,20 @@ def test_backfill_fills_the_history_of_sliding_windows(make_project):
     assert [r.as_of for r in psi] == [datetime(2024, 1, d) for d in (10, 12, 14, 16, 18, 20)]
     assert "error" not in [r.status for r in psi][:2] and psi[-1].status == "error"
     assert all(r.run_id.startswith("backfill-") for r in run.results)
+
+
+def test_a_rerun_backfill_replaces_its_rows_instead_of_duplicating_them(make_project):
+    _, project, _ = setup(make_project, {"drift": DRIFT})
+    project.monitor(["drift"], backfill=("2024-01-10", "2024-01-12", "1d"))  # killed, rerun:
+    project.monitor(["drift"], backfill=("2024-01-11", "2024-01-14", "1d"))
+    project.monitor(as_of="2024-01-14")
+    engine = project.engine
+    keys = engine.fetchall(
+        f"SELECT monitor, check_name, column_name, as_of, count(*) FROM "
+        f"{engine.relation('monitor_results', engine.metadata_schema)} "
+        f"GROUP BY monitor, check_name, column_name, as_of")
+    assert len(keys) == 8 * 5  # 8 checks at 2024-01-10 .. 2024-01-14
+    assert {row[-1] for row in keys} == {1}
 
 
 def test_performance_checks_on_a_labeled_view_match_sklearn(make_project):
@@ -354,6 +368,116 @@ def test_unknown_source_suggests_the_closest(make_project):
         project.monitor()
 
 
+def test_a_check_the_database_fails_on_is_recorded_as_error(make_project):
+    """Casting the text column c to a number fails in the database, at run time only."""
+    failing = """
+    sql: SELECT ts, x, CAST(c AS INTEGER) AS bad FROM events
+    timestamp: ts
+    reference: {start: 2024-01-01, end: 2024-01-08}
+    current: {last: 3d}
+    checks:
+      - {column: bad, test: ks}
+      - {column: x, test: psi}
+      - {test: drift, columns: [x, bad]}
+      - {test: row_count, min: 1}
+    """
+    later = "source: events\ntimestamp: ts\nchecks:\n  - {test: row_count, min: 1}\n"
+    _, project, data = setup(make_project, {"a_failing": failing, "b_later": later})
+    run = project.monitor(as_of="2024-01-20")
+    found = {(r.monitor, r.check, r.column): r for r in run.results}
+    for key in (("a_failing", "ks", "bad"), ("a_failing", "drift", "bad")):
+        assert found[key].status == "error"
+        assert found[key].message.startswith("check failed: ")
+        assert "int" in found[key].message.lower()  # the database's own words
+    assert found[("a_failing", "psi", "x")].status == "error"  # x moved by +1: real drift
+    assert found[("a_failing", "drift", "x")].test == "psi"
+    share = found[("a_failing", "drift", None)]  # the failed column is not counted as drifted
+    assert share.statistic == 1.0 and share.message == "1 of 1 columns drifted: x; failed: bad"
+    assert found[("a_failing", "row_count", None)].statistic == 3 * 240
+    assert found[("b_later", "row_count", None)].statistic == int((data.ts < "2024-01-20").sum())
+    engine = project.engine
+    saved = engine.fetchall(
+        f"SELECT monitor, check_name, column_name, status FROM "
+        f"{engine.relation('monitor_results', engine.metadata_schema)}")
+    assert sorted(saved, key=str) == sorted(
+        [(r.monitor, r.check, r.column, r.status) for r in run.results], key=str)
+    assert len(saved) == 7
+
+
+def test_a_window_the_database_cannot_select_fails_its_checks_not_the_run(make_project):
+    """A text timestamp column (an empty seed CSV loads as text) cannot be compared with the
+    evaluation time: every check of that monitor is an error, later monitors still run."""
+    text = pd.DataFrame({"ts": ["2024-01-01 10:00:00", "soon"], "x": [1.0, 2.0]})
+    broken = """
+    source: texts
+    timestamp: ts
+    checks:
+      - {column: x, test: null_rate}
+      - {test: freshness}
+      - {columns: [x, ts], test: unique}
+    """
+    unreadable = "sql: SELECT * FROM no_such_table\nchecks:\n  - {test: row_count, min: 1}\n"
+    later = "source: events\ntimestamp: ts\nchecks:\n  - {test: row_count, min: 1}\n"
+    _, project, _ = setup(make_project, {"a_broken": broken, "b_unreadable": unreadable,
+                                         "c_later": later})
+    project.engine.load_arrow(pa.Table.from_pandas(text, preserve_index=False), "texts")
+    run = project.monitor(as_of="2024-01-20")
+    found = {(r.monitor, r.check, r.column): r for r in run.results}
+    assert sorted(found, key=str) == sorted([
+        ("a_broken", "null_rate", "x"), ("a_broken", "freshness", None),
+        ("a_broken", "unique", "x,ts"), ("b_unreadable", "row_count", None),
+        ("c_later", "row_count", None)], key=str)
+    for key, result in found.items():
+        if key[0] == "a_broken":
+            assert result.status == "error" and "check failed: " in result.message, key
+    unreadable_result = found[("b_unreadable", "row_count", None)]
+    assert unreadable_result.status == "error"
+    assert unreadable_result.message.startswith("monitor failed: ")
+    assert "no_such_table" in unreadable_result.message
+    assert found[("c_later", "row_count", None)].status == "ok"
+    engine = project.engine
+    saved = engine.fetchall(f"SELECT count(*) FROM "
+                            f"{engine.relation('monitor_results', engine.metadata_schema)}")
+    assert saved[0][0] == 5
+
+
+def test_a_labeled_prediction_log_not_written_yet_is_no_data(make_project):
+    text = """
+    source: predictions_churn_labeled
+    prediction_log: churn
+    timestamp: predicted_at
+    checks:
+      - {test: roc_auc, label: y, score: score}
+    """
+    _, project, _ = setup(make_project, {"p": text})
+    result = project.monitor(as_of="2024-03-01").results[0]
+    assert result.status == "no_data"
+    assert "predictions_churn_labeled does not exist yet" in result.message
+
+
+def test_a_misspelt_prediction_log_is_an_error_naming_the_closest_table(make_project):
+    factory = make_project()
+    factory.write("monitors/cancel.yml", """
+    # the cancel model's predictions
+    source: predictions_cancle
+    timestamp: predicted_at
+    checks:
+      - {test: row_count, min: 1}
+    """)
+    project = factory.open()
+    project.engine.load_arrow(pa.table({"predicted_at": [START], "score": [0.5]}),
+                              "predictions_cancel")
+    with pytest.raises(MonitorError) as info:
+        project.monitor()
+    message = str(info.value)
+    assert message.startswith('monitors/cancel.yml:2: unknown source "predictions_cancle" '
+                              '(did you mean "predictions_cancel"?)')
+    assert "prediction_log:" in message  # how to say it is a log that does not exist yet
+    assert project.engine.fetchall(
+        f"SELECT count(*) FROM {project.engine.relation('monitor_results', project.engine.metadata_schema)}"
+    )[0][0] == 0
+
+
 def test_drift_over_all_columns_picks_a_test_per_type_and_reports_the_share(make_project):
     text = """
     source: events
@@ -363,7 +487,7 @@ def test_drift_over_all_columns_picks_a_test_per_type_and_reports_the_share(make
     checks:
       - {test: drift, columns: all, exclude: [id], share_warn: 0.3, share_error: 0.9}
     """
-    _, project, _ = setup(make_project, {"d": text})
+    _, project, data = setup(make_project, {"d": text})
     found = by_key(project.monitor(as_of="2024-01-20"))
     assert found[("drift", "x")].test == "psi"
     assert found[("drift", "c")].test == "jensen_shannon"
@@ -371,12 +495,25 @@ def test_drift_over_all_columns_picks_a_test_per_type_and_reports_the_share(make
     assert found[("drift", "k")].test == "jensen_shannon"
     assert found[("drift", "k")].message.startswith("5 distinct values in the reference")
     assert ("drift", "id") not in found and ("drift", "ts") not in found
+    # each column's statistic from the raw rows; drifted = at warn (0.1) or above
+    ref = data[(data.ts >= "2024-01-01") & (data.ts < "2024-01-08")]
+    cur = data[(data.ts >= "2024-01-17") & (data.ts < "2024-01-20")]
+
+    def js(column: str) -> float:
+        r, c = ref[column].dropna(), cur[column].dropna()
+        keys = sorted(set(r) | set(c))
+        return float(scipy.spatial.distance.jensenshannon(
+            [(r == k).mean() for k in keys], [(c == k).mean() for k in keys], base=2))
+
+    expected = {"x": np_psi(ref.x.to_numpy(), cur.x.to_numpy()), "c": js("c"), "k": js("k")}
+    for column, value in expected.items():
+        assert found[("drift", column)].statistic == pytest.approx(value, rel=1e-9)
+    drifted = [column for column, value in expected.items() if value > 0.1]
+    assert drifted == ["x", "c"]  # x and c shift on day 14, k never does
     share = found[("drift", None)]
-    drifted = [c for c in ("x", "c", "k") if found[("drift", c)].status != "ok"]
-    assert share.statistic == len(drifted) / 3
-    assert "x" in drifted and "c" in drifted
-    assert share.status == ("error" if share.statistic > 0.9 else "warn")
-    assert share.message.startswith(f"{len(drifted)} of 3 columns drifted")
+    assert share.statistic == 2 / 3
+    assert share.status == "warn"  # 0.3 < 2/3 <= 0.9
+    assert share.message == "2 of 3 columns drifted: x, c"
 
 
 def test_sql_source(make_project):
@@ -426,7 +563,7 @@ def np_psi(ref: np.ndarray, cur: np.ndarray, bins: int = 10) -> float:
     edges = np.quantile(ref, [i / bins for i in range(1, bins)], method="linear")
     r = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=bins) / len(ref)
     c = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=bins) / len(cur)
-    r, c = np.maximum(r, 1e-4), np.maximum(c, 1e-4)
+    r, c = np.where(r == 0, 1e-4, r), np.where(c == 0, 1e-4, c)
     return float(np.sum((c - r) * np.log(c / r)))
 
 
@@ -521,3 +658,21 @@ def test_the_reference_distinct_count_is_stored_and_recomputed_when_missing(make
     newest = engine.fetchall(f"SELECT stats FROM {table} WHERE column_name = ? "
                              f"ORDER BY computed_at DESC LIMIT 1", ["flag"])
     assert json.loads(newest[0][0])["distinct"] == 2
+
+
+def test_unique_on_a_column_whose_name_has_a_comma(make_project):
+    frame = pd.DataFrame({"ts": [START + timedelta(hours=i) for i in range(6)],
+                          "a,b": [1, 2, 2, 3, 3, 3], "a": [0] * 6, "b": [0] * 6})
+    text = """
+    source: events
+    timestamp: ts
+    checks:
+      - {column: "a,b", test: unique}
+      - {columns: ["a,b", a], test: unique, name: composite}
+    """
+    _, project, _ = setup(make_project, {"u": text}, frame)
+    found = by_key(project.monitor(as_of="2024-01-02"))
+    repeats = len(frame) - frame["a,b"].nunique()  # 3; the columns a and b alone give 5
+    assert (found[("unique", "a,b")].statistic, found[("unique", "a,b")].n_cur) == (repeats, 6)
+    composite = found[("composite", "a,b,a")]
+    assert (composite.status, composite.statistic) == ("error", repeats)

@@ -51,8 +51,10 @@ def np_bins(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def np_psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    r = np.maximum(ref_counts / ref_counts.sum(), 1e-4)
-    c = np.maximum(cur_counts / cur_counts.sum(), 1e-4)
+    """PSI with Evidently's rule: a proportion of exactly 0 becomes 1e-4, others are kept."""
+    r = ref_counts / ref_counts.sum()
+    c = cur_counts / cur_counts.sum()
+    r, c = np.where(r == 0, 1e-4, r), np.where(c == 0, 1e-4, c)
     return float(np.sum((c - r) * np.log(c / r)))
 
 
@@ -134,6 +136,57 @@ def test_categorical_tests_match_scipy_over_the_union_of_categories(engine, ref,
     assert checks.l_infinity(r, c) == pytest.approx(np.max(np.abs(pr - pc)), abs=1e-15)
     assert checks.psi(r, c) == pytest.approx(np_psi(np.array(expected_r), np.array(expected_c)),
                                              rel=1e-12, abs=1e-15)
+
+
+# a common category (tens of thousands of rows) and rare ones (0-3 rows: proportions below
+# 1e-4, which must be kept as they are, and exactly 0, which are floored)
+rare_counts = st.fixed_dictionaries({
+    "common": st.integers(10_001, 30_000),
+    **{f"rare{i}": st.integers(0, 3) for i in range(3)},
+})
+
+
+def repeat(counts: dict[str, int]) -> list[str]:
+    return [key for key, n in counts.items() for _ in range(n)]
+
+
+@settings(SETTINGS, max_examples=12)
+@given(ref=rare_counts, cur=rare_counts)
+def test_psi_keeps_rare_proportions_and_floors_only_empty_ones(engine, ref, cur):
+    ref_w, cur_w = load(engine, repeat(ref), repeat(cur))
+    _, r, c = checks.aligned(stats.category_counts(engine, ref_w, "x"),
+                             stats.category_counts(engine, cur_w, "x"))
+    union = sorted(k for k in ref if ref[k] or cur[k])
+    expected_r = np.array([ref[k] for k in union])
+    expected_c = np.array([cur[k] for k in union])
+    assert checks.psi(r, c) == pytest.approx(np_psi(expected_r, expected_c), rel=1e-12,
+                                             abs=1e-15)
+
+
+@pytest.mark.parametrize("ref, cur, expected", [
+    # one reference row in 26,865 of a category the current window lacks: it counts
+    ([26_864, 1], [26_865, 0], (1 / 26_865) * np.log(26_865 / 26_864)
+     + (1e-4 - 1 / 26_865) * np.log(1e-4 * 26_865)),
+    ([5, 0], [5, 0], 0.0),  # empty in both windows: floored in both, contributes nothing
+])
+def test_psi_floors_only_proportions_of_exactly_zero(ref, cur, expected):
+    assert checks.psi(ref, cur) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@settings(SETTINGS, max_examples=12)
+@given(ref=continuous, outliers=st.lists(st.floats(-2e3, 2e3, allow_nan=False), min_size=1,
+                                         max_size=3), bulk=st.integers(10_001, 20_000))
+def test_numeric_psi_keeps_rare_bins(engine, ref, outliers, bulk):
+    """A current window piled on one value, with a few outliers in bins of share < 1e-4."""
+    cur = [ref[0]] * bulk + [round(v, 3) for v in outliers]
+    ref_w, cur_w = load(engine, ref, cur)
+    edges = stats.quantiles(engine, ref_w, "x", len(ref), stats.quantile_levels(10))
+    counts = stats.bin_counts(engine, ref_w, {"x": edges})["x"]
+    current = stats.bin_counts(engine, cur_w, {"x": edges})["x"]
+    np_e = np_edges(np.array(ref), 10)
+    assert checks.psi(counts, current) == pytest.approx(
+        np_psi(np_bins(np.array(ref), np_e), np_bins(np.array(cur), np_e)), rel=1e-12,
+        abs=1e-15)
 
 
 def test_nulls_are_counted_and_left_out_of_distributions(engine):

@@ -114,6 +114,10 @@ class Engine:
         """(column, type) pairs of a relation, in order; [] when it does not exist."""
         raise NotImplementedError
 
+    def relation_names(self, schema: str | None = None) -> list[str]:
+        """Names of the tables, views and materialized views in a schema (for suggestions)."""
+        raise NotImplementedError
+
     def drop(self, name: str, schema: str | None = None) -> None:
         kind = self.relation_kind(name, schema)
         if kind is not None:

@@ -74,6 +74,13 @@ class DuckDBEngine(Engine):
             return None
         return "view" if rows[0][0] == "VIEW" else "table"
 
+    def relation_names(self, schema: str | None = None) -> list[str]:
+        return [name for (name,) in self.fetchall(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_catalog = current_database()",
+            [schema or self.schema],
+        )]
+
     def columns(self, name: str, schema: str | None = None) -> list[tuple[str, str]]:
         return [
             (column, data_type)

@@ -244,6 +244,13 @@ class PostgresEngine(Engine):
         )
         return _KIND[rows[0][0]] if rows else None
 
+    def relation_names(self, schema: str | None = None) -> list[str]:
+        return [name for (name,) in self.fetchall(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ? AND c.relkind IN ('r','p','v','m')",
+            [schema or self.schema],
+        )]
+
     def columns(self, name: str, schema: str | None = None) -> list[tuple[str, str]]:
         return [
             (column, data_type)

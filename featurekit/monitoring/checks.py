@@ -13,8 +13,9 @@ from featurekit.monitoring.specs import HIGHER
 
 OK, WARN, ERROR, NO_DATA = "ok", "warn", "error", "no_data"
 SEVERITY = {NO_DATA: 0, OK: 0, WARN: 1, ERROR: 2}
-#: empty proportions are floored at this before PSI (ln(0) is undefined)
-PROPORTION_FLOOR = 1e-4
+#: a proportion of exactly 0 becomes this before PSI (ln(0) is undefined); non-zero ones,
+#: however small, are kept (Evidently's rule)
+EMPTY_PROPORTION = 1e-4
 #: scipy's ks_2samp(method='auto') uses the exact distribution up to this many rows
 EXACT_KS_MAX = 10_000
 #: Wasserstein is divided by the reference standard deviation, floored here
@@ -49,15 +50,17 @@ def proportions(counts: Sequence[float]) -> list[float]:
 
 
 def psi(reference: Sequence[float], current: Sequence[float]) -> float:
-    """Population stability index over aligned bin counts, empty proportions floored.
+    """Population stability index over aligned bin counts; an empty bin's share is 1e-4.
 
     >>> round(psi([50, 50], [50, 50]), 12)
     0.0
     >>> round(psi([90, 10], [50, 50]), 4)
     0.8789
+    >>> round(psi([26_864, 1], [26_865, 0]), 7)  # 1/26,865 < 1e-4 is kept, not raised to it
+    6.2e-05
     """
-    ref = [max(p, PROPORTION_FLOOR) for p in proportions(reference)]
-    cur = [max(p, PROPORTION_FLOOR) for p in proportions(current)]
+    ref = [p or EMPTY_PROPORTION for p in proportions(reference)]
+    cur = [p or EMPTY_PROPORTION for p in proportions(current)]
     return float(sum((c - r) * math.log(c / r) for r, c in zip(ref, cur)))
 
 

@@ -6,6 +6,7 @@ against the database when the monitor runs (``runner.py``), with the same ``file
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -27,11 +28,13 @@ from featurekit.monitoring.specs import (
 )
 from featurekit.state import as_naive_utc
 
-MONITOR_KEYS = ("source", "sql", "timestamp", "reference", "current", "schedule", "checks",
-                "alerts", "description")
+MONITOR_KEYS = ("source", "sql", "prediction_log", "timestamp", "reference", "current",
+                "schedule", "checks", "alerts", "description")
+#: a prediction log's table and the view joining it with outcomes (see ``featurekit.logs``)
+LOG_TABLES = ("predictions_{model}", "predictions_{model}_labeled")
 WINDOW_KEYS = ("start", "end", "last", "offset", "rows", "table")
 CHECK_KEYS = ("test", "column", "columns", "name", "warn", "error", "severity")
-ALERT_KEYS = ("webhook", "timeout", "retries")
+ALERT_KEYS = ("webhook", "timeout", "retries", "max_attempts")
 
 
 class _LineDict(dict):
@@ -125,10 +128,14 @@ class Monitor:
     current: Window
     schedule: str | None
     checks: list[Check]
-    webhook: str | None = None
+    webhook: str | None = field(default=None, repr=False)  # may carry a password or token
     alert_timeout: float = 5.0
     alert_retries: int = 2
+    #: posts of one undelivered alert, over all runs, before it is given up
+    alert_max_attempts: int = 10
     lines: dict[str, int] = field(default_factory=dict)
+    #: the model whose prediction log is the source: until it logs, checks are no_data
+    prediction_log: str | None = None
 
     def where(self, line: int | None = None) -> str:
         """``path:line`` for messages."""
@@ -169,6 +176,9 @@ def parse_monitor(path: Path | str, text: str) -> Monitor:
     source, sql = document.get("source"), document.get("sql")
     if isinstance(source, dict):  # source: {sql: SELECT ...}
         sql, source = source.get("sql"), None
+    prediction_log = _prediction_log(path, document, source, sql)
+    if prediction_log is not None and source is None:
+        source = LOG_TABLES[0].format(model=prediction_log)
     if (source is None) == (sql is None):
         raise MonitorError(f"{at('source')}: give exactly one of `source: <table or model>` "
                            f"or `sql: SELECT ...`")
@@ -203,13 +213,33 @@ def parse_monitor(path: Path | str, text: str) -> Monitor:
                                f"reference window; add `reference: {{start: ..., end: ...}}`")
         if check.test == "freshness" and not timestamp:
             raise MonitorError(f"{path}:{check.line}: freshness needs `timestamp:`")
-    webhook, timeout, retries = _alerts(path, document)
+    webhook, timeout, retries, max_attempts = _alerts(path, document)
     return Monitor(
         name=path.stem, path=path, source=source, sql=sql, timestamp=timestamp,
         reference=reference, current=current, schedule=schedule, checks=checks,
         webhook=webhook, alert_timeout=timeout, alert_retries=retries,
-        lines=dict(document.lines),
+        alert_max_attempts=max_attempts,
+        lines=dict(document.lines), prediction_log=prediction_log,
     )
+
+
+def _prediction_log(path: Path, document: _LineDict, source: Any, sql: Any) -> str | None:
+    """``prediction_log: <model>``: the source is that model's log, which may not exist yet."""
+    model = document.get("prediction_log")
+    if model is None:
+        return None
+    line = document.lines["prediction_log"]
+    if not isinstance(model, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", model):
+        raise MonitorError(f"{path}:{line}: prediction_log is a model name (the `model` of "
+                           f"log_predictions), such as fraud")
+    if sql is not None:
+        raise MonitorError(f"{path}:{line}: prediction_log names the model whose log is the "
+                           f"source; with `sql:` leave it out")
+    logs = [table.format(model=model) for table in LOG_TABLES]
+    if source is not None and source not in logs:
+        raise MonitorError(f'{path}:{document.lines["source"]}: source "{source}" is not the '
+                           f'prediction log of model "{model}": use {" or ".join(logs)}')
+    return model
 
 
 def _unknown_keys(path: Path, mapping: _LineDict, known: tuple[str, ...] | list[str],
@@ -403,10 +433,10 @@ def _unique_names(path: Path, checks: list[Check]) -> None:
             seen[key] = check.line
 
 
-def _alerts(path: Path, document: _LineDict) -> tuple[str | None, float, int]:
+def _alerts(path: Path, document: _LineDict) -> tuple[str | None, float, int, int]:
     raw = document.get("alerts")
     if raw is None:
-        return None, 5.0, 2
+        return None, 5.0, 2, 10
     if not isinstance(raw, _LineDict):
         raise MonitorError(f"{path}:{document.lines['alerts']}: alerts is a mapping "
                            f"such as {{webhook: https://...}}")
@@ -420,4 +450,7 @@ def _alerts(path: Path, document: _LineDict) -> tuple[str | None, float, int]:
         raise MonitorError(f"{path}:{raw.lines['webhook']}: webhook must be an http(s) URL")
     timeout = float(raw.get("timeout", 5.0))
     retries = int(raw.get("retries", 2))
-    return webhook, timeout, retries
+    max_attempts = int(raw.get("max_attempts", 10))
+    if max_attempts < 1:
+        raise MonitorError(f"{path}:{raw.lines['max_attempts']}: max_attempts must be at least 1")
+    return webhook, timeout, retries, max_attempts

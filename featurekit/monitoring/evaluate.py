@@ -9,6 +9,7 @@ without rows gives ``no_data`` with the reason; a check the database fails on is
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -60,11 +61,35 @@ class Evaluation:
 
     # -- set-up -------------------------------------------------------------------------
     def run(self) -> list[CheckResult]:
+        """Every check's result; a database failure outside one check fails them all.
+
+        Such a failure (say the window's own query: a text timestamp column) is recorded as
+        ``error`` on every check with the database's message, so the other monitors still run.
+        """
+        try:
+            return self._run()
+        except _driver_errors() as exc:
+            if isinstance(exc, MonitorError):
+                raise
+            return self._every_check(t.ERROR, f"monitor failed: {_cause(exc)}")
+
+    def _every_check(self, status: str, message: str) -> list[CheckResult]:
+        """One result per check and declared column (a composite key is one column)."""
+        out = []
+        for check in self.monitor.checks:
+            columns: list[str | None] = [None]
+            if check.columns is not None and check.columns != ["*"]:
+                columns = ([",".join(check.columns)] if check.test == "unique"
+                           else list(check.columns))
+            out.extend(self._result(check, column, check.test, status, message=message)
+                       for column in columns)
+        return out
+
+    def _run(self) -> list[CheckResult]:
         monitor = self.monitor
         source = resolve_source(self.project, monitor)
         if source.sql is None:
-            return [self._result(check, column, check.test, t.NO_DATA, message=source.missing)
-                    for check in monitor.checks for column in (check.columns or [None])]
+            return self._every_check(t.NO_DATA, source.missing)
         self.source = source
         if monitor.timestamp and monitor.timestamp not in source.columns:
             raise MonitorError(self._unknown(monitor.lines.get("timestamp"), monitor.timestamp))
@@ -76,7 +101,14 @@ class Evaluation:
             self.reference = self._reference(source)
             self.ref_bounds = bounds(monitor.reference, self.as_of)
         plan = [(check, self._columns(check)) for check in monitor.checks]
-        self._prefetch(plan)
+        try:
+            self._prefetch(plan)
+        except _driver_errors() as exc:
+            if isinstance(exc, MonitorError):
+                raise
+            # batching is only an optimisation: each check now computes its own statistics,
+            # so the one the database fails on is recorded as error and the others still run
+            self._ecdfs = {}
         out: list[CheckResult] = []
         for check, columns in plan:
             out.extend(self._run_check(check, columns))
@@ -155,7 +187,7 @@ class Evaluation:
                 raise MonitorError(f'{self.monitor.where(check.line)}: column "{column}" is '
                                    f"{kind}; {check.test} needs a numeric or text column")
         if check.test == "unique":
-            return [",".join(check.columns)]  # one key, possibly composite
+            return [",".join(check.columns)]  # one key, possibly composite: its results label
         return list(check.columns)
 
     def _prefetch(self, plan: list[tuple[Check, list[str | None]]]) -> None:
@@ -255,28 +287,35 @@ class Evaluation:
     def _run_check(self, check: Check, columns: list[str | None]) -> list[CheckResult]:
         if check.test == "drift":
             return self._drift(check, [c for c in columns if c is not None])
-        out = []
-        for column in columns:
-            try:
-                out.append(self._one(check, column, check.test))
-            except _driver_errors() as exc:
-                if isinstance(exc, MonitorError):
-                    raise
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-                out.append(self._result(check, column, check.test, t.ERROR,
-                                        message=f"check failed: {message}"))
-        return out
+        return [self._guarded(check, column, check.test,
+                              lambda column=column: self._one(check, column, check.test))
+                for column in columns]
+
+    def _guarded(self, check: Check, column: str | None, test: str,
+                 compute: Callable[[], CheckResult]) -> CheckResult:
+        """``compute()``, with a failure of the database recorded as this check's ``error``."""
+        try:
+            return compute()
+        except _driver_errors() as exc:
+            if isinstance(exc, MonitorError):
+                raise
+            return self._result(check, column, test, t.ERROR,
+                                message=f"check failed: {_cause(exc)}")
 
     def _drift(self, check: Check, columns: list[str]) -> list[CheckResult]:
-        out = []
-        for column in columns:
+        def one(column: str) -> CheckResult:
             test, as_category = self._drift_test(check, column)
             spec = TESTS[test]
             warn = check.warn if check.warn is not None else spec.warn
             error = check.error if check.error is not None else spec.error
-            out.append(self._one(check, column, test, warn=warn, error=error,
-                                 as_category=as_category))
-        judged = [r for r in out if r.status != t.NO_DATA]
+            return self._one(check, column, test, warn=warn, error=error,
+                             as_category=as_category)
+
+        out = [self._guarded(check, column, "drift", lambda column=column: one(column))
+               for column in columns]
+        # a column the database failed on (an error without a statistic) did not drift
+        failed = [r.column for r in out if r.status == t.ERROR and r.statistic is None]
+        judged = [r for r in out if r.status != t.NO_DATA and r.column not in failed]
         share_warn = check.options.get("share_warn", DEFAULT_SHARE_WARN)
         share_error = check.options.get("share_error")
         if judged:
@@ -286,11 +325,14 @@ class Evaluation:
                 check, None, "drift", t.status(share, share_warn, share_error, HIGHER),
                 statistic=share, warn=share_warn, error=share_error, n_cur=len(judged),
                 message=f"{len(drifted)} of {len(judged)} columns drifted"
-                + (f": {', '.join(str(c) for c in drifted)}" if drifted else ""),
+                + (f": {', '.join(str(c) for c in drifted)}" if drifted else "")
+                + (f"; failed: {', '.join(str(c) for c in failed)}" if failed else ""),
             ))
         else:
             out.append(self._result(check, None, "drift", t.NO_DATA, warn=share_warn,
-                                    error=share_error, message="no column had data"))
+                                    error=share_error, message="no column had data"
+                                    + (f"; failed: {', '.join(map(str, failed))}"
+                                       if failed else "")))
         return out
 
     def _drift_test(self, check: Check, column: str) -> tuple[str, bool]:
@@ -447,7 +489,8 @@ class Evaluation:
                             message=f"{outside} of {count} values outside [{low}, {high}]")
 
     def _unique(self, check: Check, key: str, warn: Any, error: Any) -> CheckResult:
-        columns = key.split(",")
+        # ``key`` only labels the result; a column name may itself contain a comma
+        columns = [key] if check.columns == ["*"] else list(check.columns or [])
         extra, total = stats.duplicates(self.engine, self.current.sql, columns)
         if total == 0:
             return self._result(check, key, "unique", t.NO_DATA, warn=warn, error=error,
@@ -567,6 +610,12 @@ def _plot(labels: list[str], reference: list[int], current: list[int]) -> dict[s
 
 
 _ALL = Window("all")
+
+
+def _cause(exc: BaseException) -> str:
+    """The first line of a database error (psycopg adds the SQL and a caret below it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:

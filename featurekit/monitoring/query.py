@@ -43,7 +43,3 @@ def join(parts: Iterable[Sql | str], separator: str = ", ") -> Sql:
         out = out + part
     return out
 
-
-def subquery(relation: Sql, alias: str = "w") -> Sql:
-    """``(relation) AS alias`` for use after FROM."""
-    return "(" + relation + f") AS {alias}"

@@ -2,7 +2,7 @@
 
 Tables (schema ``featurekit`` by default):
 
-- ``monitor_results``: one row per check, column and run.
+- ``monitor_results``: one row per check, column and evaluation time (``as_of``).
 - ``monitor_latest`` (view): the latest row per (monitor, check, column).
 - ``monitor_references``: stored statistics of fixed reference windows.
 - ``monitor_alerts``: every webhook delivery attempt, delivered or not.
@@ -104,11 +104,23 @@ class Results:
             )
 
     def append(self, results: list[CheckResult]) -> None:
+        """Record one evaluation: it replaces any earlier rows of its monitors at its as_of.
+
+        Delete and insert commit together, so a rerun (say of a killed backfill) leaves one row
+        per (monitor, check, column, as_of), never two.
+        """
         if not results:
             return
         marks = ", ".join("?" for _ in RESULT_COLUMNS)
         names = ", ".join(name for name, _ in RESULT_COLUMNS)
+        evaluations = dict.fromkeys((r.monitor, r.as_of) for r in results)
         with self.engine.transaction():
+            for monitor, as_of in evaluations:
+                self.engine.execute(
+                    f"DELETE FROM {self.table('monitor_results')} "
+                    f"WHERE target_schema = ? AND monitor = ? AND as_of = ?",
+                    [self.engine.schema, monitor, as_of],
+                )
             for result in results:
                 self.engine.execute(
                     f"INSERT INTO {self.table('monitor_results')} ({names}) VALUES ({marks})",
@@ -166,6 +178,20 @@ class Results:
             f"INSERT INTO {self.table('monitor_references')} VALUES (?, ?, ?, ?, ?, ?)",
             [ref_key, self.engine.schema, monitor, column, json.dumps(stats), utcnow()],
         )
+
+    def undelivered_alerts(self, monitor: str) -> dict[tuple[str, str | None],
+                                                      tuple[str | None, str, int]]:
+        """(old status, new status, posts so far) of this monitor's alerts whose latest post
+        failed, per (check, column)."""
+        rows = self.engine.fetchall(
+            f"SELECT check_name, column_name, old_status, new_status, attempts FROM ("
+            f"SELECT *, row_number() OVER (PARTITION BY check_name, column_name "
+            f"ORDER BY sent_at DESC) AS newest FROM {self.table('monitor_alerts')} "
+            f"WHERE target_schema = ? AND monitor = ?) AS a WHERE newest = 1 AND NOT delivered",
+            [self.engine.schema, monitor],
+        )
+        return {(check, column): (old, new, int(attempts or 0))
+                for check, column, old, new, attempts in rows}
 
     def record_alert(self, monitor: str, check: str, column: str | None, old: str | None,
                      new: str, delivered: bool, attempts: int, error: str | None) -> None:

@@ -1,8 +1,10 @@
 """Where a monitor's rows come from: a model, a declared source, a table, or ``sql:``.
 
 The source becomes SQL for the target (a qualified relation or a parenthesized query) and its
-columns are classified numeric / categorical / temporal by the engine. A prediction log that
-does not exist yet is not an error: its checks report ``no_data`` with the reason.
+columns are classified numeric / categorical / temporal by the engine. A source that matches
+nothing is an error naming the closest model, source or table; only the prediction log of a
+model that has not logged yet (declared with ``prediction_log: <model>``) is not: its checks
+report ``no_data`` with the reason.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from featurekit.monitoring.query import Sql
 if TYPE_CHECKING:
     from featurekit.monitoring.config import Monitor
     from featurekit.project import Project
-
-LOG_PREFIX = "predictions_"
 
 
 @dataclass
@@ -84,15 +84,17 @@ def resolve_source(project: Project, monitor: Monitor) -> Source:
         assert name is not None
         relation, model = resolve_relation(project, name)
         if relation is None:
-            if name.startswith(LOG_PREFIX):  # prediction logs appear when a model logs
+            if monitor.prediction_log is not None:  # prediction logs appear when a model logs
                 return Source(None, name, missing=(
                     f"table {name} does not exist yet (nothing logged with "
                     f"log_predictions / log_outcomes)"))
-            known = [*project.models, *project.sources]
+            known = [*project.models, *project.sources, *engine.relation_names()]
+            line = monitor.lines.get("source", monitor.lines.get("prediction_log"))
             raise MonitorError(
-                f'{monitor.where(monitor.lines.get("source"))}: unknown source "{name}"'
-                f"{did_you_mean(name, known)}; it is neither a model, a source in sources.yml "
-                f"nor a table in schema {engine.schema}"
+                f'{monitor.where(line)}: unknown source "{name}"{did_you_mean(name, known)}; '
+                f"it is neither a model, a source in sources.yml nor a table in schema "
+                f"{engine.schema} (for the prediction log of a model that has not logged yet, "
+                f"write `prediction_log: <model>`)"
             )
         source = Source(Sql(relation), name, model=model)
     described = engine.describe_query(f"SELECT * FROM {source.sql.text} AS src")

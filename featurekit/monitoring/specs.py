@@ -28,16 +28,13 @@ class TestSpec:
     options: frozenset[str] = field(default_factory=frozenset)
     #: the test compares the current window with the reference window
     needs_reference: bool = False
-    #: numeric-only drift tests; psi and jensen_shannon also accept categoricals
-    numeric_only: bool = False
     __test__ = False  # not a pytest class
 
 
 def _spec(name: str, target: str, direction: str = HIGHER, warn: float | str | None = None,
           error: float | str | None = None, options: tuple[str, ...] = (),
           needs_reference: bool = False) -> TestSpec:
-    return TestSpec(name, target, direction, warn, error, frozenset(options), needs_reference,
-                    numeric_only=target == NUMERIC)
+    return TestSpec(name, target, direction, warn, error, frozenset(options), needs_reference)
 
 
 _PERF = ("label", "score", "prediction", "threshold")
@@ -86,5 +83,3 @@ DEFAULT_DRIFT = {NUMERIC: "psi", CATEGORICAL: "jensen_shannon"}
 CATEGORICAL_MAX_DISTINCT = 10
 DEFAULT_SHARE_WARN = 0.5
 DEFAULT_BINS = 10
-#: a window with fewer non-null values than this gives no_data for statistical tests
-MIN_ROWS = 1

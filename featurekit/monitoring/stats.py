@@ -52,11 +52,6 @@ def _fetch(engine: Engine, query: Sql) -> list[tuple]:
     return engine.fetchall(query.text, list(query.params) or None)
 
 
-def row_count(engine: Engine, window: Sql) -> int:
-    """Rows in the window."""
-    return int(_fetch(engine, "SELECT count(*)" + _from(window))[0][0])
-
-
 def summaries(engine: Engine, window: Sql, numeric: Sequence[str],
               other: Sequence[str] = ()) -> tuple[int, dict[str, Summary]]:
     """Row count and, per column, non-null count (+ min/max/mean/std for numeric columns).
