@@ -208,3 +208,69 @@ def write_json(path: Path, document: dict[str, Any]) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def result_entries(results: list[Any]) -> list[dict[str, Any]]:
+    """``run_results.json`` entries for what a command returned (any featurekit result)."""
+    entries = []
+    for result in results:
+        kind, name = _identify(result)
+        entries.append({
+            "unique_id": f"{kind}.{name}",
+            "resource_type": kind,
+            "name": name,
+            "status": getattr(result, "status", None),
+            "message": getattr(result, "message", "") or "",
+            "seconds": getattr(result, "seconds", None),
+            "details": _plain(result),
+        })
+    return entries
+
+
+def _identify(result: Any) -> tuple[str, str]:
+    if hasattr(result, "test"):
+        if hasattr(result, "failures"):
+            return "test", result.test
+        # a monitor check result: monitor, check and column say which
+        column = f".{result.column}" if getattr(result, "column", None) else ""
+        return "monitor_check", f"{result.monitor}.{result.check}{column}"
+    if hasattr(result, "source") and hasattr(result, "age_seconds"):
+        return "source_freshness", result.source
+    if hasattr(result, "model"):
+        return "model", result.model
+    return "result", str(result)
+
+
+def write_artifacts(project: Project, command: str, invocation_id: str,
+                    started_at: datetime, elapsed: float, exit_code: int,
+                    results: list[Any], args: list[str] | None = None,
+                    catalog: bool = True) -> list[Path]:
+    """Write ``target/manifest.json`` and ``target/run_results.json`` under the project.
+
+    run_results.json is written first, so a project that cannot be described (a broken
+    monitor file: the FeaturekitError propagates) still leaves what the command did.
+    """
+    from featurekit import __version__
+    from featurekit.state import utcnow
+
+    folder = project.root / TARGET_DIR
+    document = {
+        "metadata": {
+            "run_results_version": RUN_RESULTS_VERSION,
+            "featurekit_version": __version__,
+            "generated_at": _iso(utcnow()),
+            "invocation_id": invocation_id,
+            "command": command,
+            "args": args or [],
+            "target": project.target_name or project.target.name,
+        },
+        "started_at": _iso(started_at),
+        "elapsed_seconds": elapsed,
+        "exit_code": exit_code,
+        "results": result_entries(results),
+    }
+    written = [write_json(folder / "run_results.json", document)]
+    manifest = build_manifest(project, catalog=catalog)
+    manifest["metadata"]["invocation_id"] = invocation_id
+    written.insert(0, write_json(folder / "manifest.json", manifest))
+    return written

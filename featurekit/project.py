@@ -221,6 +221,11 @@ class Project:
             self._engine = connect(self.target)
         return self._engine
 
+    @property
+    def is_connected(self) -> bool:
+        """True once a connection to the target is open."""
+        return self._engine is not None
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
@@ -389,11 +394,20 @@ class Project:
                      stop, select, on_cycle=on_cycle, on_error=on_error, on_event=on_event,
                      max_sleep=max_sleep)
 
-    def ls(self) -> list[ModelStatus]:
-        """Every model with its materialization, schedule and last run."""
+    def ls(self, select: list[str] | None = None,
+           exclude: list[str] | None = None) -> list[ModelStatus]:
+        """Every selected model (see ``select``) with its materialization, schedule and last
+        run."""
         from featurekit.refresh import model_statuses
 
-        return model_statuses(self)
+        chosen = set(self.select(select, exclude))
+        return [status for status in model_statuses(self) if status.model in chosen]
+
+    def manifest(self, catalog: bool = True) -> dict[str, Any]:
+        """The project as data (``manifest.build_manifest``; docs/artifacts.md)."""
+        from featurekit.manifest import build_manifest
+
+        return build_manifest(self, catalog=catalog)
 
     def freshness(self, select: list[str] | None = None, as_of: Any = None,
                   record: bool = True) -> list[SourceFreshness]:

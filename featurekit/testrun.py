@@ -120,7 +120,6 @@ def run_tests(project: Project, select: list[str] | None = None,
 
 def run_test(project: Project, engine: Engine, test: DataTest) -> TestResult:
     """Run one test on ``engine`` (a connection to the project's target)."""
-    from sqlglot import exp
 
     from featurekit.engines import driver_errors
     from featurekit.errors import FeaturekitError
@@ -181,8 +180,9 @@ def record(engine: Engine, invocation: str, results: list[TestResult]) -> None:
     ]))
     finished = utcnow()
     rows = [tuple(exp.convert(value) for value in (
-        engine.schema, invocation, r.test, r.kind, r.model, ", ".join(r.columns) or None, r.severity, r.status,
-        r.failures, r.message, r.path, r.line, r.started_at, finished, r.seconds))
+        engine.schema, invocation, r.test, r.kind, r.model, ", ".join(r.columns) or None,
+        r.severity, r.status, r.failures, r.message, r.path, r.line, r.started_at, finished,
+        r.seconds))
         for r in results]
     insert = exp.insert(exp.values(rows), table.copy(), columns=[name for name, _ in COLUMNS])
     with engine.transaction():
