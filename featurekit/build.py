@@ -118,7 +118,8 @@ def run_build(project: Project, select: list[str] | None = None,
     tester = _Tester(project, tests, set(selected), notify)
     models = run_refresh(project, select=select, exclude=exclude, full_refresh=full_refresh,
                          all_models=all_models, on_event=notify, should_stop=should_stop,
-                         after_model=tester.after_model)
+                         after_model=tester.after_model,
+                         also_sources=sorted({s for t in tests for s in t.sources}))
     tester.finish(project.engine)
     order = {test.name: index for index, test in enumerate(tests)}
     results = sorted(tester.results, key=lambda r: order[r.test])

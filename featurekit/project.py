@@ -196,6 +196,8 @@ class Project:
                         f"model or a source in {self.settings.models}/sources.yml")
                 if to in self.models and to != test.model:
                     test.depends_on = [*test.depends_on, to]
+                elif to not in self.models:
+                    test.sources = [to]
             if test.model is not None:  # columns are known now when the SQL lists them
                 parent = test.options.get("to")
                 check_columns(test, output_columns(self.models[test.model].expression),

@@ -12,7 +12,7 @@ import queue
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -99,7 +99,8 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
                 on_event: Event | None = None,
                 should_stop: Callable[[], bool] | None = None,
                 exclude: list[str] | None = None,
-                after_model: AfterModel | None = None) -> list[ModelResult]:
+                after_model: AfterModel | None = None,
+                also_sources: Iterable[str] = ()) -> list[ModelResult]:
     """Refresh the selected models that are due (all of them with ``all_models``).
 
     Every selected model is compiled first, so SQL the target cannot run stops the refresh
@@ -107,7 +108,8 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and builds
     nothing: no seed is loaded, no model run (runs left by dead processes are still marked
     interrupted, as that is what they are). ``after_model`` (``build``) also passes the models
-    that are up to date through the runner, so each is handed over once its parents settled.
+    that are up to date through the runner, so each is handed over once its parents settled;
+    ``also_sources`` are seeds its tests read, loaded like the models' own.
     """
     notify = on_event or (lambda kind, model, result: None)
     selected = project.select(select, exclude)
@@ -117,8 +119,8 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     state.ensure()
     for model in recover_interrupted(engine, state):
         notify("recovered", model, None)
-    sources = [project.sources[s] for s in
-               sorted({s for name in selected for s in project.models[name].sources})]
+    read = {s for name in selected for s in project.models[name].sources}
+    sources = [project.sources[s] for s in sorted(read | set(also_sources))]
     check_tables(engine, sources)
     seed_times: dict[str, datetime | None] = dict(state.seed_times())
     for source, digest in stale_seeds(engine, state, sources, force=full_refresh):

@@ -120,6 +120,7 @@ def run_tests(project: Project, select: list[str] | None = None,
 
 def run_test(project: Project, engine: Engine, test: DataTest) -> TestResult:
     """Run one test on ``engine`` (a connection to the project's target)."""
+    from sqlglot import exp
 
     from featurekit.engines import driver_errors
     from featurekit.errors import FeaturekitError
@@ -128,9 +129,13 @@ def run_test(project: Project, engine: Engine, test: DataTest) -> TestResult:
     result = TestResult(test.name, test.kind, test.model, test.severity, ERROR, test.columns,
                         path=test.path.as_posix(), line=test.line, started_at=started)
     missing = [m for m in test.depends_on if engine.relation_kind(m) is None]
+    for name in test.sources:
+        schema, relation, _ = project.resolve(exp.to_table(project.sources[name].relation))
+        if engine.relation_kind(relation, schema) is None:
+            missing.append(f"source {name}")
     if missing:
-        result.message = (f"{', '.join(missing)} not built yet; run featurekit build "
-                          f"(or refresh) first")
+        result.message = (f"{', '.join(missing)} not built or loaded yet; run featurekit "
+                          f"build (or refresh) first")
         return result
     where = f"{test.where_label}: test {test.name}"
     try:
