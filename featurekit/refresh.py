@@ -232,10 +232,14 @@ class _Runner:
         self.notify("finish", result.model, result)
 
     def _add_dropped_children(self, name: str, in_run: set[str], pending: list[str]) -> None:
-        """A rebuild may drop dependent views (PostgreSQL CASCADE): put them back now."""
+        """A rebuild may drop dependent views (PostgreSQL CASCADE): put them back now.
+
+        A child never built is left alone: it was not dropped, and it was not selected.
+        """
         order = self.project.graph.order
         for child in self.project.graph.children[name]:
-            if child in in_run or self.engine.relation_kind(child) is not None:
+            if (child in in_run or child not in self.last_runs
+                    or self.engine.relation_kind(child) is not None):
                 continue
             in_run.add(child)
             self.compiled[child] = self.project.compile_model(child)
