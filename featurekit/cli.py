@@ -63,8 +63,9 @@ def _error(text: object, label: str = "error", style: str = "bold red") -> None:
     from featurekit.render import message
 
     if _Output.log_format == "json":
-        _events().emit("error" if label == "error" else "message", f"{label}: {text}",
-                       level="warn" if style == "yellow" else "error")
+        warning = style == "yellow"
+        _events().emit("message" if warning else "error", f"{label}: {text}",
+                       level="warn" if warning else "error")
         return
     console = _console(stderr=True)
     console.quiet = False
@@ -326,7 +327,7 @@ def _watch(project, selection: list[str], stop, console, max_sleep: float) -> No
     display = RefreshDisplay(console, total=0)
     display.live = False  # a long-running loop logs lines, it does not redraw
     cycles = project.watch(stop, selection, on_cycle=cycle, on_error=failed,
-                           on_event=display.event, max_sleep=max_sleep)
+                           on_event=_both(display.event), max_sleep=max_sleep)
     console.print(f"stopped after {cycles} cycles")
 
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -168,7 +168,14 @@ def _with_count(query: exp.Query) -> exp.Query:
 
 
 def _plain(value: Any) -> Any:
-    return float(value) if isinstance(value, Decimal) else value
+    """A sample cell as JSON-ready data (times stay times: the JSON writers format them)."""
+    if value is None or isinstance(value, bool | int | float | str | date):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)  # UUID, intervals, lists: shown as the database prints them
 
 
 def record(engine: Engine, invocation: str, results: list[TestResult]) -> None:
