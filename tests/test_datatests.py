@@ -234,3 +234,18 @@ def test_singular_test_reading_an_unknown_model_names_file_and_line(duck_project
     with pytest.raises(ModelError, match=r'tests_sql/bad.sql:2:6: unknown table "orders_clen" '
                                          r'\(did you mean "orders_clean"\?\)'):
         duck_project.open()
+
+
+def test_the_example_projects_tests_pass_on_its_data(make_project):
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    factory = make_project()
+    for folder in ("models_sql", "tests_sql", "seeds"):
+        shutil.copytree(repo / folder, factory.root / folder, dirs_exist_ok=True)
+    shutil.copy(repo / "pyproject.toml", factory.root / "pyproject.toml")
+    built = factory.open().build()
+    assert {m.status for m in built.models} == {"success"}
+    assert len(built.tests) >= 20
+    assert {t.test: t.status for t in built.tests if t.status != "pass"} == {}
