@@ -125,7 +125,7 @@ def _generic(model: Model, item: Any, at: str, line: int, index: int) -> list[Da
         raise ModelError(f"{at}: where is a SQL condition, e.g. where: \"channel <> 'atm'\"")
     common = {"model": model.name, "path": model.path, "line": line, "severity": severity,
               "where": where, "depends_on": [model.name]}
-    name_of = f"{model.name}"
+    name_of = model.name
     if kind in ("not_null", "unique"):
         columns = _column_list(settings, at, kind)
         if kind == "not_null":
