@@ -133,6 +133,7 @@ class _Invocation:
     def finish(self, project, code: int) -> None:
         import time
 
+        from featurekit.engines import driver_errors
         from featurekit.manifest import write_artifacts
 
         elapsed = time.perf_counter() - self.clock
@@ -140,9 +141,11 @@ class _Invocation:
             write_artifacts(project, self.command, self.id, self.started_at, elapsed, code,
                             _Output.results, sys.argv[1:],
                             catalog=code in (0, 1) and project.is_connected)
-        except FeaturekitError as exc:
+        except (FeaturekitError, OSError, *driver_errors()) as exc:
+            # the command's own outcome stands: a read-only folder or a broken monitor file
+            # costs the artifacts, not the exit code
             if code in (0, 1):  # a command that already failed said why
-                _error(f"target/manifest.json not written: {exc}", "warning", "yellow")
+                _error(f"target/*.json not written: {exc}", "warning", "yellow")
         _Output.log.emit("command_finished", f"featurekit {self.command} exited {code}",
                          level="error" if code else "info", exit_code=code,
                          elapsed_seconds=elapsed)

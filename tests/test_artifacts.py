@@ -135,3 +135,12 @@ def test_quiet_prints_only_errors(tmp_path):
     failed = invoke("refresh", "--project-dir", str(tmp_path / "p"), "-q")
     assert failed.exit_code == 1
     assert failed.stdout == "" and "broken failed" in failed.stderr
+
+
+def test_a_project_that_cannot_be_described_keeps_the_commands_exit_code(make_project):
+    factory = events_project(make_project)
+    factory.write("monitors/broken.yml", "source: events_daily\nchecks: nope\n")
+    result = invoke("refresh", "--project-dir", str(factory.root))
+    assert result.exit_code == 0, result.output
+    assert "warning: target/*.json not written: monitors/broken.yml:2" in result.stderr
+    assert read(factory, "run_results.json")["exit_code"] == 0
