@@ -102,12 +102,20 @@ def test_table(results: list) -> Table:
     for r in results:
         table.add_row(*_cells((r.test, r.model or "", styled(r.status),
                                "" if r.failures is None else f"{r.failures:,}",
-                               f"{r.path}:{r.line}", r.message)))
+                               f"{r.path}:{r.line}", r.message + _first_sample(r.samples))))
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     table.caption = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no tests"
     return table
+
+
+def _first_sample(samples: list[dict]) -> str:
+    """``; e.g. order_id=4, n_records=2``: the first failing row, cut to a readable length."""
+    if not samples:
+        return ""
+    text = ", ".join(f"{column}={value}" for column, value in samples[0].items())
+    return f"; e.g. {text[:77] + '...' if len(text) > 80 else text}"
 
 
 def refresh_summary(results: list[ModelResult]) -> Table:

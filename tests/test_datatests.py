@@ -249,3 +249,13 @@ def test_the_example_projects_tests_pass_on_its_data(make_project):
     assert {m.status for m in built.models} == {"success"}
     assert len(built.tests) >= 20
     assert {t.test: t.status for t in built.tests if t.status != "pass"} == {}
+
+
+def test_cli_test_prints_each_result_with_a_failing_row_and_exits_1(make_project):
+    factory = orders_project(make_project, "  - unique: order_id\n  - not_null: [order_id]\n")
+    factory.open().refresh()
+    result = CliRunner().invoke(main, ["test", "--project-dir", str(factory.root)],
+                                env={"COLUMNS": "250"})
+    assert result.exit_code == 1, result.output
+    assert "1 failing row; e.g. order_id=4, n_records=2" in result.stdout
+    assert "1 fail, 1 pass" in result.stdout
