@@ -43,20 +43,21 @@ def select_models(project: Project, select: Iterable[str] | None = None,
         exclude: selectors whose models are removed from the selection.
     """
     graph = project.graph
-    chosen = set(graph.order) if not _words(select) else _union(project, select, "--select")
-    if _words(exclude):
+    chosen = set(graph.order) if not words(select) else _union(project, select, "--select")
+    if words(exclude):
         chosen -= _union(project, exclude, "--exclude")
     return [name for name in graph.order if name in chosen]
 
 
-def _words(selectors: Iterable[str] | None) -> list[str]:
+def words(selectors: Iterable[str] | None) -> list[str]:
+    """Every selector word: options may hold several, separated by spaces or commas."""
     return [w for s in (selectors or []) for w in s.replace(",", " ").split()]
 
 
 def _union(project: Project, selectors: Iterable[str] | None, option: str) -> set[str]:
     graph = project.graph
     chosen: set[str] = set()
-    for word in _words(selectors):
+    for word in words(selectors):
         up, down = word.startswith("+"), word.endswith("+")
         body = word.strip("+")
         names = _match(project, body, f"{option} {word}")

@@ -71,8 +71,32 @@ def select_tests(project: Project, models: Iterable[str], everything: bool) -> l
     ``everything`` (no selector given) adds tests that read no model, only sources.
     """
     chosen = set(models)
-    return [test for test in project.tests.values()
-            if chosen.intersection(test.depends_on) or (everything and not test.depends_on)]
+    return in_dag_order(project, [
+        test for test in project.tests.values()
+        if chosen.intersection(test.depends_on) or (everything and not test.depends_on)])
+
+
+def choose_tests(project: Project, select: list[str] | None,
+                 exclude: list[str] | None) -> list[DataTest]:
+    """Tests picked by model selectors and test names (see ``run_tests``), in project order."""
+    from featurekit.selection import words
+
+    chosen_words, excluded_words = words(select), words(exclude)
+    named = {w for w in chosen_words if w in project.tests}
+    unnamed = {w for w in excluded_words if w in project.tests}
+    model_words = [w for w in chosen_words if w not in named]
+    model_excludes = [w for w in excluded_words if w not in unnamed]
+    models = project.select(model_words, model_excludes) if model_words or not named else []
+    picked = {t.name for t in select_tests(project, models, everything=not chosen_words
+                                           and not model_excludes)} | named
+    return in_dag_order(project, [test for name, test in project.tests.items()
+                                  if name in picked and name not in unnamed])
+
+
+def in_dag_order(project: Project, tests: list[DataTest]) -> list[DataTest]:
+    """Tests ordered by the last model they read in dependency order (stable otherwise)."""
+    position = {name: index for index, name in enumerate(project.graph.order)}
+    return sorted(tests, key=lambda t: max((position[m] for m in t.depends_on), default=-1))
 
 
 def check_against_catalog(project: Project, tests: list[DataTest],
@@ -102,10 +126,13 @@ def run_tests(project: Project, select: list[str] | None = None,
               exclude: list[str] | None = None,
               on_event: Callable[[str, str, TestResult | None], None] | None = None
               ) -> list[TestResult]:
-    """Run the tests of the selected models, in dependency order; results are recorded."""
+    """Run the tests of the selected models, in dependency order; results are recorded.
+
+    A selector that is a test's name (``unique_orders_order_id``, a singular test's file
+    name) picks that test; in ``exclude`` it leaves it out.
+    """
     notify = on_event or (lambda kind, name, result: None)
-    tests = select_tests(project, project.select(select, exclude),
-                         everything=not select and not exclude)
+    tests = choose_tests(project, select, exclude)
     check_against_catalog(project, tests)
     invocation = uuid.uuid4().hex
     results = []

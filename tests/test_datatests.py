@@ -259,3 +259,26 @@ def test_cli_test_prints_each_result_with_a_failing_row_and_exits_1(make_project
     assert result.exit_code == 1, result.output
     assert "1 failing row; e.g. order_id=4, n_records=2" in result.stdout
     assert "1 fail, 1 pass" in result.stdout
+
+
+def test_tests_are_selected_by_model_or_by_their_own_name(duck_project):
+    duck_project.seed("orders", csv("order_id,customer_id,channel,amount", ORDERS))
+    duck_project.model("orders_clean", ORDERS_SQL,
+                       "tests:\n  - unique: order_id\n  - not_null: [order_id, amount]\n")
+    duck_project.model("totals", "SELECT sum(amount) AS total FROM orders_clean",
+                       "tests:\n  - not_null: [total]\n")
+    duck_project.write("tests_sql/no_orders.sql", "SELECT * FROM orders_clean WHERE false\n")
+    project = duck_project.open()
+    project.refresh()
+
+    def names(select=None, exclude=None):
+        return [r.test for r in project.test(select, exclude)]
+
+    everything = ["unique_orders_clean_order_id", "not_null_orders_clean_order_id",
+                  "not_null_orders_clean_amount", "no_orders", "not_null_totals_total"]
+    assert names() == everything  # in dependency order: orders_clean's, then totals'
+    assert names(["totals"]) == ["not_null_totals_total"]
+    assert names(["no_orders"]) == ["no_orders"]
+    assert names(["no_orders", "totals"]) == ["no_orders", "not_null_totals_total"]
+    assert names(None, ["not_null_orders_clean_amount", "totals"]) == [
+        "unique_orders_clean_order_id", "not_null_orders_clean_order_id", "no_orders"]
