@@ -76,7 +76,12 @@ def test_every_project_command_rewrites_run_results(make_project):
     columns = read(factory, "manifest.json")["models"]["events_daily"]["columns"]
     assert {c["type"] for c in columns.values()} == {None}
     assert invoke("refresh", "--project-dir", str(factory.root)).exit_code == 0
-    assert invoke("monitor", "--project-dir", str(factory.root), "--all").exit_code == 0
+    monitored = invoke("monitor", "--project-dir", str(factory.root), "--all",
+                       "--log-format", "json")
+    assert monitored.exit_code == 0 and monitored.stdout == ""
+    [check] = [json.loads(line) for line in monitored.stderr.splitlines()
+               if json.loads(line)["event"] == "check_finished"]
+    assert (check["monitor"], check["check"], check["status"]) == ("daily", "row_count", "ok")
     runs = read(factory, "run_results.json")
     assert runs["metadata"]["command"] == "monitor"
     assert [r["unique_id"] for r in runs["results"]] == ["monitor_check.daily.row_count"]
