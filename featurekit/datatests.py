@@ -125,19 +125,18 @@ def _generic(model: Model, item: Any, at: str, line: int, index: int) -> list[Da
         raise ModelError(f"{at}: where is a SQL condition, e.g. where: \"channel <> 'atm'\"")
     common = {"model": model.name, "path": model.path, "line": line, "severity": severity,
               "where": where, "depends_on": [model.name]}
-    name_of = model.name
     if kind in ("not_null", "unique"):
         columns = _column_list(settings, at, kind)
         if kind == "not_null":
-            return [DataTest(f"not_null_{name_of}_{c}", kind, columns=[c], **common)
+            return [DataTest(f"not_null_{model.name}_{c}", kind, columns=[c], **common)
                     for c in columns]
-        return [DataTest(f"unique_{name_of}_{'__'.join(columns)}", kind, columns=columns,
+        return [DataTest(f"unique_{model.name}_{'__'.join(columns)}", kind, columns=columns,
                          **common)]
     if kind == "expression":
         text = settings.get("expression")
         if not isinstance(text, str) or not text.strip():
             raise ModelError(f'{at}: expression is a SQL condition, e.g. "amount >= 0"')
-        return [DataTest(f"expression_{name_of}_{index + 1}", kind,
+        return [DataTest(f"expression_{model.name}_{index + 1}", kind,
                          options={"expression": text}, **common)]
     column = settings.get("column")
     if not isinstance(column, str):
@@ -146,13 +145,13 @@ def _generic(model: Model, item: Any, at: str, line: int, index: int) -> list[Da
         values = settings.get("values")
         if not isinstance(values, list) or not values:
             raise ModelError(f"{at}: accepted_values needs `values: [...]` (a non-empty list)")
-        return [DataTest(f"accepted_values_{name_of}_{column}", kind, columns=[column],
+        return [DataTest(f"accepted_values_{model.name}_{column}", kind, columns=[column],
                          options={"values": values}, **common)]
     to = settings.get("to")
     if not isinstance(to, str):
         raise ModelError(f"{at}: relationships needs `to: <model or source>`")
     parent_field = str(settings.get("field") or column)
-    return [DataTest(f"relationships_{name_of}_{column}__{to}_{parent_field}", kind,
+    return [DataTest(f"relationships_{model.name}_{column}__{to}_{parent_field}", kind,
                      columns=[column], options={"to": to, "field": parent_field}, **common)]
 
 
