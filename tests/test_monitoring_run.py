@@ -521,3 +521,61 @@ def test_the_reference_distinct_count_is_stored_and_recomputed_when_missing(make
     newest = engine.fetchall(f"SELECT stats FROM {table} WHERE column_name = ? "
                              f"ORDER BY computed_at DESC LIMIT 1", ["flag"])
     assert json.loads(newest[0][0])["distinct"] == 2
+
+
+INFINITE = """
+source: events
+timestamp: ts
+reference: {start: 2024-01-01, end: 2024-01-02}
+current: {start: 2024-01-02, end: 2024-01-03}
+checks:
+  - {column: x, test: psi, bins: 4}
+  - {column: x, test: ks}
+  - {column: x, test: wasserstein}
+"""
+
+
+def test_infinities_are_ordered_values_outer_bins_and_left_out_of_wasserstein(make_project):
+    inf = float("inf")
+    ref, cur = [-inf, -inf, 1.0, 1.5, 2.0, inf, inf], [0.5, 1.3, 1.6, 2.0, 4.0, -inf]
+    frame = pd.DataFrame({
+        "id": range(13), "x": ref + cur,
+        "ts": [START + timedelta(hours=3 * i) for i in range(7)]
+        + [START + timedelta(days=1, hours=3 * i) for i in range(6)],
+    })
+    _, project, _ = setup(make_project, {"inf": INFINITE}, frame)
+    found = by_key(project.monitor(as_of="2024-01-05"))
+    r, c = np.array(ref), np.array(cur)
+    finite_r, finite_c = r[np.isfinite(r)], c[np.isfinite(c)]
+    # PSI: edges are quantiles of the finite values; -inf and +inf fall in the outer bins
+    edges = np.quantile(finite_r, [0.25, 0.5, 0.75])
+    ref_counts = np.bincount(np.searchsorted(edges, r, side="right"), minlength=4)
+    cur_counts = np.bincount(np.searchsorted(edges, c, side="right"), minlength=4)
+    p = np.where(ref_counts == 0, 1e-4, ref_counts / 7)
+    q = np.where(cur_counts == 0, 1e-4, cur_counts / 6)
+    psi = found[("psi", "x")]
+    assert (psi.n_ref, psi.n_cur) == (7, 6)
+    assert psi.statistic == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-12)
+    # KS: infinities are ordered values like any other
+    ks = scipy.stats.ks_2samp(r, c, method="auto")
+    assert (found[("ks", "x")].statistic, found[("ks", "x")].p_value) == (ks.statistic,
+                                                                          ks.pvalue)
+    # Wasserstein: over the finite values, in units of their standard deviation
+    w = found[("wasserstein", "x")]
+    assert w.status != "no_data"
+    assert w.statistic == pytest.approx(
+        scipy.stats.wasserstein_distance(finite_r, finite_c) / np.std(finite_r), rel=1e-12)
+    assert "4 reference and 1 current values infinite" in w.message
+    assert (w.n_ref, w.n_cur) == (7, 6)
+
+
+def test_wasserstein_without_finite_reference_values_says_so(make_project):
+    inf = float("inf")
+    frame = pd.DataFrame({"id": range(4), "x": [inf, -inf, 1.0, 2.0],
+                          "ts": [START + timedelta(hours=i * 12) for i in range(4)]})
+    _, project, _ = setup(make_project, {"inf": INFINITE}, frame)
+    found = by_key(project.monitor(as_of="2024-01-05"))
+    w = found[("wasserstein", "x")]
+    assert w.status == "no_data" and w.statistic is None
+    assert "no finite values" in w.message
+    assert found[("psi", "x")].n_ref == 2
