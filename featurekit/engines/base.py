@@ -60,10 +60,12 @@ class Engine:
     def fetch_arrow(self, sql: str) -> pa.Table:
         raise NotImplementedError
 
-    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None) -> list[np.ndarray]:
+    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None,
+                      nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         """The non-NULL values of each column of a query whose columns are all DOUBLE PRECISION.
 
         Read in bulk as float64 arrays (no Python object per value), in the query's order.
+        ``nullable`` may say which columns can hold NULLs (a hint an engine may use).
         """
         raise NotImplementedError
 

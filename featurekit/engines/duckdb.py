@@ -57,7 +57,8 @@ class DuckDBEngine(Engine):
     def fetch_arrow(self, sql: str) -> pa.Table:
         return self.conn.sql(sql).to_arrow_table()  # .execute() would copy the rows
 
-    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None) -> list[np.ndarray]:
+    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None,
+                      nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         table = self.conn.sql(sql, params=params or None).to_arrow_table()
         out = []
         while table.num_columns:  # release each Arrow column once it is copied out

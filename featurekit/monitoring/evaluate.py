@@ -189,6 +189,29 @@ class Evaluation:
         if edges:
             self.reference.prefetch_bins(edges)
             self.current.prefetch_bins(edges)
+        # category counts of every column compared as categories: one scan per window
+        categorical = []
+        for check, cols in plan:
+            for column in cols:
+                if (check.spec.needs_reference and column is not None
+                        and self._compared_as_categories(check, column)
+                        and self.reference.summary(column).count
+                        and self.current.summary(column).count):
+                    categorical.append(column)
+        if categorical:
+            self.reference.prefetch_categories(categorical)
+            self.current.prefetch_categories(categorical)
+
+    def _compared_as_categories(self, check: Check, column: str) -> bool:
+        """Whether ``_distribution`` reads the column's category counts for this check."""
+        kind = self.source.columns.get(column)
+        if kind not in (NUMERIC, CATEGORICAL):
+            return False
+        test, as_category = (self._drift_test(check, column) if check.test == "drift"
+                             else (check.test, False))
+        if test not in ("psi", "jensen_shannon", "chi2", "l_infinity"):
+            return False
+        return kind != NUMERIC or as_category or test in ("chi2", "l_infinity")
 
     def _all_ecdfs(self, plan: list[tuple[Check, list[str | None]]]) -> None:
         """The exact ECDF comparison of every column a KS / Wasserstein test may need.
@@ -227,24 +250,43 @@ class Evaluation:
                 self._small[column] = (ref, cur)  # scipy's exact KS p-value reads them
 
     def _sorted_values(self, columns: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Both windows' sorted values of the columns; on a second connection if allowed."""
+        """Both windows' sorted values of the columns.
+
+        On engines that allow several connections, up to ``threads`` of them read side by
+        side: the two windows, each window's columns split between half of them.
+        """
         assert self.reference is not None
-        if not self.engine.concurrent_writers or self.engine.target.threads < 2:
-            return (stats.sorted_values(self.engine, self.reference.sql, columns),
-                    stats.sorted_values(self.engine, self.current.sql, columns))
+        workers = self.engine.target.threads if self.engine.concurrent_writers else 1
+        split = max(1, min(workers // 2, len(columns)))
+        tasks = [(window, columns[i::split], [window.summary(c).nulls > 0
+                                              for c in columns[i::split]])
+                 for window in (self.reference, self.current) for i in range(split)]
+        found: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+
+        def read(engine: Any, task: tuple[WindowStats, list[str], list[bool]]) -> None:
+            window, names, nullable = task
+            part = stats.sorted_values(engine, window.sql, names, nullable)
+            found[window is self.current].update(part)
+
+        if workers < 2:
+            for task in tasks:
+                read(self.engine, task)
+            return found
         from concurrent.futures import ThreadPoolExecutor
 
         from featurekit.engines import connect
 
-        other = connect(self.engine.target)
+        engines = [self.engine]
         try:
-            other.prepare_for_monitoring()
-            with ThreadPoolExecutor(1) as pool:
-                current = pool.submit(stats.sorted_values, other, self.current.sql, columns)
-                reference = stats.sorted_values(self.engine, self.reference.sql, columns)
-                return reference, current.result()
+            for _ in tasks[1:]:
+                engines.append(connect(self.engine.target))
+                engines[-1].prepare_for_monitoring()
+            with ThreadPoolExecutor(len(tasks)) as pool:
+                list(pool.map(read, engines, tasks))
+            return found
         finally:
-            other.close()
+            for engine in engines[1:]:
+                engine.close()
 
     # -- results ------------------------------------------------------------------------
     def _result(self, check: Check, column: str | None, test: str, status: str,

@@ -227,19 +227,34 @@ def category_counts(engine: Engine, window: Sql, column: str,
     (``number_label``), so both engines and both column types (``1``, ``1.0``) give the same
     categories: engines print numbers as text differently (DuckDB ``1.0``, PostgreSQL ``1``).
     """
-    if numeric:
-        v = _num(engine, column)
-        query = (f"SELECT {v}, count(*)" + _from(window)
-                 + f" WHERE {engine.quote(column)} IS NOT NULL GROUP BY {v}")
-        out: dict[str, int] = {}
-        for key, n in _fetch(engine, query):  # an engine may group 0.0 and -0.0 apart
-            label = number_label(float(key))
-            out[label] = out.get(label, 0) + int(n)
-        return out
-    k = f"CAST({engine.quote(column)} AS VARCHAR)"
-    query = (f"SELECT {k}, count(*)" + _from(window)
-             + f" WHERE {engine.quote(column)} IS NOT NULL GROUP BY {k}")
-    return {str(key): int(n) for key, n in _fetch(engine, query)}
+    return categories_of(engine, window, {column: numeric})[column]
+
+
+def categories_of(engine: Engine, window: Sql,
+                  columns: dict[str, bool]) -> dict[str, dict[str, int]]:
+    """``category_counts`` of several columns (name -> numeric) in one scan: GROUPING SETS."""
+    if not columns:
+        return {}
+    keys = [_num(engine, c) if numeric else f"CAST({engine.quote(c)} AS VARCHAR)"
+            for c, numeric in columns.items()]
+    names = [f"k{i}" for i in range(len(keys))]
+    query = (
+        f"SELECT {', '.join(f'GROUPING({k})' for k in names)}, {', '.join(names)}, count(*) "
+        f"FROM (SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, names))}"
+        + _from(window) + f") AS g GROUP BY GROUPING SETS ({', '.join(f'({n})' for n in names)})"
+    )
+    out: dict[str, dict[str, int]] = {c: {} for c in columns}
+    size = len(names)
+    for row in _fetch(engine, query):
+        i = list(row[:size]).index(0)  # the one column this row is grouped by
+        key, n = row[size + i], int(row[-1])
+        if key is None:
+            continue  # the NULL group
+        column = list(columns)[i]
+        label = number_label(float(key)) if columns[column] else str(key)
+        # an engine may group 0.0 and -0.0 apart: one category
+        out[column][label] = out[column].get(label, 0) + n
+    return out
 
 
 def number_label(value: float) -> str:
@@ -255,12 +270,13 @@ def number_label(value: float) -> str:
     return repr(value)
 
 
-def sorted_values(engine: Engine, window: Sql,
-                  columns: Sequence[str]) -> dict[str, np.ndarray]:
+def sorted_values(engine: Engine, window: Sql, columns: Sequence[str],
+                  nullable: Sequence[bool] | None = None) -> dict[str, np.ndarray]:
     """Each column's non-null values as DOUBLE PRECISION, sorted: one bulk read of the window.
 
     KS and Wasserstein are exact only over every value; the engine sends them as float64
     arrays (DuckDB: Arrow; PostgreSQL: binary COPY), never a Python object per value.
+    ``nullable`` says which columns may hold NULLs, when known (a hint for the engine).
     """
     import numpy as np
 
@@ -268,7 +284,7 @@ def sorted_values(engine: Engine, window: Sql,
         return {}
     select = ", ".join(f"{_num(engine, c)} AS {engine.quote(c)}" for c in columns)
     query = "SELECT " + select + _from(window)
-    found = engine.fetch_doubles(query.text, list(query.params) or None)
+    found = engine.fetch_doubles(query.text, list(query.params) or None, nullable)
     out = {}
     for column, values in zip(columns, found):
         if values.flags.writeable:

@@ -55,6 +55,12 @@ class WindowStats:
         self._rows = rows
         self._summaries.update(found)
 
+    def prefetch_categories(self, columns: Sequence[str]) -> None:
+        """Category counts of every given column not known yet, in one scan."""
+        wanted = {c: self.kinds.get(c) == "numeric" for c in dict.fromkeys(columns)
+                  if c not in self._categories}
+        self._categories.update(stats.categories_of(self.engine, self.sql, wanted))
+
     def prefetch_bins(self, edges: dict[str, Sequence[float]]) -> None:
         wanted = {c: e for c, e in edges.items() if (c, tuple(e)) not in self._bins}
         for column, counts in stats.bin_counts(self.engine, self.sql, wanted).items():
@@ -171,6 +177,12 @@ class StoredReference(WindowStats):
         if missing or (self._rows is None and not columns):
             super().prefetch(missing)
             self._dirty.update(missing)
+
+    def prefetch_categories(self, columns: Sequence[str]) -> None:
+        for column in columns:
+            self._load(column)
+        self._dirty.update(c for c in columns if c not in self._categories)
+        super().prefetch_categories(columns)
 
     def prefetch_bins(self, edges: dict[str, Sequence[float]]) -> None:
         for column in edges:
