@@ -248,3 +248,23 @@ def test_infinities_order_for_ks_fall_in_outer_bins_and_leave_wasserstein(engine
         assert ecdf.ref_std == pytest.approx(np.std(finite_r), rel=1e-12, abs=1e-12)
     else:
         assert np.isnan(ecdf.wasserstein)
+
+
+@pytest.mark.parametrize("nullable", [None, "right", "wrong"])
+def test_bulk_values_skip_nulls_whatever_the_hint(engine, nullable):
+    """70 columns (two NULL masks on PostgreSQL); a wrong "no NULLs" hint is caught."""
+    rng = np.random.default_rng(5)
+    columns = {}
+    for i in range(70):
+        values = rng.normal(size=50)
+        columns[f"c{i}"] = pa.array([None if i % 3 == 0 and j % 7 == 0 else float(v)
+                                     for j, v in enumerate(values)], pa.float64())
+    engine.load_arrow(pa.table(columns), "wide")
+    hint = {None: None, "right": [i % 3 == 0 for i in range(70)],
+            "wrong": [False] * 70}[nullable]
+    select = ", ".join(f'CAST("c{i}" AS DOUBLE PRECISION) AS "c{i}"' for i in range(70))
+    found = engine.fetch_doubles(f"SELECT {select} FROM {engine.relation('wide')} WHERE ? = 1",
+                                 [1], hint)
+    for i, values in enumerate(found):
+        expected = np.array([v for v in columns[f"c{i}"].to_pylist() if v is not None])
+        assert values.dtype == np.float64 and list(values) == list(expected)
