@@ -579,3 +579,37 @@ def test_wasserstein_without_finite_reference_values_says_so(make_project):
     assert w.status == "no_data" and w.statistic is None
     assert "no finite values" in w.message
     assert found[("psi", "x")].n_ref == 2
+
+
+BATCHED = """
+source: events
+timestamp: ts
+reference: {start: 2024-01-01, end: 2024-01-02}
+current: {start: 2024-01-02, end: 2024-01-03}
+checks:
+  - {test: drift, columns: all, exclude: [id], numeric_test: ks}
+  - {column: b, test: wasserstein}
+"""
+
+
+def test_ecdf_columns_read_in_batches_match_scipy(make_project, monkeypatch):
+    from featurekit.monitoring import evaluate
+
+    monkeypatch.setattr(evaluate, "VALUES_PER_BATCH", 1000)  # 400 values a column: 2 a batch
+    rng = np.random.default_rng(11)
+    n = 400
+    frame = pd.DataFrame({
+        "id": range(n), "ts": [START + timedelta(minutes=i * 2 * 1440 // n) for i in range(n)],
+        **{name: rng.normal(shift, size=n).round(3) for name, shift in
+           (("a", 0.0), ("b", 0.5), ("c", 1.0), ("d", 0.0), ("e", 2.0))},
+    })
+    frame.loc[frame.index % 9 == 0, "c"] = None
+    _, project, _ = setup(make_project, {"batched": BATCHED}, frame)
+    found = by_key(project.monitor(as_of="2024-01-05"))
+    ref, cur = frame[frame.ts < "2024-01-02"], frame[frame.ts >= "2024-01-02"]
+    for column in "abcde":
+        expected = scipy.stats.ks_2samp(ref[column].dropna(), cur[column].dropna())
+        result = found[("drift", column)]
+        assert (result.statistic, result.p_value) == (expected.statistic, expected.pvalue)
+    assert found[("wasserstein", "b")].statistic == pytest.approx(
+        scipy.stats.wasserstein_distance(ref.b, cur.b) / np.std(ref.b), rel=1e-12)

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 #: tests judged on their p-value rather than their statistic
 P_VALUE_TESTS = ("ks", "chi2")
+#: values (both windows, all columns) an exact ECDF comparison holds in memory at once:
+#: 40M doubles = 320 MB, e.g. 20 columns of two million-row windows
+VALUES_PER_BATCH = 40_000_000
 
 
 class Evaluation:
@@ -237,9 +240,17 @@ class Evaluation:
         self._compare(wanted)
 
     def _compare(self, columns: list[str]) -> None:
+        """ECDF comparisons of the columns, a batch of at most VALUES_PER_BATCH values at once
+        (both windows; each batch is one more scan), so memory stays bounded."""
         assert self.reference is not None
-        if not columns:
-            return
+        rows = max((self.reference.summary(c).count + self.current.summary(c).count
+                    for c in columns), default=0)
+        size = max(1, VALUES_PER_BATCH // max(rows, 1))
+        for start in range(0, len(columns), size):
+            self._compare_batch(columns[start:start + size])
+
+    def _compare_batch(self, columns: list[str]) -> None:
+        assert self.reference is not None
         reference, current = self._sorted_values(columns)
         for column in columns:
             ref, cur = reference.pop(column), current.pop(column)

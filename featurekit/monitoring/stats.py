@@ -45,10 +45,6 @@ class Summary:
     finite: int | None = None  # non-null values that are neither infinite nor NaN
 
     @property
-    def all_finite(self) -> bool:
-        return self.finite is None or self.finite == self.count
-
-    @property
     def nulls(self) -> int:
         return self.rows - self.count
 

@@ -110,7 +110,9 @@ class WindowStats:
 
     def bins_from(self, column: str, edges: Sequence[float], values: np.ndarray) -> None:
         """``bins``, counted in this window's sorted values when not known yet."""
-        self._bins.setdefault((column, tuple(edges)), stats.sorted_bin_counts(values, edges))
+        key = (column, tuple(edges))
+        if key not in self._bins:
+            self._bins[key] = stats.sorted_bin_counts(values, edges)
 
     def distinct_values(self, column: str, bins: int) -> int:
         """Distinct non-null values of a numeric column (computed with its ``bins`` edges)."""
