@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -381,6 +382,7 @@ def measure(engine: str, data: Path, args: argparse.Namespace, evidently: str | 
                                  exact=args.numeric_test == "ks")
     finally:
         in_child(me("drop", str(root)))
+        shutil.rmtree(root, ignore_errors=True)
     return {"engine": engine, **loaded, **found}
 
 
