@@ -7,6 +7,7 @@ identifiers quoted with ``Engine.quote``. Internal statements with values use ``
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +137,16 @@ class Engine:
                    mode: str = "replace", temporary: bool = False) -> int:
         """Write an Arrow table: mode 'replace' (atomically), 'create' or 'append'."""
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def temporary_table(self, data: pa.Table) -> Iterator[str]:
+        """``data`` as a relation (its quoted name) while the block runs; gone afterwards."""
+        name = f"__fk_tmp_{uuid.uuid4().hex[:12]}"
+        self.load_arrow(data, name, temporary=True)
+        try:
+            yield self.quote(name)
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {self.quote(name)}")
 
     # -- materializations ---------------------------------------------------------------
     def create_view(self, name: str, select_sql: str) -> None:
