@@ -69,11 +69,11 @@ def resolve_features(project: Project, features: Sequence[str], full_names: bool
             raise RetrievalError(
                 f'feature reference "{ref}" must be "view.column" or "view.*"'
             )
-        if view not in project.models:
+        if view not in project.headers:  # headers: no need to parse every model's SQL
             raise RetrievalError(
-                f'unknown feature view "{view}" in "{ref}"{did_you_mean(view, project.models)}'
+                f'unknown feature view "{view}" in "{ref}"{did_you_mean(view, project.headers)}'
             )
-        model = project.models[view]
+        model = project.headers[view]
         if not model.is_feature_view:
             raise RetrievalError(
                 f'model {view} is not a feature view (its header has no `entity:`), so '

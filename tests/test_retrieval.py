@@ -328,6 +328,33 @@ def test_label_and_feature_columns_named_like_internal_ones(make_project, intern
     assert list(train[internal]) == [7, 8] and values(train, "spend") == [10.0, 20.0]
 
 
+def test_reading_features_imports_no_sql_parser(shop):
+    """Opening a project loads no driver, pandas or sqlglot; reading features never needs
+    sqlglot (it is parsed SQL's library: compile and refresh load it)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    shop.close()  # DuckDB allows one process per file
+    code = textwrap.dedent(f"""
+        import sys, featurekit
+        project = featurekit.Project({str(shop.root)!r})
+        heavy = ("duckdb", "psycopg", "pandas", "pyarrow", "sqlglot")
+        print(sorted(m for m in heavy if m in sys.modules))
+        import pandas as pd
+        labels = pd.DataFrame({{"customer_id": [1],
+                                "event_timestamp": pd.to_datetime(["2024-01-02"])}})
+        print(project.training_set(labels, ["customer_spend.spend"])["spend"].tolist())
+        print(project.online_features(["customer_profile.age"], {{"customer_id": [2]}})["age"]
+              .tolist())
+        print("sqlglot" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=shop.root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:4] == ["[]", "[20.0]", "[40]", "False"]
+
+
 # -- bad input -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"timestamp": "event_ts"}, 'no timestamp column "event_ts" (did you mean "event_timestamp"?)'),

@@ -34,6 +34,8 @@ class Engine:
     #: True when several models may be refreshed at once (one connection each).
     concurrent_writers = False
     _in_transaction = False  # set while a transaction() block is open on this connection
+    #: How identifiers are quoted (a quote inside one is doubled).
+    identifier_quote = '"'
 
     def __init__(self, target: Target):
         self.target = target
@@ -97,9 +99,15 @@ class Engine:
         return []
 
     def quote(self, name: str) -> str:
-        from featurekit.sql import quote
+        """The quoted identifier, or dotted name, in this engine's SQL.
 
-        return quote(name, self.dialect)
+        Done here rather than by sqlglot so that reading features never imports it.
+
+        >>> Engine.__new__(Engine).quote('main.a"b')
+        '"main"."a""b"'
+        """
+        q = self.identifier_quote
+        return ".".join(q + part.replace(q, q + q) + q for part in name.split("."))
 
     def relation(self, name: str, schema: str | None = None) -> str:
         return self.quote(f"{schema or self.schema}.{name}")
