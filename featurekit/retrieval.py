@@ -6,7 +6,7 @@ the view's row with the same entity key and the greatest ``feature_ts`` such tha
 no such row gives NULLs. Every label row comes back once, in order, with all its columns.
 
 The join runs in the engine (``Engine.point_in_time_sql``); Python only validates the request,
-bulk-loads the label keys into a temporary table and puts the label order back.
+hands the label keys to the engine (``Engine.temporary_table``) and puts the label order back.
 """
 
 from __future__ import annotations
@@ -264,10 +264,8 @@ def training_set(project: Project, labels: Any, features: Sequence[str],
     step("resolving features")
     requests = resolve_features(project, features, full_names)
     step("reading labels")
-    frame = labels if _is_frame(labels) else None
-    names = [str(c) for c in frame.columns] if frame is not None else []
-    table = None if frame is not None else _labels_table(project, labels)
-    names = names or table.column_names
+    frame, table = (labels, None) if _is_frame(labels) else (None, _labels_table(project, labels))
+    names = [str(c) for c in frame.columns] if frame is not None else table.column_names
     if timestamp not in names:
         raise RetrievalError(
             f'label set has no timestamp column "{timestamp}"{did_you_mean(timestamp, names)}; '
