@@ -97,7 +97,7 @@ LEFT JOIN LATERAL (
     WHERE s.customer_id = l.customer_id
       AND s.feature_ts <= l.event_timestamp
       AND s.feature_ts >= l.event_timestamp - INTERVAL '7 days'
-    ORDER BY s.customer_id DESC, s.feature_ts DESC
+    ORDER BY s.feature_ts DESC
     LIMIT 1
 ) AS f ON true
 """
