@@ -7,11 +7,13 @@ Sizes: ``10m`` = 100k entities x 100 days = 10M feature rows and 1M labels; ``1m
 feature rows and 100k labels. One feature view ``spend_7d`` (3 features, ttl 7d). Every run is
 a **fresh process** that reads the labels (a Parquet file) into a DataFrame, then starts the
 clock, imports its library, connects, computes the training set into a pandas DataFrame and
-reports its time, its peak RSS and a checksum. Cases run in turns, round after round (the
-machine is shared: only ratios measured in the same run mean much), and each figure is the
-median over the rounds. Before any time is printed, every case's row count and checksum
-(per feature: non-NULL count, sum, and sum weighted by the label id, so a value on the wrong
-row shows) must equal the hand-written ASOF query's.
+reports its time, its peak RSS and a checksum; the parent adds the process's CPU time (all
+threads; steadier than wall time when other work shares the machine). Imports read bytecode as
+from an installed package (the untimed correctness run writes it). Cases run in turns, round
+after round (the machine is shared: only ratios measured in the same run mean much), and each
+figure is the median over the rounds. Before any time is printed, every case's row count and
+checksum (per feature: non-NULL count, sum, and sum weighted by the label id, so a value on
+the wrong row shows) must equal the hand-written baseline's.
 
 Baselines (written the way a user would, with plain duckdb / psycopg; none uses featurekit):
 
@@ -45,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-SCHEMA = "fk_bench_training"
 DAYS = 100
 FEATURES = ["spend_7d", "txn_count_7d", "avg_amount_7d"]
 SIZES = {"10m": (100_000, 1_000_000), "1m": (10_000, 100_000), "100k": (1_000, 10_000)}
@@ -153,19 +154,19 @@ def run_hand_asof(labels: Any, data: Path, started: float) -> tuple[Any, float]:
     import duckdb
 
     imported = time.perf_counter() - started
-    con = duckdb.connect(str(data / "project" / "bench.duckdb"))
-    con.register("labels", labels)
-    return con.sql(DUCKDB_ASOF.format(features="spend_7d")).df(), imported
+    with duckdb.connect(str(data / "project" / "bench.duckdb")) as con:
+        con.register("labels", labels)
+        return con.sql(DUCKDB_ASOF.format(features="spend_7d")).df(), imported
 
 
 def run_hand_asof_parquet(labels: Any, data: Path, started: float) -> tuple[Any, float]:
     import duckdb
 
     imported = time.perf_counter() - started
-    con = duckdb.connect()
-    con.register("labels", labels)
-    features = f"read_parquet('{data / 'spend_7d.parquet'}')"
-    return con.sql(DUCKDB_ASOF.format(features=features)).df(), imported
+    with duckdb.connect() as con:
+        con.register("labels", labels)
+        features = f"read_parquet('{data / 'spend_7d.parquet'}')"
+        return con.sql(DUCKDB_ASOF.format(features=features)).df(), imported
 
 
 def _pg_with_labels(labels: Any) -> Any:
@@ -205,14 +206,14 @@ def run_hand_lateral(labels_relation: str, fetch: bool):
         import psycopg  # noqa: F401 - timed like the other libraries
 
         imported = time.perf_counter() - started
-        conn = _pg_with_labels(labels)
-        sql = PG_LATERAL.format(labels=labels_relation, schema=SCHEMA)
-        if fetch:
-            return _pg_fetch(conn, sql), imported
-        conn.execute(f"CREATE TEMP TABLE result AS {sql}")
-        elapsed = time.perf_counter()
-        frame = _pg_fetch(conn, "SELECT * FROM result")  # for the checksum, not timed
-        return _Untimed(frame, time.perf_counter() - elapsed), imported
+        with _pg_with_labels(labels) as conn:
+            sql = PG_LATERAL.format(labels=labels_relation, schema=schema(data))
+            if fetch:
+                return _pg_fetch(conn, sql), imported
+            conn.execute(f"CREATE TEMP TABLE result AS {sql}")
+            elapsed = time.perf_counter()
+            frame = _pg_fetch(conn, "SELECT * FROM result")  # for the checksum, not timed
+            return _Untimed(frame, time.perf_counter() - elapsed), imported
     return run
 
 
@@ -335,7 +336,7 @@ def write_project(root: Path) -> None:
         f"    postgres: {{type: postgres, host: '{dsn.get('host', '127.0.0.1')}', "
         f"port: {dsn.get('port', 5432)}, user: '{dsn.get('user', 'postgres')}', "
         f"password: '{dsn.get('password', '')}', dbname: '{dsn.get('dbname', 'postgres')}', "
-        f"schema: {SCHEMA}}}\n"
+        f"schema: {schema(root.parent)}}}\n"
     )
 
 
@@ -401,12 +402,20 @@ def run_case(case: str, data: Path, feast_python: str | None) -> dict[str, Any]:
         if p)}
     if case == "feast_duckdb":
         env.pop("PYTHONPATH")  # Feast's virtualenv, nothing of featurekit
+    # Imports read bytecode, as from an installed package: the first (untimed) run writes it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([python, __file__, "--worker", case, "--data", str(data)],
                          capture_output=True, text=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     if out.returncode or not lines:
         raise RuntimeError(f"{case} failed:\n{out.stderr[-3000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT "):])
+    # CPU of the whole process (all threads, start-up and label reading included): less
+    # sensitive than wall time to other load on a shared machine.
+    result["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -426,55 +435,70 @@ def bench_size(size: str, engines: list[str], rounds: int, feast_python: str | N
           f"(ttl 7d), {rounds} rounds, a fresh process per run ==", flush=True)
     with tempfile.TemporaryDirectory(prefix="fk_bench_") as tmp:
         data = Path(tmp)
-        set_up(data, size, engines, feast_python)
-        for engine in engines:
-            cases = [c for c in CASES[engine] if c != "feast_duckdb" or feast_python]
-            print(f" {engine}: correctness (row count + checksum against {cases[0]})",
-                  flush=True)
-            results = {case: [run_case(case, data, feast_python)] for case in cases}
-            reference = results[cases[0]][0]
-            for case in list(cases):
-                ok = same(results[case][0], reference)
-                order = "" if not case.startswith("featurekit") else (
-                    ", label order kept" if results[case][0]["in_order"] else ", ORDER LOST")
-                print(f"  {case:<26} {'OK' if ok else 'MISMATCH'}{order}", flush=True)
-                if not ok or (case.startswith("featurekit") and not results[case][0]["in_order"]):
-                    print(f"   {case}: {results[case][0]} vs {reference}; left out of timing")
-                    cases.remove(case)
-            for n in range(rounds):  # in turns, the order rotating each round
-                for case in cases[n % len(cases):] + cases[:n % len(cases)]:
-                    results[case].append(run_case(case, data, feast_python))
-            report(engine, cases, {c: results[c][1:] for c in cases})
-        if "postgres" in engines:
-            _drop_pg_schema()
+        try:
+            set_up(data, size, engines, feast_python)
+            for engine in engines:
+                bench_engine(engine, data, rounds, feast_python)
+        finally:
+            if "postgres" in engines:
+                _drop_pg_schema(data)
     if feast_python is None and "duckdb" in engines:
-        print(" Feast: not installed (give --feast-python PATH to a virtualenv with "
-              "'feast[duckdb]==0.67.0'); its case was skipped")
+        print(" Feast: not run: no virtualenv with it was found, or --feast-python none "
+              "(create one: python -m venv /tmp/feastvenv && /tmp/feastvenv/bin/pip install "
+              "'feast[duckdb]==0.67.0')")
+
+
+def bench_engine(engine: str, data: Path, rounds: int, feast_python: str | None) -> None:
+    cases = [c for c in CASES[engine] if c != "feast_duckdb" or feast_python]
+    print(f" {engine}: correctness (row count + checksum against {cases[0]})", flush=True)
+    results = {case: [run_case(case, data, feast_python)] for case in cases}
+    reference = results[cases[0]][0]
+    for case in list(cases):
+        first = results[case][0]
+        ok = same(first, reference)
+        in_order = first["in_order"] or not case.startswith("featurekit")
+        order = "" if not case.startswith("featurekit") else (
+            ", label order kept" if in_order else ", ORDER LOST")
+        print(f"  {case:<26} {'OK' if ok else 'MISMATCH'}{order}", flush=True)
+        if not (ok and in_order):
+            print(f"   {case}: {first} vs {reference}; left out of timing")
+            cases.remove(case)
+    for n in range(rounds):  # in turns, the order rotating each round
+        for case in cases[n % len(cases):] + cases[:n % len(cases)]:
+            results[case].append(run_case(case, data, feast_python))
+    report(engine, cases, {c: results[c][1:] for c in cases})
 
 
 def report(engine: str, cases: list[str], results: dict[str, list[dict[str, Any]]]) -> None:
     med = {c: {k: statistics.median(r[k] for r in results[c])
-               for k in ("seconds", "import", "rss", "rss_before")} for c in cases}
+               for k in ("seconds", "import", "rss", "rss_before", "cpu")} for c in cases}
     ours = f"featurekit_{engine}"
     print(f" {engine}: medians (time: fresh process, from before the library import to the "
           f"DataFrame; peak RSS of the process, of which ~{med[ours]['rss_before']:.0f} MB "
           f"before the clock starts: interpreter, pandas, labels)")
-    print(f"  {'case':<58} {'total s':>8} {'import':>7} {'peak MB':>8}  featurekit / this")
+    print(f"  {'case':<58} {'total s':>8} {'import':>7} {'cpu s':>7} {'peak MB':>8}  "
+          f"featurekit / this")
     for case in cases:
         m = med[case]
         ratio = ""
         if case != ours and ours in med:
             ratio = (f"time {med[ours]['seconds'] / m['seconds']:.2f}, "
+                     f"process CPU {med[ours]['cpu'] / m['cpu']:.2f}, "
                      f"peak RSS {med[ours]['rss'] / m['rss']:.2f}")
         print(f"  {CASES[engine][case]:<58} {m['seconds']:8.2f} {m['import']:7.2f} "
-              f"{m['rss']:8.0f}  {ratio}", flush=True)
+              f"{m['cpu']:7.2f} {m['rss']:8.0f}  {ratio}", flush=True)
 
 
-def _drop_pg_schema() -> None:
+def schema(data: Path) -> str:
+    """The PostgreSQL schema of one run (runs at the same time must not share one)."""
+    return "fk_bench_" + "".join(c for c in data.name.lower() if c.isalnum())
+
+
+def _drop_pg_schema(data: Path) -> None:
     import psycopg
 
     with psycopg.connect(DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema(data)}" CASCADE')
 
 
 # -- extras: in-process figures of other calls ---------------------------------------------------
@@ -519,10 +543,12 @@ def extras(engines: list[str], runs: int) -> None:
                     print(f"  postgres: online_features, one entity: p50 {p50:.2f} ms, "
                           f"p99 {p99:.2f} ms")
         if "postgres" in engines:
-            _drop_pg_schema()
+            _drop_pg_schema(data)
 
 
 def find_feast(given: str | None) -> str | None:
+    if given == "none":
+        return None
     for python in [given, "/tmp/feastvenv/bin/python"]:
         if python and shutil.which(python) and subprocess.run(
                 [python, "-c", "import feast"], capture_output=True).returncode == 0:
@@ -535,7 +561,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="10m,1m", help="10m = 10M rows x 1M labels; 1m")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default="duckdb,postgres")
-    parser.add_argument("--feast-python", help="python of a virtualenv with feast[duckdb]")
+    parser.add_argument("--feast-python",
+                        help="python of a virtualenv with feast[duckdb] ('none': skip Feast)")
     parser.add_argument("--extras", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
