@@ -1,18 +1,32 @@
-"""Point-in-time training sets, prediction logging and online lookups, against hand-written SQL.
+"""Point-in-time training sets: featurekit against independently written baselines.
 
-    python benchmarks/bench_training_set.py [--scale 1.0] [--runs 3] [--engines duckdb,postgres]
+    python benchmarks/bench_training_set.py [--sizes 10m,1m] [--rounds 3]
+        [--engines duckdb,postgres] [--feast-python /tmp/feastvenv/bin/python] [--extras]
 
-At scale 1: 100k entities, 10M feature rows in one view (100 per entity over 100 days, ttl
-7d), 1M label rows; a 3-view variant adds a profile view (1 row per entity, no ttl) and a
-merchant view (10k merchants x 100 days, ttl 2d). Data is generated inside each engine;
-PostgreSQL gets the (entity, timestamp) unique index feature views carry. Measured, medians:
+Sizes: ``10m`` = 100k entities x 100 days = 10M feature rows and 1M labels; ``1m`` = 1M
+feature rows and 100k labels. One feature view ``spend_7d`` (3 features, ttl 7d). Every run is
+a **fresh process** that reads the labels (a Parquet file) into a DataFrame, then starts the
+clock, imports its library, connects, computes the training set into a pandas DataFrame and
+reports its time, its peak RSS and a checksum; the parent adds the process's CPU time (all
+threads; steadier than wall time when other work shares the machine). Imports read bytecode as
+from an installed package (the untimed correctness run writes it). Cases run in turns, round
+after round (the machine is shared: only ratios measured in the same run mean much), and each
+figure is the median over the rounds. Before any time is printed, every case's row count and
+checksum (per feature: non-NULL count, sum, and sum weighted by the label id, so a value on
+the wrong row shows) must equal the hand-written baseline's.
 
-* DuckDB: ``training_set`` (labels DataFrame -> DataFrame) vs the same join hand-written as
-  one ``ASOF JOIN`` query (-> ``.df()``) vs pandas ``merge_asof``; results are cross-checked.
-* PostgreSQL: ``training_set`` with each plan (LATERAL index probes, sort/window) at 10% and
-  100% of the labels, vs the hand-written queries run server-side on labels already loaded.
-* ``log_predictions`` rows/s for a 1M-row frame (new table, then an append) on both engines.
-* ``online_features`` single-entity latency p50/p99 on PostgreSQL.
+Baselines (written the way a user would, with plain duckdb / psycopg; none uses featurekit):
+
+* DuckDB: one ``ASOF LEFT JOIN`` over the same table, ttl as a ``CASE`` (the best-known plan);
+  the same query over a Parquet copy of the features; Feast 0.67's DuckDB offline store
+  (``get_historical_features(...).to_df()``) in its own virtualenv when one is given/found.
+* PostgreSQL: labels uploaded with COPY, then ``LEFT JOIN LATERAL (... ORDER BY ts DESC
+  LIMIT 1)`` on the (entity, ts) index, labels visited in entity order (the best-known plan)
+  or in their own order; fetched with COPY into pandas ("client"), or kept server-side with
+  ``CREATE TEMP TABLE AS`` (no transfer: a lower bound).
+
+``--extras`` adds the in-process figures of the old benchmark: three views, ``log_predictions``
+throughput, ``online_features`` latency.
 
 PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
@@ -20,20 +34,23 @@ PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-BASE = pd.Timestamp("2024-01-01")
+DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DAYS = 100
-SCHEMA = "fk_bench_training"
+FEATURES = ["spend_7d", "txn_count_7d", "avg_amount_7d"]
+SIZES = {"10m": (100_000, 1_000_000), "1m": (10_000, 100_000), "100k": (1_000, 10_000)}
+# entities, labels per size
 SPEND = """/* featurekit
 entity: customer_id
 timestamp: feature_ts
@@ -58,13 +75,254 @@ ttl: 2d
 SELECT merchant_id, feature_ts, fraud_rate_30d FROM merchant_src
 """
 
+# -- the hand-written baselines ---------------------------------------------------------------
+DUCKDB_ASOF = """
+SELECT l.*,
+       CASE WHEN f.feature_ts >= l.event_timestamp - INTERVAL 7 DAY THEN f.spend_7d END AS spend_7d,
+       CASE WHEN f.feature_ts >= l.event_timestamp - INTERVAL 7 DAY THEN f.txn_count_7d END
+           AS txn_count_7d,
+       CASE WHEN f.feature_ts >= l.event_timestamp - INTERVAL 7 DAY THEN f.avg_amount_7d END
+           AS avg_amount_7d
+FROM labels AS l ASOF LEFT JOIN {features} AS f
+  ON l.customer_id = f.customer_id AND l.event_timestamp >= f.feature_ts
+"""
+PG_LABELS = """
+CREATE TEMP TABLE labels (label_id bigint, customer_id bigint, merchant_id bigint,
+                          event_timestamp timestamp, is_fraud bigint)
+"""
+PG_LATERAL = """
+SELECT l.*, f.spend_7d, f.txn_count_7d, f.avg_amount_7d
+FROM {labels} AS l
+LEFT JOIN LATERAL (
+    SELECT spend_7d, txn_count_7d, avg_amount_7d FROM {schema}.spend_7d AS s
+    WHERE s.customer_id = l.customer_id
+      AND s.feature_ts <= l.event_timestamp
+      AND s.feature_ts >= l.event_timestamp - INTERVAL '7 days'
+    ORDER BY s.feature_ts DESC
+    LIMIT 1
+) AS f ON true
+"""
+ENTITY_ORDER = "(SELECT * FROM labels ORDER BY customer_id, event_timestamp)"
 
-# -- setup ----------------------------------------------------------------------------------
-def project_dir(root: Path) -> Path:
+# case -> (engine, description); the first case of an engine is the reference for checksums
+CASES = {
+    "duckdb": {
+        "hand_asof": "hand-written ASOF JOIN (duckdb) -> .df()",
+        "featurekit_duckdb": "featurekit training_set (DuckDB)",
+        "hand_asof_parquet": "hand-written ASOF JOIN over Parquet (duckdb) -> .df()",
+        "feast_duckdb": "Feast 0.67 DuckDB offline store -> to_df()",
+    },
+    "postgres": {
+        "hand_lateral_client": "hand-written LATERAL, entity order (psycopg) -> pandas",
+        "featurekit_postgres": "featurekit training_set (PostgreSQL)",
+        "hand_lateral_server": "hand-written LATERAL, entity order, server-side only",
+        "hand_lateral_label_order": "hand-written LATERAL, label order -> pandas",
+    },
+}
+
+
+# -- worker: one case in a fresh process --------------------------------------------------------
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def checksum(frame: Any) -> dict[str, Any]:
+    """Order-independent: per feature the non-NULL count, the sum, the label-id-weighted sum."""
+    import numpy as np
+
+    ids = frame["label_id"].to_numpy(dtype=np.float64)
+    sums = {}
+    for name in FEATURES:
+        v = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        sums[name] = [int(np.count_nonzero(~np.isnan(v))), float(np.nansum(v)),
+                      float(np.nansum(v * ids))]
+    in_order = bool(np.array_equal(ids, np.arange(len(frame))))
+    return {"rows": len(frame), "sums": sums, "in_order": in_order}
+
+
+def run_featurekit(target: str):
+    def run(labels: Any, data: Path, started: float) -> tuple[Any, float]:
+        import featurekit
+
+        imported = time.perf_counter() - started
+        with featurekit.Project(data / "project", target=target) as project:
+            return project.training_set(labels, ["spend_7d.*"]), imported
+    return run
+
+
+def run_hand_asof(labels: Any, data: Path, started: float) -> tuple[Any, float]:
+    import duckdb
+
+    imported = time.perf_counter() - started
+    with duckdb.connect(str(data / "project" / "bench.duckdb")) as con:
+        con.register("labels", labels)
+        return con.sql(DUCKDB_ASOF.format(features="spend_7d")).df(), imported
+
+
+def run_hand_asof_parquet(labels: Any, data: Path, started: float) -> tuple[Any, float]:
+    import duckdb
+
+    imported = time.perf_counter() - started
+    with duckdb.connect() as con:
+        con.register("labels", labels)
+        features = f"read_parquet('{data / 'spend_7d.parquet'}')"
+        return con.sql(DUCKDB_ASOF.format(features=features)).df(), imported
+
+
+def _pg_with_labels(labels: Any) -> Any:
+    """A psycopg connection holding the labels in a temp table (COPY of a CSV rendering)."""
+    import io
+
+    import psycopg
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    conn = psycopg.connect(DSN, autocommit=True)
+    conn.execute(PG_LABELS)
+    buffer = io.BytesIO()
+    pacsv.write_csv(pa.Table.from_pandas(labels, preserve_index=False), buffer,
+                    pacsv.WriteOptions(include_header=False))
+    with conn.cursor() as cur, cur.copy("COPY labels FROM STDIN (FORMAT csv)") as copy:
+        copy.write(buffer.getvalue())
+    conn.execute("ANALYZE labels")
+    return conn
+
+
+def _pg_fetch(conn: Any, sql: str) -> Any:
+    import io
+
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)") as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    buffer.seek(0)
+    return pacsv.read_csv(buffer).to_pandas()
+
+
+def run_hand_lateral(labels_relation: str, fetch: bool):
+    def run(labels: Any, data: Path, started: float) -> tuple[Any, float]:
+        import psycopg  # noqa: F401 - timed like the other libraries
+
+        imported = time.perf_counter() - started
+        with _pg_with_labels(labels) as conn:
+            sql = PG_LATERAL.format(labels=labels_relation, schema=schema(data))
+            if fetch:
+                return _pg_fetch(conn, sql), imported
+            conn.execute(f"CREATE TEMP TABLE result AS {sql}")
+            elapsed = time.perf_counter()
+            frame = _pg_fetch(conn, "SELECT * FROM result")  # for the checksum, not timed
+            return _Untimed(frame, time.perf_counter() - elapsed), imported
+    return run
+
+
+class _Untimed:
+    """A result whose last ``seconds`` were spent only to checksum it."""
+
+    def __init__(self, frame: Any, seconds: float):
+        self.frame, self.seconds = frame, seconds
+
+
+def run_feast(labels: Any, data: Path, started: float) -> tuple[Any, float]:
+    import feast
+
+    imported = time.perf_counter() - started
+    store = feast.FeatureStore(repo_path=str(data / "feast"))
+    job = store.get_historical_features(entity_df=labels,
+                                        features=[f"spend_7d:{f}" for f in FEATURES])
+    return job.to_df(), imported
+
+
+RUNNERS = {
+    "featurekit_duckdb": run_featurekit("duckdb"),
+    "featurekit_postgres": run_featurekit("postgres"),
+    "hand_asof": run_hand_asof,
+    "hand_asof_parquet": run_hand_asof_parquet,
+    "feast_duckdb": run_feast,
+    "hand_lateral_client": run_hand_lateral(ENTITY_ORDER, fetch=True),
+    "hand_lateral_server": run_hand_lateral(ENTITY_ORDER, fetch=False),
+    "hand_lateral_label_order": run_hand_lateral("labels", fetch=True),
+}
+
+
+def worker_main(case: str, data: Path) -> None:
+    result = worker(case, data)
+    print("RESULT " + json.dumps(result), flush=True)
+    os._exit(0)  # no interpreter teardown: driver and reader threads sometimes abort in it
+
+
+def worker(case: str, data: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    labels = pd.read_parquet(data / "labels.parquet")
+    rss_before = _peak_rss_mb()
+    started = time.perf_counter()
+    frame, imported = RUNNERS[case](labels, data, started)
+    seconds = time.perf_counter() - started
+    if isinstance(frame, _Untimed):
+        seconds -= frame.seconds
+        frame = frame.frame
+    return {"seconds": seconds, "import": imported, "rss": _peak_rss_mb(),
+            "rss_before": rss_before, **checksum(frame)}
+
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+def series(n: int) -> str:
+    """0..n-1 as column i, in scrambled order (as a GROUP BY leaves rows): neither engine nor
+    pandas gets a table that happens to be sorted. 7919 is prime and n is 2^a 5^b: a bijection.
+    """
+    return (f"(SELECT (j * 7919) % {n} AS i FROM generate_series(CAST(0 AS BIGINT), {n - 1}) "
+            f"AS s(j)) AS t")
+
+
+def feature_sql(engine_type: str, entities: int, merchants: int) -> dict[str, str]:
+    """The feature tables. Row i of spend_7d: entity i % n, day i / n, a pseudo-random second
+    within that day, so (entity, time) is unique."""
+    div = "//" if engine_type == "duckdb" else "/"  # integer division
+    rows = entities * DAYS
+    return {
+        "spend_7d": (
+            f"SELECT i % {entities} AS customer_id, TIMESTAMP '2024-01-01' + "
+            f"(i {div} {entities}) * INTERVAL '1 day' + ((i * 7919) % 86400) "
+            f"* INTERVAL '1 second' AS feature_ts, CAST(i % 997 AS DOUBLE PRECISION) * 0.5 AS "
+            f"spend_7d, i % 31 AS txn_count_7d, CAST(i % 89 AS DOUBLE PRECISION) * 1.25 AS "
+            f"avg_amount_7d FROM {series(rows)}"
+        ),
+        "profile": (
+            f"SELECT i AS customer_id, TIMESTAMP '2023-01-01' + (i % 300) * INTERVAL '1 day' "
+            f"AS feature_ts, 18 + i % 60 AS age, i % 3000 AS tenure_days FROM {series(entities)}"
+        ),
+        "merchant_risk": (
+            f"SELECT i % {merchants} AS merchant_id, TIMESTAMP '2024-01-01' + "
+            f"(i {div} {merchants}) * INTERVAL '1 day' AS feature_ts, "
+            f"CAST(i % 101 AS DOUBLE PRECISION) / 1000 AS fraud_rate_30d "
+            f"FROM {series(merchants * DAYS)}"
+        ),
+    }
+
+
+def make_labels(n: int, entities: int, merchants: int, seed: int = 1) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    seconds = rng.integers(0, (DAYS + 5) * 86400, n)
+    return pd.DataFrame({
+        "label_id": np.arange(n),
+        "customer_id": rng.integers(0, entities, n),
+        "merchant_id": rng.integers(0, merchants, n),
+        "event_timestamp": (pd.Timestamp("2024-01-01") + pd.to_timedelta(seconds, unit="s"))
+        .astype("datetime64[us]"),
+        "is_fraud": rng.integers(0, 2, n),
+    })
+
+
+def write_project(root: Path) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
-    dsn = conninfo_to_dict(os.environ.get(
-        "FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    dsn = conninfo_to_dict(DSN)
     (root / "models_sql").mkdir(parents=True)
     (root / "models_sql" / "spend_7d.sql").write_text(SPEND)
     (root / "models_sql" / "profile.sql").write_text(PROFILE)
@@ -78,280 +336,246 @@ def project_dir(root: Path) -> Path:
         f"    postgres: {{type: postgres, host: '{dsn.get('host', '127.0.0.1')}', "
         f"port: {dsn.get('port', 5432)}, user: '{dsn.get('user', 'postgres')}', "
         f"password: '{dsn.get('password', '')}', dbname: '{dsn.get('dbname', 'postgres')}', "
-        f"schema: {SCHEMA}}}\n"
+        f"schema: {schema(root.parent)}}}\n"
     )
-    return root
 
 
-def series(n: int) -> str:
-    """0..n-1 as column i, in scrambled order (as a GROUP BY leaves rows): neither engine nor
-    pandas gets a table that happens to be sorted. 7919 is prime and n is 2^a 5^b: a bijection.
-    """
-    return (f"(SELECT (j * 7919) % {n} AS i FROM generate_series(CAST(0 AS BIGINT), {n - 1}) "
-            f"AS s(j)) AS t")
+def write_feast_repo(repo: Path, parquet: Path) -> None:
+    repo.mkdir()
+    (repo / "feature_store.yaml").write_text(
+        "project: bench\nregistry: registry.db\nprovider: local\n"
+        "offline_store:\n  type: duckdb\nonline_store:\n  type: sqlite\n  path: online.db\n"
+        "entity_key_serialization_version: 3\n"
+    )
+    (repo / "features.py").write_text(f"""
+from datetime import timedelta
+
+from feast import Entity, FeatureView, Field, FileSource
+from feast.types import Float64, Int64
+
+customer = Entity(name="customer_id", join_keys=["customer_id"])
+source = FileSource(path={str(parquet)!r}, timestamp_field="feature_ts")
+spend_7d = FeatureView(
+    name="spend_7d", entities=[customer], ttl=timedelta(days=7), source=source,
+    schema=[Field(name="spend_7d", dtype=Float64), Field(name="txn_count_7d", dtype=Int64),
+            Field(name="avg_amount_7d", dtype=Float64)],
+)
+""")
 
 
-def generate_features(engine: Any, entities: int, rows: int, merchants: int) -> None:
-    """The three feature tables, generated in the engine. Row i of the spend view: entity
-    i % n, day i / n, a pseudo-random second within that day, so keys are unique."""
-    div = "//" if engine.type == "duckdb" else "/"  # integer division
-    sql = {
-        "spend_7d": (
-            f"SELECT i % {entities} AS customer_id, TIMESTAMP '2024-01-01' + "
-            f"(i {div} {entities}) * INTERVAL '1 day' + ((i * 7919) % 86400) "
-            f"* INTERVAL '1 second' AS feature_ts, CAST(i % 997 AS DOUBLE PRECISION) * 0.5 AS "
-            f"spend_7d, i % 31 AS txn_count_7d, CAST(i % 89 AS DOUBLE PRECISION) * 1.25 AS "
-            f"avg_amount_7d "
-            f"FROM {series(rows)}"
-        ),
-        "profile": (
-            f"SELECT i AS customer_id, TIMESTAMP '2023-01-01' + (i % 300) * INTERVAL '1 day' "
-            f"AS feature_ts, 18 + i % 60 AS age, i % 3000 AS tenure_days "
-            f"FROM {series(entities)}"
-        ),
-        "merchant_risk": (
-            f"SELECT i % {merchants} AS merchant_id, TIMESTAMP '2024-01-01' + "
-            f"(i {div} {merchants}) * INTERVAL '1 day' AS feature_ts, "
-            f"CAST(i % 101 AS DOUBLE PRECISION) / 1000 AS fraud_rate_30d "
-            f"FROM {series(merchants * DAYS)}"
-        ),
-    }
-    for name, select in sql.items():
-        relation = engine.relation(name)
-        engine.execute(f"DROP TABLE IF EXISTS {relation}")
-        engine.execute(f"CREATE TABLE {relation} AS {select}")
-        if engine.type == "postgres":  # the unique index a refreshed feature view carries
-            entity = "merchant_id" if name == "merchant_risk" else "customer_id"
-            engine.execute(f"CREATE UNIQUE INDEX ON {relation} ({entity}, feature_ts)")
-            engine.execute(f"ANALYZE {relation}")
+def set_up(data: Path, size: str, engines: list[str], feast_python: str | None) -> None:
+    from featurekit.project import Project
 
-
-def make_labels(n: int, entities: int, merchants: int, seed: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    seconds = rng.integers(0, (DAYS + 5) * 86400, n)
-    return pd.DataFrame({
-        "customer_id": rng.integers(0, entities, n),
-        "merchant_id": rng.integers(0, merchants, n),
-        "event_timestamp": (BASE + pd.to_timedelta(seconds, unit="s")).astype("datetime64[us]"),
-        "is_fraud": rng.integers(0, 2, n),
-    })
-
-
-# -- timing helpers -------------------------------------------------------------------------
-def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(runs):
+    entities, n_labels = SIZES[size]
+    merchants = max(10, entities // 10)
+    make_labels(n_labels, entities, merchants).to_parquet(data / "labels.parquet")
+    write_project(data / "project")
+    for name in engines:
         started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
+        with Project(data / "project", target=name) as project:
+            engine = project.engine
+            for view, select in feature_sql(engine.type, entities, merchants).items():
+                relation = engine.relation(view)
+                engine.execute(f"DROP TABLE IF EXISTS {relation}")
+                engine.execute(f"CREATE TABLE {relation} AS {select}")
+                if engine.type == "postgres":  # the unique index a refreshed view carries
+                    entity = "merchant_id" if view == "merchant_risk" else "customer_id"
+                    engine.execute(f"CREATE UNIQUE INDEX ON {relation} ({entity}, feature_ts)")
+                    engine.execute(f"ANALYZE {relation}")
+            if engine.type == "duckdb":
+                parquet = data / "spend_7d.parquet"
+                engine.execute(f"COPY (SELECT * FROM {engine.relation('spend_7d')}) "
+                               f"TO '{parquet}' (FORMAT parquet)")
+                if feast_python:
+                    write_feast_repo(data / "feast", parquet)
+                    subprocess.run([feast_python, "-m", "feast.cli.cli", "apply"],
+                                   cwd=data / "feast", check=True, capture_output=True)
+        print(f"  {name}: features generated in {time.perf_counter() - started:.1f} s",
+              flush=True)
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], runs: int) -> dict[str, tuple[float, Any]]:
-    """Median time of each function, run in turns so background load hits all alike."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    results: dict[str, Any] = {}
-    for _ in range(runs):
-        for name, fn in fns.items():
-            started = time.perf_counter()
-            results[name] = fn()
-            times[name].append(time.perf_counter() - started)
-    return {name: (statistics.median(times[name]), results[name]) for name in fns}
+# -- the parent: rounds of fresh processes ---------------------------------------------------------
+def run_case(case: str, data: Path, feast_python: str | None) -> dict[str, Any]:
+    python = feast_python if case == "feast_duckdb" else sys.executable
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        p for p in [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]
+        if p)}
+    if case == "feast_duckdb":
+        env.pop("PYTHONPATH")  # Feast's virtualenv, nothing of featurekit
+    # Imports read bytecode, as from an installed package: the first (untimed) run writes it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([python, __file__, "--worker", case, "--data", str(data)],
+                         capture_output=True, text=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    if out.returncode or not lines:
+        raise RuntimeError(f"{case} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(lines[-1][len("RESULT "):])
+    # CPU of the whole process (all threads, start-up and label reading included): less
+    # sensitive than wall time to other load on a shared machine.
+    result["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result
 
 
-def line(label: str, seconds: float, extra: str = "") -> None:
-    print(f"  {label:<58} {seconds:8.2f} s  {extra}", flush=True)
+def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if a["rows"] != b["rows"]:
+        return False
+    for name in FEATURES:
+        (na, sa, wa), (nb, sb, wb) = a["sums"][name], b["sums"][name]
+        if na != nb or abs(sa - sb) > 1e-9 * max(1.0, abs(sb)) or \
+                abs(wa - wb) > 1e-9 * max(1.0, abs(wb)):
+            return False
+    return True
 
 
-# -- DuckDB ---------------------------------------------------------------------------------
-HAND_ASOF = """
-SELECT l.*,
-       CASE WHEN f.feature_ts >= l.event_timestamp - INTERVAL 7 DAY THEN f.spend_7d END AS spend_7d,
-       CASE WHEN f.feature_ts >= l.event_timestamp - INTERVAL 7 DAY THEN f.txn_count_7d END
-           AS txn_count_7d,
-       CASE WHEN f.feature_ts >= l.event_timestamp - INTERVAL 7 DAY THEN f.avg_amount_7d END
-           AS avg_amount_7d
-FROM labels AS l ASOF LEFT JOIN {spend} AS f
-  ON l.customer_id = f.customer_id AND l.event_timestamp >= f.feature_ts
-"""
+def bench_size(size: str, engines: list[str], rounds: int, feast_python: str | None) -> None:
+    entities, n_labels = SIZES[size]
+    print(f"\n== {entities * DAYS:,} feature rows x {n_labels:,} labels "
+          f"(ttl 7d), {rounds} rounds, a fresh process per run ==", flush=True)
+    with tempfile.TemporaryDirectory(prefix="fk_bench_") as tmp:
+        data = Path(tmp)
+        try:
+            set_up(data, size, engines, feast_python)
+            for engine in engines:
+                bench_engine(engine, data, rounds, feast_python)
+        finally:
+            if "postgres" in engines:
+                _drop_pg_schema(data)
+    if feast_python is None and "duckdb" in engines:
+        print(" Feast: not run: no virtualenv with it was found, or --feast-python none "
+              "(create one: python -m venv /tmp/feastvenv && /tmp/feastvenv/bin/pip install "
+              "'feast[duckdb]==0.67.0')")
 
 
-def bench_duckdb(project: Any, labels: pd.DataFrame, runs: int) -> None:
-    engine = project.engine
-    conn = engine.conn
-    features = ["spend_7d.*"]
-    conn.register("labels", labels)
-    sql = HAND_ASOF.format(spend=engine.relation("spend_7d"))
-    project.training_set(labels.iloc[:1000], features)  # warm up
-    timed = interleaved({"ours": lambda: project.training_set(labels, features),
-                         "hand": lambda: conn.sql(sql).df()}, runs)
-    (t_ours, ours), (t_hand, hand) = timed["ours"], timed["hand"]
-    line(f"training_set, {len(labels):,} labels", t_ours)
-    line("hand-written ASOF JOIN query -> .df()", t_hand, f"ours/hand = {t_ours / t_hand:.2f}")
-    read_view = f"SELECT * FROM {engine.relation('spend_7d')}"
-    t_read_merge, _ = median_time(lambda: merge_asof(labels, conn.sql(read_view).df()), runs)
-    line("pandas merge_asof, reading the view into pandas first", t_read_merge,
-         f"ours/merge_asof = {t_ours / t_read_merge:.2f}")
-    spend = conn.sql(read_view).df()
-    t_pandas, merged = median_time(lambda: merge_asof(labels, spend), runs)
-    line("pandas merge_asof alone (feature rows already in memory)", t_pandas,
-         f"ours/merge_asof = {t_ours / t_pandas:.2f}")
-    # Cross-check: the hand-written query has no defined row order; compare per label row.
-    check = hand.sort_values(["customer_id", "event_timestamp", "is_fraud"], kind="stable")
-    mine = ours.sort_values(["customer_id", "event_timestamp", "is_fraud"], kind="stable")
-    assert np.allclose(check["spend_7d"].to_numpy(float), mine["spend_7d"].to_numpy(float),
-                       equal_nan=True), "training_set differs from the hand-written query"
-    assert np.allclose(merged["spend_7d"].to_numpy(float), ours["spend_7d"].to_numpy(float),
-                       equal_nan=True), "training_set differs from merge_asof"
-    conn.unregister("labels")
-    t_multi, _ = median_time(lambda: project.training_set(
-        labels, ["spend_7d.*", "profile.*", "merchant_risk.*"]), runs)
-    line("training_set, 3 views (spend 7d ttl, profile, merchant 2d ttl)", t_multi)
+def bench_engine(engine: str, data: Path, rounds: int, feast_python: str | None) -> None:
+    cases = [c for c in CASES[engine] if c != "feast_duckdb" or feast_python]
+    print(f" {engine}: correctness (row count + checksum against {cases[0]})", flush=True)
+    results = {case: [run_case(case, data, feast_python)] for case in cases}
+    reference = results[cases[0]][0]
+    for case in list(cases):
+        first = results[case][0]
+        ok = same(first, reference)
+        in_order = first["in_order"] or not case.startswith("featurekit")
+        order = "" if not case.startswith("featurekit") else (
+            ", label order kept" if in_order else ", ORDER LOST")
+        print(f"  {case:<26} {'OK' if ok else 'MISMATCH'}{order}", flush=True)
+        if not (ok and in_order):
+            print(f"   {case}: {first} vs {reference}; left out of timing")
+            cases.remove(case)
+    for n in range(rounds):  # in turns, the order rotating each round
+        for case in cases[n % len(cases):] + cases[:n % len(cases)]:
+            results[case].append(run_case(case, data, feast_python))
+    report(engine, cases, {c: results[c][1:] for c in cases})
 
 
-def merge_asof(labels: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
-    """The pandas way: sort both by time, match backward per entity within 7 days."""
-    left = labels.reset_index().sort_values("event_timestamp", kind="stable")
-    right = spend.sort_values("feature_ts", kind="stable")
-    merged = pd.merge_asof(left, right, left_on="event_timestamp", right_on="feature_ts",
-                           by="customer_id", direction="backward",
-                           tolerance=pd.Timedelta(days=7))
-    return merged.sort_values("index").set_index("index").drop(columns="feature_ts")
+def report(engine: str, cases: list[str], results: dict[str, list[dict[str, Any]]]) -> None:
+    med = {c: {k: statistics.median(r[k] for r in results[c])
+               for k in ("seconds", "import", "rss", "rss_before", "cpu")} for c in cases}
+    ours = f"featurekit_{engine}"
+    print(f" {engine}: medians (time: fresh process, from before the library import to the "
+          f"DataFrame; peak RSS of the process, of which ~{med[ours]['rss_before']:.0f} MB "
+          f"before the clock starts: interpreter, pandas, labels)")
+    print(f"  {'case':<58} {'total s':>8} {'import':>7} {'cpu s':>7} {'peak MB':>8}  "
+          f"featurekit / this")
+    for case in cases:
+        m = med[case]
+        ratio = ""
+        if case != ours and ours in med:
+            ratio = (f"time {med[ours]['seconds'] / m['seconds']:.2f}, "
+                     f"process CPU {med[ours]['cpu'] / m['cpu']:.2f}, "
+                     f"peak RSS {med[ours]['rss'] / m['rss']:.2f}")
+        print(f"  {CASES[engine][case]:<58} {m['seconds']:8.2f} {m['import']:7.2f} "
+              f"{m['cpu']:7.2f} {m['rss']:8.0f}  {ratio}", flush=True)
 
 
-# -- PostgreSQL -----------------------------------------------------------------------------
-def bench_postgres(project: Any, labels: pd.DataFrame, runs: int) -> None:
-    """Hand-written queries run on labels already in a table: server-side only (CREATE TEMP
-    TABLE AS, no transfer) and fetched into pandas (COPY -> Arrow -> DataFrame)."""
-    from featurekit.engines import pit
-    from featurekit.engines.pit import PitView
-    from featurekit.retrieval import _label_keys, resolve_features
-
-    engine = project.engine
-    features = ["spend_7d.*"]
-    requests = resolve_features(project, features, False)
-    requests[0].keys = [("customer_id", "customer_id")]
-    view = PitView(engine.relation("spend_7d"), requests[0].keys, "feature_ts",
-                   project.models["spend_7d"].ttl, requests[0].columns)
-    hand = {
-        "LATERAL, labels in entity order": pit.lateral_sql(engine.quote, "bench_labels", [view]),
-        "LATERAL, labels in their order": pit.lateral_sql(
-            engine.quote, "bench_labels", [view]).replace(
-            ' ORDER BY "customer_id", "__fk_t"', ""),
-        "sort/window": pit.window_sql(engine.quote, "bench_labels", [view]),
-    }
-    for n in (len(labels) // 10, len(labels)):
-        subset = labels.iloc[:n]
-        keys = _label_keys(pa_table(subset), "event_timestamp", requests)
-        engine.load_arrow(keys, "bench_labels", temporary=True)
-        project.training_set(subset.iloc[:1000], features)  # warm up
-        print(f" PostgreSQL, {n:,} labels", flush=True)
-        fns: dict[str, Callable[[], Any]] = {}
-        for name, sql in hand.items():
-
-            def server_side(sql: str = sql) -> None:
-                engine.execute('DROP TABLE IF EXISTS "bench_out"')
-                engine.execute(f'CREATE TEMP TABLE "bench_out" AS {sql}')
-
-            fns[f"hand-written {name}, server-side"] = server_side
-        fns["hand-written LATERAL (entity order) -> DataFrame"] = (
-            lambda: engine.fetch_df(hand["LATERAL, labels in entity order"]))
-        for plan in ("lateral", "window"):
-
-            def ours(plan: str = plan, subset: pd.DataFrame = subset) -> None:
-                engine.window_plan_min_labels = 0 if plan == "window" else None
-                project.training_set(subset, features)
-
-            fns[f"training_set, {plan} plan (DataFrame in and out)"] = ours
-        timed = interleaved(fns, runs)
-        engine.window_plan_min_labels = None
-        server = min(t for name, (t, _) in timed.items() if name.endswith("server-side"))
-        fetched = timed["hand-written LATERAL (entity order) -> DataFrame"][0]
-        for name, (seconds, _) in timed.items():
-            ratio = ""
-            if name.startswith("training_set"):
-                ratio = (f"ours/best server-side = {seconds / server:.2f}, "
-                         f"ours/hand -> DataFrame = {seconds / fetched:.2f}")
-            line(name, seconds, ratio)
-    engine.execute('DROP TABLE IF EXISTS "bench_out"')
-    t_multi, _ = median_time(lambda: project.training_set(
-        labels, ["spend_7d.*", "profile.*", "merchant_risk.*"]), 1)
-    line(f"training_set, 3 views, {len(labels):,} labels (lateral)", t_multi)
+def schema(data: Path) -> str:
+    """The PostgreSQL schema of one run (runs at the same time must not share one)."""
+    return "fk_bench_" + "".join(c for c in data.name.lower() if c.isalnum())
 
 
-def pa_table(frame: pd.DataFrame) -> Any:
-    import pyarrow as pa
+def _drop_pg_schema(data: Path) -> None:
+    import psycopg
 
-    return pa.Table.from_pandas(frame, preserve_index=False)
-
-
-def bench_online(project: Any, entities: int, lookups: int = 2000) -> None:
-    rng = np.random.default_rng(3)
-    now = BASE + pd.Timedelta(days=DAYS)
-    for _ in range(50):  # warm the connection, the plan and the cache
-        project.online_features(["spend_7d.*"], {"customer_id": [0]}, now=now)
-    times = []
-    for entity in rng.integers(0, entities, lookups):
-        started = time.perf_counter()
-        project.online_features(["spend_7d.*"], {"customer_id": [int(entity)]}, now=now)
-        times.append(time.perf_counter() - started)
-    p50, p99 = np.percentile(np.array(times) * 1000, [50, 99])
-    print(f"  online_features, one entity, {lookups} lookups: p50 {p50:.2f} ms, "
-          f"p99 {p99:.2f} ms", flush=True)
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema(data)}" CASCADE')
 
 
-def bench_logging(project: Any, n: int, runs: int) -> None:
-    rng = np.random.default_rng(5)
-    frame = pd.DataFrame({
-        "customer_id": rng.integers(0, 100_000, n), "merchant_id": rng.integers(0, 10_000, n),
-        "amount": rng.random(n) * 500, "spend_7d": rng.random(n) * 1000,
-        "channel": rng.choice(["pos", "online", "atm"], n), "score": rng.random(n),
-    })
-    engine = project.engine
-    table = engine.relation("predictions_bench")
+# -- extras: in-process figures of other calls ---------------------------------------------------
+def extras(engines: list[str], runs: int) -> None:
+    import numpy as np
+    import pandas as pd
 
-    def fresh() -> int:
-        engine.execute(f"DROP TABLE IF EXISTS {table}")
-        return project.log_predictions("bench", frame, version="v1")
+    from featurekit.project import Project
 
-    t_new, _ = median_time(fresh, runs)
-    line(f"log_predictions, {n:,} rows into a new table", t_new, f"{n / t_new:,.0f} rows/s")
-    t_append, _ = median_time(lambda: project.log_predictions("bench", frame, version="v1"), 1)
-    line(f"log_predictions, {n:,} more rows (append, anti-join)", t_append,
-         f"{n / t_append:,.0f} rows/s")
-    engine.execute(f"DROP TABLE IF EXISTS {table}")
+    entities, n_labels = SIZES["1m"]
+    print(f"\n== extras at {entities * DAYS:,} feature rows, {n_labels:,} labels ==")
+    labels = make_labels(n_labels, entities, entities // 10)
+    with tempfile.TemporaryDirectory(prefix="fk_bench_") as tmp:
+        data = Path(tmp)
+        set_up(data, "1m", engines, None)
+        for name in engines:
+            with Project(data / "project", target=name) as project:
+                features = ["spend_7d.*", "profile.*", "merchant_risk.*"]
+                times = []
+                for _ in range(runs):
+                    started = time.perf_counter()
+                    project.training_set(labels, features)
+                    times.append(time.perf_counter() - started)
+                print(f"  {name}: training_set, 3 views: {statistics.median(times):.2f} s")
+                frame = pd.DataFrame({"customer_id": np.arange(n_labels) % entities,
+                                      "score": np.random.default_rng(5).random(n_labels)})
+                started = time.perf_counter()
+                project.log_predictions("bench", frame, version="v1")
+                seconds = time.perf_counter() - started
+                print(f"  {name}: log_predictions, {n_labels:,} rows: {seconds:.2f} s")
+                project.engine.execute(
+                    f"DROP TABLE IF EXISTS {project.engine.relation('predictions_bench')}")
+                if name == "postgres":
+                    now = pd.Timestamp("2024-04-10")
+                    lookups = []
+                    for entity in np.random.default_rng(3).integers(0, entities, 1000):
+                        started = time.perf_counter()
+                        project.online_features(["spend_7d.*"], {"customer_id": [int(entity)]},
+                                                now=now)
+                        lookups.append(time.perf_counter() - started)
+                    p50, p99 = np.percentile(np.array(lookups[50:]) * 1000, [50, 99])
+                    print(f"  postgres: online_features, one entity: p50 {p50:.2f} ms, "
+                          f"p99 {p99:.2f} ms")
+        if "postgres" in engines:
+            _drop_pg_schema(data)
+
+
+def find_feast(given: str | None) -> str | None:
+    if given == "none":
+        return None
+    for python in [given, "/tmp/feastvenv/bin/python"]:
+        if python and shutil.which(python) and subprocess.run(
+                [python, "-c", "import feast"], capture_output=True).returncode == 0:
+            return python
+    return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 10M rows, 1M labels")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes", default="10m,1m", help="10m = 10M rows x 1M labels; 1m")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default="duckdb,postgres")
+    parser.add_argument("--feast-python",
+                        help="python of a virtualenv with feast[duckdb] ('none': skip Feast)")
+    parser.add_argument("--extras", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from featurekit.project import Project
-
-    entities = max(100, int(100_000 * args.scale))
-    merchants = max(10, int(10_000 * args.scale))
-    rows, n_labels = entities * 100, max(1000, int(1_000_000 * args.scale))
-    labels = make_labels(n_labels, entities, merchants)
-    print(f"scale {args.scale}: {entities:,} entities, {rows:,} feature rows, "
-          f"{n_labels:,} labels, runs {args.runs}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="fk_bench_") as tmp:
-        root = project_dir(Path(tmp))
-        for name in args.engines.split(","):
-            with Project(root, target=name) as project:
-                started = time.perf_counter()
-                generate_features(project.engine, entities, rows, merchants)
-                print(f"{name}: generated features in {time.perf_counter() - started:.1f} s",
-                      flush=True)
-                if name == "duckdb":
-                    bench_duckdb(project, labels, args.runs)
-                else:
-                    bench_postgres(project, labels, args.runs)
-                    bench_online(project, entities)
-                bench_logging(project, 1_000_000 if args.scale >= 0.5 else n_labels, args.runs)
-                if name == "postgres":
-                    project.engine.execute(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE')
+    if args.worker:
+        worker_main(args.worker, args.data)
+        return
+    engines = args.engines.split(",")
+    feast_python = find_feast(args.feast_python) if "duckdb" in engines else None
+    for size in args.sizes.split(","):
+        bench_size(size, engines, max(3, args.rounds), feast_python)
+    if args.extras:
+        extras(engines, args.rounds)
 
 
 if __name__ == "__main__":

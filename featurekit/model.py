@@ -104,7 +104,8 @@ def _load_header(path: Path, body: str, first_line: int) -> dict[str, Any]:
     import yaml
 
     try:
-        header = yaml.safe_load(body)
+        # libyaml's loader when present: the pure-Python one dominated opening a project.
+        header = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         # The context mark is where the unfinished construct began: the line to fix.
         mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)

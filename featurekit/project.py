@@ -95,8 +95,11 @@ class Project:
         target: the profiles.yml output to use (default: ``FEATUREKIT_TARGET`` or the profile's).
         profiles_dir: where profiles.yml is (default: the project, then ~/.featurekit).
 
-    Loading parses and checks every model but opens no connection; the database is reached
-    the first time something needs it.
+    Opening reads the settings, the sources and every model's header (entity, timestamp,
+    ttl, schedule) and opens no connection: that is all training sets and online lookups
+    need. The models' SQL is parsed and checked (syntax, references, cycles) the first time
+    ``models`` or ``graph`` is used (compile, refresh, ls, ...); the database is reached the
+    first time something needs it.
     """
 
     def __init__(self, path: str | Path = ".", target: str | None = None,
@@ -108,18 +111,44 @@ class Project:
         self.models_dir = self.root / self.settings.models
         self.sources: dict[str, Source] = load_sources(self.models_dir / "sources.yml", self.root,
                                                        self.root / self.settings.seeds)
-        self.models: dict[str, Model] = self._load_models()
-        self.graph = Graph({name: model.depends_on for name, model in self.models.items()})
-        self.tests: dict[str, DataTest] = self._load_tests()
+        #: Every model by name, from its header; ``models`` is the same with the SQL parsed.
+        self.headers: dict[str, Model] = self._load_headers()
         self._engine: Engine | None = None
 
     def __repr__(self) -> str:
-        return f"Project({str(self.root)!r}, models={len(self.models)})"
+        return f"Project({str(self.root)!r}, models={len(self.headers)})"
 
     # -- loading ------------------------------------------------------------------------
-    def _load_models(self) -> dict[str, Model]:
+    @property
+    def models(self) -> dict[str, Model]:
+        """Every model by name, its SQL parsed and its references resolved (on first use)."""
+        return self._parsed[0]
+
+    @property
+    def graph(self) -> Graph:
+        """The models' dependency graph (built, and checked for cycles, on first use)."""
+        return self._parsed[1]
+
+    @cached_property
+    def _parsed(self) -> tuple[dict[str, Model], Graph]:
+        # sqlglot is a heavy import and parsing is the slow part of opening a project, which
+        # reading features never needs: it happens here, once, when something first does.
         from featurekit.sql import parse
 
+        models = self.headers
+        for model in models.values():
+            if model.expression is None:
+                model.expression = parse(model.sql, self.settings.dialect, model.path)
+        for model in models.values():
+            self._resolve_references(model, models)
+        return models, Graph({name: model.depends_on for name, model in models.items()})
+
+    @cached_property
+    def tests(self) -> dict[str, DataTest]:
+        """Every data test by name: model headers' and ``tests_sql/*.sql`` (on first use)."""
+        return self._load_tests()
+
+    def _load_headers(self) -> dict[str, Model]:
         if not self.models_dir.is_dir():
             raise ConfigError(f"models folder {self.models_dir} does not exist")
         models: dict[str, Model] = {}
@@ -137,10 +166,7 @@ class Project:
                     f'{path}: model "{model.name}" has the name of a source in sources.yml; '
                     f"rename one of them"
                 )
-            model.expression = parse(model.sql, self.settings.dialect, model.path)
             models[model.name] = model
-        for model in models.values():
-            self._resolve_references(model, models)
         return models
 
     def _resolve_references(self, model: Model, models: dict[str, Model]) -> None:
@@ -248,8 +274,8 @@ class Project:
     def resolve(self, table: exp.Table) -> tuple[str, str, str | None] | None:
         """(schema, name, timestamp column) of the relation a model's table reference reads."""
         name, schema = table.name, table.db or None
-        if schema is None and name in self.models:
-            return self.target.schema, name, self.models[name].timestamp
+        if schema is None and name in self.headers:
+            return self.target.schema, name, self.headers[name].timestamp
         source = self.sources.get(name) if schema is None else None
         if source is None:
             wanted = f"{schema}.{name}" if schema else name

@@ -6,21 +6,21 @@ the view's row with the same entity key and the greatest ``feature_ts`` such tha
 no such row gives NULLs. Every label row comes back once, in order, with all its columns.
 
 The join runs in the engine (``Engine.point_in_time_sql``); Python only validates the request,
-bulk-loads the label keys into a temporary table and puts the label order back.
+hands the label keys to the engine (``Engine.temporary_table``) and puts the label order back.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from featurekit.engines.pit import ROW, TIME, PitView
+from featurekit.engines.pit import COLUMN, KEY, ROW, TIME, PitView
 from featurekit.errors import RetrievalError, did_you_mean
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -80,11 +80,11 @@ def resolve_features(project: Project, features: Sequence[str], full_names: bool
             raise RetrievalError(
                 f'feature reference "{ref}" must be "view.column" or "view.*"'
             )
-        if view not in project.models:
+        if view not in project.headers:  # headers: no need to parse every model's SQL
             raise RetrievalError(
-                f'unknown feature view "{view}" in "{ref}"{did_you_mean(view, project.models)}'
+                f'unknown feature view "{view}" in "{ref}"{did_you_mean(view, project.headers)}'
             )
-        model = project.models[view]
+        model = project.headers[view]
         if not model.is_feature_view:
             raise RetrievalError(
                 f'model {view} is not a feature view (its header has no `entity:`), so '
@@ -231,22 +231,29 @@ def _utc_naive(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
     return column.cast(pa.timestamp("us"), safe=False)
 
 
-def _label_keys(labels: pa.Table, timestamp: str, requests: list[ViewRequest]) -> pa.Table:
-    """The relation the engine joins: label key columns, ``__fk_t`` and ``__fk_row``."""
+def _label_keys(labels: pa.Table, timestamp: str,
+                requests: list[ViewRequest]) -> tuple[pa.Table, dict[str, str]]:
+    """The relation the engine joins, and the name it gives each label key column.
+
+    Its columns have internal names only (``__fk_k<n>``, ``__fk_t``, ``__fk_row``), so a label
+    column named like one of them can never be mistaken for it.
+    """
     import numpy as np
     import pyarrow as pa
 
+    names: dict[str, str] = {}
     columns: dict[str, pa.ChunkedArray] = {}
     for request in requests:
         for label_column, entity in request.keys:
-            if label_column not in columns:
+            if label_column not in names:
+                names[label_column] = f"{KEY}{len(names)}"
                 field = request.schema.field(entity)
-                columns[label_column] = _key_array(
+                columns[names[label_column]] = _key_array(
                     labels[label_column], label_column, field, request.model.name
                 )
     columns[TIME] = _utc_naive(labels[timestamp], timestamp)
     columns[ROW] = pa.chunked_array([pa.array(np.arange(labels.num_rows, dtype=np.int64))])
-    return pa.table(columns)
+    return pa.table(columns), names
 
 
 # -- training sets ------------------------------------------------------------------------
@@ -280,8 +287,8 @@ def training_set(project: Project, labels: Any, features: Sequence[str],
     step("resolving features")
     requests = resolve_features(project, features, full_names)
     step("reading labels")
-    table = _labels_table(project, labels)
-    names = table.column_names
+    frame, table = (labels, None) if _is_frame(labels) else (None, _labels_table(project, labels))
+    names = [str(c) for c in frame.columns] if frame is not None else table.column_names
     if timestamp not in names:
         raise RetrievalError(
             f'label set has no timestamp column "{timestamp}"{did_you_mean(timestamp, names)}; '
@@ -289,49 +296,66 @@ def training_set(project: Project, labels: Any, features: Sequence[str],
         )
     _match_keys(requests, names, entity_columns or {}, "label set")
     _check_collisions(requests, set(names), full_names)
-    keys = _label_keys(table, timestamp, requests)
-    features_table = _join(project, keys, requests, step)
+    if table is None:  # a DataFrame: only its key columns go to the engine unless Arrow is out
+        wanted = {timestamp, *(c for r in requests for c, _ in r.keys)}
+        subset = labels if as_arrow else labels[[c for c in labels.columns if str(c) in wanted]]
+        table = _labels_table(project, subset)
+    keys, key_names = _label_keys(table, timestamp, requests)
+    found, order = _join(project, keys, key_names, requests, step)
     step("assembling")
     if as_arrow:
-        for name in features_table.column_names:
-            table = table.append_column(name, features_table[name])
+        found = found.take(order)
+        for name in found.column_names:
+            table = table.append_column(name, found[name])
         return table
     import pandas as pd
 
     from featurekit.arrow import arrow_to_pandas
 
-    frame = labels if isinstance(labels, pd.DataFrame) else arrow_to_pandas(table)
-    values = arrow_to_pandas(features_table)
+    # Reordering in pandas is several times faster than Arrow's take over nullable columns.
+    values = arrow_to_pandas(found).take(order)
+    frame = frame if frame is not None else arrow_to_pandas(table)
     values.index = frame.index
     return pd.concat([frame, values], axis=1) if len(values.columns) else frame.copy()
 
 
-def _join(project: Project, keys: pa.Table, requests: list[ViewRequest],
-          step: Progress) -> pa.Table:
-    """Run the engine's point-in-time join; feature columns in label order."""
+def _is_frame(labels: Any) -> bool:
+    import sys
+
+    pandas = sys.modules.get("pandas")  # a DataFrame implies pandas is imported already
+    return pandas is not None and isinstance(labels, pandas.DataFrame)
+
+
+def _join(project: Project, keys: pa.Table, key_names: Mapping[str, str],
+          requests: list[ViewRequest], step: Progress) -> tuple[pa.Table, np.ndarray]:
+    """Run the engine's point-in-time join.
+
+    Returns the feature columns in the engine's row order and, per label row, the position of
+    its result row (``take`` puts them in label order).
+    """
     import numpy as np
     import pyarrow as pa
 
     engine = project.engine
     n = keys.num_rows
-    views = [
-        PitView(
+    views, outputs = [], []
+    for r in requests:
+        # Output columns get internal names in SQL: a feature called like an internal column
+        # (or like a label column of the relation) cannot shadow it there.
+        aliases = [(column, f"{COLUMN}{len(outputs) + i}") for i, (column, _) in
+                   enumerate(r.columns)]
+        outputs += [output for _, output in r.columns]
+        views.append(PitView(
             relation=engine.relation(r.model.name),
-            keys=r.keys,
+            keys=[(key_names[label], entity) for label, entity in r.keys],
             timestamp=r.model.timestamp or "",
             ttl=r.model.ttl,
-            columns=r.columns,
-        )
-        for r in requests
-    ]
-    temp = f"__fk_labels_{uuid.uuid4().hex[:12]}"
+            columns=aliases,
+        ))
     step(f"loading {n:,} label rows")
-    engine.load_arrow(keys, temp, temporary=True)
-    try:
+    with engine.temporary_table(keys) as labels:
         step("point-in-time join")
-        result = engine.fetch_arrow(engine.point_in_time_sql(engine.quote(temp), views, n))
-    finally:
-        engine.execute(f"DROP TABLE IF EXISTS {engine.quote(temp)}")
+        result = engine.fetch_arrow(engine.point_in_time_sql(labels, views, n))
     if result.num_rows != n:  # feature views are unique on (entity, timestamp): one match
         raise RetrievalError(
             f"point-in-time join returned {result.num_rows} rows for {n} label rows; a feature "
@@ -339,13 +363,13 @@ def _join(project: Project, keys: pa.Table, requests: list[ViewRequest],
         )
     order = np.empty(n, dtype=np.int64)
     order[result[ROW].to_numpy()] = np.arange(n)
-    result = result.drop_columns([ROW]).take(order)
+    result = result.drop_columns([ROW]).rename_columns(outputs)
     # DECIMAL comes back as float64 on every engine (PostgreSQL's numeric already does), so a
     # training set has the same types wherever it was built and pandas gets numbers, not objects.
     for i, field in enumerate(result.schema):
         if pa.types.is_decimal(field.type):
             result = result.set_column(i, field.name, result[i].cast(pa.float64()))
-    return result
+    return result, order
 
 
 def training_set_file(project: Project, labels: str, features: Sequence[str], out: str,

@@ -190,7 +190,7 @@ def test_unknown_column_is_an_error_at_load_when_the_sql_lists_columns(duck_proj
                               "materialized: table\ntests:\n  - unique: order_id\n"
                               "  - not_null: [custmer_id]\n")
     with pytest.raises(ModelError) as error:
-        duck_project.open()
+        _ = duck_project.open().tests  # checked when first used
     assert str(error.value).startswith(f"{path.relative_to(duck_project.root)}:5: ")
     assert 'unknown column "custmer_id"' in str(error.value)
     assert 'did you mean "customer_id"' in str(error.value)
@@ -215,7 +215,7 @@ def test_relationships_to_an_unknown_model_names_the_line(duck_project):
                        "tests:\n  - relationships: {column: customer_id, to: custmers}\n")
     with pytest.raises(ModelError, match=r"orders_clean.sql:3: relationships test: unknown "
                                          r'model "custmers"'):
-        duck_project.open()
+        _ = duck_project.open().tests  # checked when first used
 
 
 def test_unknown_test_kind_names_the_line_and_the_kinds(duck_project):
@@ -233,7 +233,7 @@ def test_singular_test_reading_an_unknown_model_names_file_and_line(duck_project
     duck_project.write("tests_sql/bad.sql", "SELECT *\nFROM orders_clen\n")
     with pytest.raises(ModelError, match=r'tests_sql/bad.sql:2:6: unknown table "orders_clen" '
                                          r'\(did you mean "orders_clean"\?\)'):
-        duck_project.open()
+        _ = duck_project.open().tests  # checked when first used
 
 
 def test_the_example_projects_tests_pass_on_its_data(make_project):

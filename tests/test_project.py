@@ -54,7 +54,7 @@ def test_unknown_table_names_file_line_and_suggests(duck_project):
     duck_project.seed("events", "id\n1\n")
     duck_project.model("a", "SELECT id\nFROM\n   evnts", "materialized: view")
     with pytest.raises(ModelError) as info:
-        duck_project.open()
+        _ = duck_project.open().models  # SQL is parsed on first use
     message = str(info.value)
     assert "models_sql/a.sql:6:4" in message  # header is 3 lines, then SELECT/FROM/evnts
     assert 'unknown table "evnts"' in message and 'did you mean "events"' in message
@@ -65,13 +65,24 @@ def test_cycle_prints_the_cycle(duck_project):
     duck_project.model("b", "SELECT * FROM a")
     duck_project.model("c", "SELECT * FROM b")
     with pytest.raises(ModelError, match=r"dependency cycle: a -> c -> b -> a"):
-        duck_project.open()
+        _ = duck_project.open().models  # SQL is parsed on first use
 
 
 def test_model_reading_itself(duck_project):
     duck_project.model("a", "SELECT * FROM a")
     with pytest.raises(ModelError, match=r"a.sql:1:15: model reads itself"):
-        duck_project.open()
+        _ = duck_project.open().models  # SQL is parsed on first use
+
+
+def test_opening_reads_headers_only_sql_errors_show_on_first_use(duck_project):
+    """Reading features needs only the headers: a broken model elsewhere does not stop it."""
+    duck_project.model("a", "SELECT id, ts FROM evnts", "entity: id\ntimestamp: ts\nttl: 2d")
+    project = duck_project.open()
+    assert project.headers["a"].entity == ["id"] and project.headers["a"].timestamp == "ts"
+    with pytest.raises(ModelError, match='unknown table "evnts"'):
+        _ = project.graph
+    with pytest.raises(ModelError, match='unknown table "evnts"'):
+        _ = project.models
 
 
 def test_duplicate_model_names(duck_project):
@@ -84,13 +95,13 @@ def test_duplicate_model_names(duck_project):
 def test_syntax_error_reports_file_line_col_past_the_header(duck_project):
     duck_project.model("a", "SELECT id,\n  FROM WHERE", "materialized: view\ndescription: x")
     with pytest.raises(ModelError, match=r"models_sql/a.sql:6:\d+: SQL syntax error"):
-        duck_project.open()
+        _ = duck_project.open().models  # SQL is parsed on first use
 
 
 def test_two_statements_are_rejected(duck_project):
     duck_project.model("a", "SELECT 1; SELECT 2")
     with pytest.raises(ModelError, match="exactly one SELECT"):
-        duck_project.open()
+        _ = duck_project.open().models  # SQL is parsed on first use
 
 
 def test_table_sources_are_referenced_by_name_or_relation(duck_project):

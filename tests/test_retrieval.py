@@ -260,6 +260,101 @@ def test_values_come_back_as_stored(make_project):
     assert train["flag"].to_pylist() == [True, None]
 
 
+def test_bigint_features_stay_exact_integers_when_a_label_has_no_match(make_project):
+    """A missing match is NULL, not a float: 2**63 - 1 comes back exactly (pandas Int64)."""
+    p = make_project()
+    p.model("big_ints", "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01', "
+                        "CAST(9223372036854775807 AS BIGINT), CAST(7 AS INTEGER))) "
+                        "AS t(customer_id, feature_ts, n, small)",
+            "entity: customer_id\ntimestamp: feature_ts\nmaterialized: table")
+    project = p.open()
+    project.refresh()
+    labels = labels_frame((1, "2024-01-02"), (2, "2024-01-02"), (1, "2023-01-01"))
+    train = project.training_set(labels, ["big_ints.*"])
+    assert str(train["n"].dtype) == "Int64" and str(train["small"].dtype) == "Int32"
+    assert values(train, "n") == [2**63 - 1, None, None]
+    assert values(train, "small") == [7, None, None]
+    arrow = project.training_set(labels, ["big_ints.*"], as_arrow=True)
+    assert arrow.schema.field("n").type == pa.int64()
+    assert arrow["n"].to_pylist() == [2**63 - 1, None, None]
+    # Integer label columns read from Arrow keep their type through the pandas path too.
+    from_arrow = project.training_set(pa.Table.from_pandas(labels.assign(
+        weight=pd.array([1, None, 3], dtype="Int64"))), ["big_ints.n"])
+    assert values(from_arrow, "weight") == [1, None, 3]
+    assert str(from_arrow["weight"].dtype) == "Int64"
+
+
+def test_decimal_features_come_back_as_float64(make_project):
+    p = make_project()
+    p.model("prices", "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01', "
+                      "CAST(12.34 AS DECIMAL(10, 2))), (2, TIMESTAMP '2024-01-01', NULL)) "
+                      "AS t(customer_id, feature_ts, price)",
+            "entity: customer_id\ntimestamp: feature_ts\nmaterialized: table")
+    project = p.open()
+    project.refresh()
+    labels = labels_frame((1, "2024-01-02"), (2, "2024-01-02"), (3, "2024-01-02"))
+    arrow = project.training_set(labels, ["prices.price"], as_arrow=True)
+    assert arrow.schema.field("price").type == pa.float64()
+    assert arrow["price"].to_pylist() == [12.34, None, None]
+    train = project.training_set(labels, ["prices.price"])
+    assert train["price"].dtype == "float64"
+    assert values(train, "price") == [12.34, None, None]
+
+
+@pytest.mark.parametrize("internal", ["__fk_row", "__fk_t", "__fk_k0", "__fk_c0"])
+def test_label_and_feature_columns_named_like_internal_ones(make_project, internal):
+    """Names featurekit uses inside its join cannot collide with the user's."""
+    p = make_project()
+    p.seed("src", "customer_id,feature_ts,spend\n1,2024-01-01 00:00:00,10.0\n"
+                  "1,2024-01-03 00:00:00,30.0\n2,2024-01-02 00:00:00,20.0\n")
+    p.model("fv", f'SELECT customer_id, CAST(feature_ts AS TIMESTAMP) AS feature_ts, spend, '
+                  f'spend * 2 AS "{internal}" FROM src',
+            "entity: customer_id\ntimestamp: feature_ts\nmaterialized: table")
+    project = p.open()
+    project.refresh()
+    labels = pd.DataFrame({
+        internal: [2, 1, 1, 1],  # the entity column, named like an internal column
+        "at": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-04", "2023-01-01"]),
+    })
+    train = project.training_set(labels, ["fv.*"], timestamp="at", full_names=True,
+                                 entity_columns={"customer_id": internal})
+    assert list(train[internal]) == [2, 1, 1, 1]
+    assert values(train, "fv__spend") == [20.0, 10.0, 30.0, None]
+    assert values(train, f"fv__{internal}") == [40.0, 20.0, 60.0, None]
+    # A non-key label column with an internal name is carried through untouched.
+    labels = labels_frame((1, "2024-01-02"), (2, "2024-01-02"))
+    labels[internal] = [7, 8]
+    train = project.training_set(labels, ["fv.spend"])
+    assert list(train[internal]) == [7, 8] and values(train, "spend") == [10.0, 20.0]
+
+
+def test_reading_features_imports_no_sql_parser(shop):
+    """Opening a project loads no driver, pandas or sqlglot; reading features never needs
+    sqlglot (it is parsed SQL's library: compile and refresh load it)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    shop.close()  # DuckDB allows one process per file
+    code = textwrap.dedent(f"""
+        import sys, featurekit
+        project = featurekit.Project({str(shop.root)!r})
+        heavy = ("duckdb", "psycopg", "pandas", "pyarrow", "sqlglot")
+        print(sorted(m for m in heavy if m in sys.modules))
+        import pandas as pd
+        labels = pd.DataFrame({{"customer_id": [1],
+                                "event_timestamp": pd.to_datetime(["2024-01-02"])}})
+        print(project.training_set(labels, ["customer_spend.spend"])["spend"].tolist())
+        print(project.online_features(["customer_profile.age"], {{"customer_id": [2]}})["age"]
+              .tolist())
+        print("sqlglot" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=shop.root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:4] == ["[]", "[20.0]", "[40]", "False"]
+
+
 # -- bad input -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"timestamp": "event_ts"}, 'no timestamp column "event_ts" (did you mean "event_timestamp"?)'),
@@ -431,6 +526,14 @@ def test_online_features_latest_row_with_time_and_status(shop):
                                                            datetime(2024, 1, 5)]
     assert values(got, "age") == [40, 30, None, 30]
     assert list(got["customer_profile__status"]) == ["present", "present", "missing", "present"]
+    # Within the ttl the stored values come back (customer 1's latest row holds NULL).
+    got = shop.online_features(["customer_spend.spend"], {"customer_id": [2, 1]},
+                               now=datetime(2024, 1, 2, 12, tzinfo=UTC))
+    assert values(got, "spend") == [5.0, None]
+    assert list(got["customer_spend__status"]) == ["present", "present"]
+    got = shop.online_features(["customer_merchant.pair_count"],
+                               {"customer_id": [1, 1], "merchant_id": [8, 7]})
+    assert values(got, "pair_count") == [2, 3]
 
 
 def test_online_features_composite_key_and_errors(shop):

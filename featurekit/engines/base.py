@@ -7,6 +7,7 @@ identifiers quoted with ``Engine.quote``. Internal statements with values use ``
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ class Engine:
     #: True when several models may be refreshed at once (one connection each).
     concurrent_writers = False
     _in_transaction = False  # set while a transaction() block is open on this connection
+    #: How identifiers are quoted (a quote inside one is doubled).
+    identifier_quote = '"'
 
     def __init__(self, target: Target):
         self.target = target
@@ -106,9 +109,15 @@ class Engine:
         return []
 
     def quote(self, name: str) -> str:
-        from featurekit.sql import quote
+        """The quoted identifier, or dotted name, in this engine's SQL.
 
-        return quote(name, self.dialect)
+        Done here rather than by sqlglot so that reading features never imports it.
+
+        >>> Engine.__new__(Engine).quote('main.a"b')
+        '"main"."a""b"'
+        """
+        q = self.identifier_quote
+        return ".".join(q + part.replace(q, q + q) + q for part in name.split("."))
 
     def relation(self, name: str, schema: str | None = None) -> str:
         return self.quote(f"{schema or self.schema}.{name}")
@@ -150,6 +159,16 @@ class Engine:
                    mode: str = "replace", temporary: bool = False) -> int:
         """Write an Arrow table: mode 'replace' (atomically), 'create' or 'append'."""
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def temporary_table(self, data: pa.Table) -> Iterator[str]:
+        """``data`` as a relation (its quoted name) while the block runs; gone afterwards."""
+        name = f"__fk_tmp_{uuid.uuid4().hex[:12]}"
+        self.load_arrow(data, name, temporary=True)
+        try:
+            yield self.quote(name)
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {self.quote(name)}")
 
     # -- materializations ---------------------------------------------------------------
     def create_view(self, name: str, select_sql: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import uuid
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.base import Engine
@@ -121,6 +123,16 @@ class DuckDBEngine(Engine):
         finally:
             self.conn.unregister(view)
         return data.num_rows
+
+    @contextlib.contextmanager
+    def temporary_table(self, data: pa.Table) -> Iterator[str]:
+        # DuckDB scans a registered Arrow table in place: no copy of the rows, no load time.
+        name = f"__fk_tmp_{uuid.uuid4().hex[:12]}"
+        self.conn.register(name, data)
+        try:
+            yield self.quote(name)
+        finally:
+            self.conn.unregister(name)
 
     def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str],
                       time_column: str | None = None) -> int:

@@ -20,8 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+# Internal column names of the label relation and the result. Plans see only these (the
+# label relation's key columns are KEY0, KEY1, ...; outputs COLUMN0, ...), never user names.
 ROW = "__fk_row"
 TIME = "__fk_t"
+KEY = "__fk_k"
+COLUMN = "__fk_c"
 
 
 @dataclass(frozen=True)
