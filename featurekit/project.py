@@ -5,7 +5,9 @@ Everything the CLI does goes through a method here, under the same name.
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -176,6 +178,23 @@ class Project:
 
             self._engine = connect(self.target)
         return self._engine
+
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Engine]:
+        """The open connection if there is one, else a read-only one for the block.
+
+        A read-only connection creates nothing, not even the target's schema or DuckDB file.
+        """
+        if self._engine is not None:
+            yield self._engine
+            return
+        from featurekit.engines import connect
+
+        engine = connect(self.target, read_only=True)
+        try:
+            yield engine
+        finally:
+            engine.close()
 
     def close(self) -> None:
         if self._engine is not None:

@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from featurekit.errors import FeaturekitError
-from featurekit.incremental import build_window, window_start
+from featurekit.incremental import build_window, high_water_mark, window_start
 from featurekit.plan import PlanItem, plan_refresh
 from featurekit.seeds import check_tables, load_seed, stale_seeds
-from featurekit.state import FAILED, SUCCESS, LastRun, State, as_naive_utc, utcnow
+from featurekit.state import FAILED, RUNNING, SUCCESS, LastRun, State, utcnow
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
@@ -76,17 +76,22 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def recover_interrupted(engine: Engine, state: State) -> list[str]:
+def recover_interrupted(engine: Engine, state: State,
+                        last_runs: dict[str, LastRun]) -> list[str]:
     """Mark runs left 'running' by a process that died; returns their models.
 
-    A run whose model lock can be taken has no live process behind it (PostgreSQL advisory
-    locks die with their session; DuckDB admits one process per file).
+    Only a model's latest run can still be running: a run starts under the model's lock,
+    and each refresh first marks the dead ones. A run whose lock can be taken has no live
+    process behind it (PostgreSQL advisory locks die with their session; DuckDB admits one
+    process per file).
     """
     recovered = []
-    for run_id, model in state.interrupted_runs():
+    for model, last in last_runs.items():
+        if last.status != RUNNING or last.run_id is None:
+            continue
         with engine.lock(lock_key(engine, model)) as free:
             if free:
-                state.mark_interrupted(run_id)
+                state.mark_interrupted(last.run_id)
                 recovered.append(model)
     return recovered
 
@@ -99,37 +104,53 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
 
     Every selected model is compiled first, so SQL the target cannot run stops the refresh
     before anything is written. A failing model's descendants are skipped; others go on.
-    ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and builds
-    nothing: no seed is loaded, no model run (runs left by dead processes are still marked
-    interrupted, as that is what they are).
+    ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and changes
+    nothing: it reads through a read-only connection (no metadata tables, schema or database
+    file is created, no seed loaded, no run recorded or marked interrupted).
     """
     notify = on_event or (lambda kind, model, result: None)
     selected = project.graph.select(select)
     compiled = {name: project.compile_model(name) for name in selected}
+    fingerprints = {name: project.fingerprint(name, compiled[name]) for name in selected}
+    force = "--full-refresh" if full_refresh else "--all" if all_models else None
+    sources = [project.sources[s] for s in
+               sorted({s for name in selected for s in project.models[name].sources})]
+    if dry_run:
+        with project.reader() as engine:
+            check_tables(engine, sources)
+            state = State(engine)
+            last_runs, seeds = (state.last_runs(), state.seeds()) if state.exists() else ({}, {})
+            seed_times: dict[str, datetime | None] = {n: at for n, (_, at) in seeds.items()}
+            for source, _ in stale_seeds(engine, {n: h for n, (h, _) in seeds.items()},
+                                         sources, force=full_refresh):
+                seed_times[source.name] = None
+            plan = plan_refresh(project, selected, last_runs, fingerprints, seed_times,
+                                exists=lambda name: engine.relation_kind(name) is not None,
+                                now=utcnow(), force=force)
+        return [ModelResult(i.model, DUE if i.due else UP_TO_DATE, reason=i.reason)
+                for i in plan]
+
     engine = project.engine
     state = State(engine)
     state.ensure()
-    for model in recover_interrupted(engine, state):
-        notify("recovered", model, None)
-    sources = [project.sources[s] for s in
-               sorted({s for name in selected for s in project.models[name].sources})]
-    check_tables(engine, sources)
-    seed_times: dict[str, datetime | None] = dict(state.seed_times())
-    for source, digest in stale_seeds(engine, state, sources, force=full_refresh):
-        seed_times[source.name] = None
-        if not dry_run:
-            load = load_seed(engine, state, source, digest)
-            notify("seed", load.name, ModelResult(load.name, SUCCESS, "loaded seed", load.rows))
-
     last_runs = state.last_runs()
-    fingerprints = {name: project.fingerprint(name, compiled[name]) for name in selected}
-    force = "--full-refresh" if full_refresh else "--all" if all_models else None
+    recovered = recover_interrupted(engine, state, last_runs)
+    for model in recovered:
+        notify("recovered", model, None)
+    if recovered:
+        last_runs = state.last_runs()
+    check_tables(engine, sources)
+    seeds = state.seeds()
+    seed_times = {name: loaded for name, (_, loaded) in seeds.items()}
+    for source, digest in stale_seeds(engine, {n: h for n, (h, _) in seeds.items()}, sources,
+                                      force=full_refresh):
+        seed_times[source.name] = None
+        load = load_seed(engine, state, source, digest)
+        notify("seed", load.name, ModelResult(load.name, SUCCESS, "loaded seed", load.rows))
+
     plan = plan_refresh(project, selected, last_runs, fingerprints, seed_times,
                         exists=lambda name: engine.relation_kind(name) is not None,
                         now=utcnow(), force=force)
-    if dry_run:
-        return [ModelResult(i.model, DUE if i.due else UP_TO_DATE, reason=i.reason)
-                for i in plan]
     results = []
     for item in plan:
         if not item.due:
@@ -275,11 +296,11 @@ class _Runner:
             start = window_start(model, last) if model.materialized == "incremental" else None
             if start is not None and not rebuild and engine.relation_kind(model.name):
                 windowed = self.project.compile_model(model.name, start - model.lookback)
-                rows = build_window(engine, model, windowed, start)
+                rows, high_water = build_window(engine, model, windowed, start)
                 action, window_from = f"incremental from {start:%Y-%m-%d %H:%M:%S}", start
             else:
                 action, rows = materialize(engine, model, self.compiled[model.name], rebuild)
-            high_water = high_water_mark(engine, model)
+                high_water = high_water_mark(engine, model)
         except _driver_errors() as exc:
             message = str(exc).strip()
             if not isinstance(exc, FeaturekitError):
@@ -312,20 +333,10 @@ def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[
     return ("built" if kind is None else "rebuilt"), rows
 
 
-def high_water_mark(engine: Engine, model: Model) -> datetime | None:
-    """The newest timestamp in the model's output (freshness and incremental windows)."""
-    if not model.timestamp or model.materialized == "view":
-        return None
-    value = engine.fetchall(
-        f"SELECT max({engine.quote(model.timestamp)}) FROM {engine.relation(model.name)}"
-    )[0][0]
-    return as_naive_utc(value) if isinstance(value, date) else None  # datetime is a date
-
-
 def model_statuses(project: Project) -> list[ModelStatus]:
-    state = State(project.engine)
-    state.ensure()
-    runs = state.last_runs()
+    with project.reader() as engine:
+        state = State(engine)
+        runs = state.last_runs() if state.exists() else {}
     statuses = []
     for name in project.graph.order:
         model, last = project.models[name], runs.get(name)

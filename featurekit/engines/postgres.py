@@ -104,7 +104,10 @@ class PostgresEngine(Engine):
                 f"point at it?"
             ) from None
         self.execute("SET TIME ZONE 'UTC'")
-        self.ensure_schema(self.schema)
+        if self.read_only:
+            self.execute("SET default_transaction_read_only = on")
+        else:
+            self.ensure_schema(self.schema)
 
     def close(self) -> None:
         self.conn.close()
