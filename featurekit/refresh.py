@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ from featurekit.errors import FeaturekitError
 from featurekit.incremental import build_window, high_water_mark, window_start
 from featurekit.plan import PlanItem, plan_refresh
 from featurekit.seeds import check_tables, load_seed, stale_seeds
-from featurekit.state import FAILED, RUNNING, SUCCESS, LastRun, State, utcnow
+from featurekit.state import FAILED, INTERRUPTED, RUNNING, SUCCESS, LastRun, State, utcnow
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
@@ -76,24 +76,22 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def recover_interrupted(engine: Engine, state: State,
-                        last_runs: dict[str, LastRun]) -> list[str]:
-    """Mark runs left 'running' by a process that died; returns their models.
+def dead_runs(engine: Engine, last_runs: dict[str, LastRun]) -> list[str]:
+    """Models whose latest run is still marked running but has no live process behind it.
 
     Only a model's latest run can still be running: a run starts under the model's lock,
     and each refresh first marks the dead ones. A run whose lock can be taken has no live
     process behind it (PostgreSQL advisory locks die with their session; DuckDB admits one
     process per file).
     """
-    recovered = []
+    dead = []
     for model, last in last_runs.items():
         if last.status != RUNNING or last.run_id is None:
             continue
         with engine.lock(lock_key(engine, model)) as free:
             if free:
-                state.mark_interrupted(last.run_id)
-                recovered.append(model)
-    return recovered
+                dead.append(model)
+    return dead
 
 
 def run_refresh(project: Project, select: list[str] | None = None, full_refresh: bool = False,
@@ -120,6 +118,8 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
             check_tables(engine, sources)
             state = State(engine)
             last_runs, seeds = (state.last_runs(), state.seeds()) if state.exists() else ({}, {})
+            for model in dead_runs(engine, last_runs):  # what the real run will mark them
+                last_runs[model] = replace(last_runs[model], status=INTERRUPTED)
             seed_times: dict[str, datetime | None] = {n: at for n, (_, at) in seeds.items()}
             for source, _ in stale_seeds(engine, {n: h for n, (h, _) in seeds.items()},
                                          sources, force=full_refresh):
@@ -134,8 +134,9 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     state = State(engine)
     state.ensure()
     last_runs = state.last_runs()
-    recovered = recover_interrupted(engine, state, last_runs)
+    recovered = dead_runs(engine, last_runs)
     for model in recovered:
+        state.mark_interrupted(last_runs[model].run_id)
         notify("recovered", model, None)
     if recovered:
         last_runs = state.last_runs()
