@@ -248,7 +248,13 @@ class Project:
         sources become their relations; SQL the target cannot run fails here, naming ``where``.
         """
         from featurekit.engines import engine_class
-        from featurekit.sql import qualified_table, render, rewrite_tables, rows_since
+        from featurekit.sql import (
+            qualified_table,
+            reference_alias,
+            render,
+            rewrite_tables,
+            rows_since,
+        )
 
         engine = engine_class(self.target.type)
 
@@ -257,7 +263,7 @@ class Project:
             if resolved is None:
                 return None
             schema, relation, timestamp = resolved
-            alias = table.alias or table.name
+            alias = reference_alias(table, engine.dialect)
             if inputs_since is None or timestamp is None:
                 return qualified_table(relation, schema, alias)
             return rows_since(qualified_table(relation, schema), timestamp, inputs_since, alias)
@@ -265,9 +271,51 @@ class Project:
         rewritten = rewrite_tables(expression, replace)
         return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
 
-    def compile(self, select: list[str] | None = None) -> dict[str, str]:
-        """Final SQL per selected model, in dependency order; unsupported SQL fails here."""
-        return {name: self.compile_model(name) for name in self.graph.select(select)}
+    def compile(self, select: list[str] | None = None, check: bool = True) -> dict[str, str]:
+        """Final SQL per selected model, in dependency order; unsupported SQL fails here.
+
+        With ``check`` the models' columns and the compiled SQL are checked too (see
+        ``check``), against the target database when it can be reached.
+        """
+        names = self.graph.select(select)
+        compiled = {name: self.compile_model(name) for name in names}
+        if check:
+            from featurekit.engines import connect
+            from featurekit.errors import EngineError
+
+            engine = self._engine
+            try:
+                engine = engine or connect(self.target, read_only=True)
+            except EngineError:
+                engine = None  # unreachable: check what can be checked without it
+            try:
+                self.check(compiled, engine)
+            finally:
+                if engine is not None and engine is not self._engine:
+                    engine.close()
+        return compiled
+
+    def check(self, compiled: dict[str, str], engine: Engine | None) -> None:
+        """Refuse, naming the model's file and line, what the target could not run.
+
+        A column no input has (upstream models' columns come from their SQL, seeds' from
+        their CSV header, tables' from ``engine``), an entity or timestamp the model does
+        not output, and compiled SQL that the target's parser (``engine``) rejects.
+        """
+        from featurekit.columns import check_columns
+        from featurekit.errors import CompileError
+
+        check_columns(self, list(compiled), engine)
+        if engine is None:
+            return
+        for name, sql in compiled.items():
+            problem = engine.syntax_error(sql)
+            if problem:
+                raise CompileError(
+                    f"{self.models[name].path}: model {name}: {self.target.type} cannot parse "
+                    f"the SQL compiled for it ({problem}); `featurekit compile --select {name}` "
+                    f"shows it; write that construct in portable SQL"
+                )
 
     def fingerprint(self, name: str, compiled: str | None = None) -> str:
         """A hash of everything that defines the model's rows; a change forces a rebuild."""

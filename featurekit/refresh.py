@@ -9,6 +9,7 @@ second skips it and says so.
 from __future__ import annotations
 
 import queue
+import re
 import sys
 import time
 import uuid
@@ -116,6 +117,7 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     if dry_run:
         with project.reader() as engine:
             check_tables(engine, sources)
+            project.check(compiled, engine)
             state = State(engine)
             last_runs, seeds = (state.last_runs(), state.seeds()) if state.exists() else ({}, {})
             for model in dead_runs(engine, last_runs):  # what the real run will mark them
@@ -141,6 +143,7 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     if recovered:
         last_runs = state.last_runs()
     check_tables(engine, sources)
+    project.check(compiled, engine)
     seeds = state.seeds()
     seed_times = {name: loaded for name, (_, loaded) in seeds.items()}
     for source, digest in stale_seeds(engine, {n: h for n, (h, _) in seeds.items()}, sources,
@@ -305,13 +308,39 @@ class _Runner:
         except _driver_errors() as exc:
             message = str(exc).strip()
             if not isinstance(exc, FeaturekitError):
-                message = f"model {model.name} ({model.path}): {message}"
+                message = database_error(model, message)
             state.finish_run(run_id, FAILED, error=message)
             return ModelResult(model.name, FAILED, seconds=time.perf_counter() - started,
                                message=message)
         state.finish_run(run_id, SUCCESS, rows=rows, high_water_mark=high_water,
                          window=(window_from, high_water if window_from else None))
         return ModelResult(model.name, SUCCESS, action, rows, time.perf_counter() - started)
+
+
+def database_error(model: Model, message: str) -> str:
+    """A database's error on a model's SQL, told against the model's file and line.
+
+    The database saw the compiled SQL (qualified names, featurekit's staging relations): its
+    ``LINE 1: ...`` excerpt and caret mean nothing to the user and are dropped, internal
+    relation names become the model's, and the line is that of the first name or literal the
+    message quotes that the model's file contains.
+    """
+    lines = message.splitlines()
+    kept = []
+    for line in lines:
+        if re.match(r"\s*(LINE \d+:|\^)", line):
+            break  # the excerpt of the compiled SQL, and anything after it
+        kept.append(line.strip())
+    text = " ".join(part for part in kept if part).rstrip(":")
+    text = re.sub(r"__fk_\w+", "", text)  # rider__fk_new, rider__fk_stage: the model's
+    where = str(model.path)
+    for quoted in re.findall(r"\"([^\"]+)\"|'([^']+)'", text):
+        token = quoted[0] or quoted[1]
+        found = re.search(rf"(?<![\w]){re.escape(token)}(?![\w])", model.sql)
+        if token != model.name and found:
+            where += f":{model.sql.count(chr(10), 0, found.start()) + 1}"
+            break
+    return f"{where}: model {model.name}: {text}"
 
 
 def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[str, int | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from featurekit.errors import CompileError, ConfigError
+from featurekit.errors import CompileError, ConfigError, ModelError
 from tests.conftest import rows
 
 EVENTS = "user_id,ts,amount\n1,2024-01-01 10:00:00,5.0\n1,2024-01-02 11:00:00,7.5\n2,2024-01-01 09:00:00,1.0\n"
@@ -87,12 +87,24 @@ def test_duplicate_keys_fail_and_keep_previous_rows(make_project, kind):
     assert rows(project, "SELECT * FROM {schema}.daily ORDER BY 1, 2") == before
 
 
+@pytest.mark.parametrize("kind", ["view", "table", "materialized_view"])
+def test_unknown_column_stops_the_refresh_before_anything_is_written(make_project, kind):
+    p = daily_project(make_project, kind)
+    project = p.open()
+    project.refresh()
+    before = rows(project, "SELECT * FROM {schema}.daily ORDER BY 1, 2")
+    p.model("daily", DAILY_SQL.replace("sum(amount)", "sum(no_such_column)"),
+            DAILY_HEADER.format(kind=kind))
+    project = p.open()
+    with pytest.raises(ModelError, match=r'models_sql/daily.sql:7:12: column "no_such_column"'):
+        project.refresh()
+    assert rows(project, "SELECT * FROM {schema}.daily ORDER BY 1, 2") == before
+    assert project.ls()[0].status == "success"
+
+
 @pytest.mark.parametrize(
     ("kind", "broken"),
     [
-        ("view", "sum(no_such_column)"),
-        ("table", "sum(no_such_column)"),
-        ("materialized_view", "sum(no_such_column)"),
         # Valid SQL that fails only while rows are computed: a cast that cannot succeed.
         ("table", "sum(amount) + CAST('x' AS INTEGER)"),
         ("materialized_view", "sum(amount) + CAST('x' AS INTEGER)"),

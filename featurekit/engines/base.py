@@ -97,6 +97,13 @@ class Engine:
         """Constructs in ``expression`` this engine cannot run (named for the user)."""
         return []
 
+    def syntax_error(self, sql: str) -> str | None:
+        """The database's own parser's complaint about ``sql``, without running it (or None).
+
+        Only syntax is judged: tables the query reads need not exist yet.
+        """
+        return None
+
     def quote(self, name: str) -> str:
         from featurekit.sql import quote
 

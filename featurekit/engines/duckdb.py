@@ -69,6 +69,12 @@ class DuckDBEngine(Engine):
     def fetch_arrow(self, sql: str) -> pa.Table:
         return self.conn.sql(sql).to_arrow_table()  # .execute() would copy the rows
 
+    def syntax_error(self, sql: str) -> str | None:
+        import json
+
+        parsed = json.loads(self.fetchall("SELECT json_serialize_sql(?)", [sql])[0][0])
+        return parsed.get("error_message") or "syntax error" if parsed.get("error") else None
+
     def relation(self, name: str, schema: str | None = None) -> str:
         # Three-part names: a file called featurekit.duckdb makes a catalog "featurekit" that
         # would otherwise be ambiguous with the metadata schema of the same name.

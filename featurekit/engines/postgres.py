@@ -194,6 +194,20 @@ class PostgresEngine(Engine):
             raise errors[0]
         return buffer
 
+    def syntax_error(self, sql: str) -> str | None:
+        import psycopg
+
+        # PREPARE parses before it looks up any table: a syntax error is the parser's verdict,
+        # a missing relation (an upstream model not built yet) is not this check's business.
+        try:
+            self.execute(f"PREPARE fk_syntax_check AS {sql}")
+        except psycopg.errors.SyntaxError as exc:
+            return str(exc).strip().splitlines()[0]
+        except psycopg.Error:
+            return None
+        self.execute("DEALLOCATE fk_syntax_check")
+        return None
+
     def _type_name(self, oid: int) -> str:
         info = self.conn.adapters.types.get(oid)
         return info.name if info is not None else "text"
