@@ -369,7 +369,9 @@ class PostgresEngine(Engine):
         if not rebuild and unique_key and self.relation_kind(name) == "materialized_view":
             try:
                 self.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {relation}")
-            except psycopg.errors.CardinalityViolation:
+            except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation):
+                # Whole rows repeated (cardinality) or keys repeated (the unique index):
+                # either way the view keeps its rows; say which keys repeat.
                 self.check_unique(name, f"({select_sql}) AS q", unique_key)
                 raise
             self.execute(f"ANALYZE {relation}")
