@@ -32,6 +32,7 @@ def check_columns(project: Project, names: list[str],
     Raises ModelError naming ``file:line:col`` for a column no input has (with the closest
     name), or for an entity / timestamp column the model does not output.
     """
+    checked = set(names)
     wanted = set(names)
     for name in names:
         wanted |= project.graph.ancestors(name)
@@ -41,6 +42,9 @@ def check_columns(project: Project, names: list[str],
         if name not in wanted:
             continue
         model = project.models[name]
+        if name not in checked and (listed := _named_outputs(model.expression)) is not None:
+            outputs[name] = listed  # an input only, whose columns its SELECT list names
+            continue
         for source in model.sources:
             if source not in sources:
                 sources[source] = _source_columns(project.sources[source], engine)
@@ -49,7 +53,7 @@ def check_columns(project: Project, names: list[str],
         try:
             outputs[name] = _model_columns(project, model, inputs, project.settings.dialect)
         except ModelError:
-            if name in names:
+            if name in checked:
                 raise
             outputs[name] = None  # an unselected model's mistake is reported when it is run
     return outputs

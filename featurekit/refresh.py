@@ -117,9 +117,10 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     if dry_run:
         with project.reader() as engine:
             check_tables(engine, sources)
-            project.check(compiled, engine)
             state = State(engine)
             last_runs, seeds = (state.last_runs(), state.seeds()) if state.exists() else ({}, {})
+            project.check({n: compiled[n] for n in
+                           _changed(project, selected, last_runs, fingerprints)}, engine)
             for model in dead_runs(engine, last_runs):  # what the real run will mark them
                 last_runs[model] = replace(last_runs[model], status=INTERRUPTED)
             seed_times: dict[str, datetime | None] = {n: at for n, (_, at) in seeds.items()}
@@ -143,7 +144,8 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     if recovered:
         last_runs = state.last_runs()
     check_tables(engine, sources)
-    project.check(compiled, engine)
+    project.check({n: compiled[n] for n in _changed(project, selected, last_runs, fingerprints)},
+                  engine)
     seeds = state.seeds()
     seed_times = {name: loaded for name, (_, loaded) in seeds.items()}
     for source, digest in stale_seeds(engine, {n: h for n, (h, _) in seeds.items()}, sources,
@@ -169,6 +171,23 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
         results.append(result)
     order = {name: index for index, name in enumerate(project.graph.order)}
     return sorted(results, key=lambda r: order[r.model])
+
+
+def _changed(project: Project, selected: list[str], last_runs: dict[str, LastRun],
+             fingerprints: dict[str, str]) -> list[str]:
+    """Selected models new or changed since their last success, and their selected readers.
+
+    Only these need the compile-time checks: the others ran with this very SQL (a schedule
+    calling refresh every minute should not re-analyse an unchanged project).
+    """
+    changed = {
+        name for name in selected
+        if (last := last_runs.get(name)) is None or last.last_success is None
+        or last.status != SUCCESS or last.fingerprint != fingerprints[name]
+    }
+    for name in list(changed):
+        changed |= project.graph.descendants(name) & set(selected)
+    return [name for name in selected if name in changed]
 
 
 class _Runner:
