@@ -47,7 +47,7 @@ def build_window(engine: Engine, model: Model, windowed_sql: str,
     Returns the rows written and the table's new high-water mark.
     """
     stage = engine.quote(model.name + _STAGE)
-    engine.execute(f"DROP TABLE IF EXISTS {stage}")
+    # A temporary table lives as long as its connection, and the `finally` below drops it.
     rows = engine.execute_count(
         f"CREATE TEMP TABLE {stage} AS {stage_query(engine, model, windowed_sql, start)}"
     )

@@ -82,6 +82,8 @@ class State:
     def ensure(self) -> None:
         """Create the metadata schema and tables when missing."""
         engine = self.engine
+        if self.exists():  # the usual case: one catalog lookup instead of three DDL statements
+            return
         engine.ensure_schema(self.schema)
         engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
         engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
