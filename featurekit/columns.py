@@ -81,7 +81,8 @@ def _model_columns(project: Project, model: Model, inputs: dict[str, list[str] |
 
     def replace(table: exp.Table) -> exp.Expression | None:
         resolved = project.resolve(table)
-        input_name = table.name if table.name in inputs else _source_name(project, table)
+        input_name = table.name if not table.db and table.name in inputs else (
+            _source_name(project, table))
         columns = inputs.get(input_name) if resolved is not None else None
         if columns is None:
             raise _Unknown
