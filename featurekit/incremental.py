@@ -11,10 +11,11 @@ arrive no earlier than ``high-water mark - restate``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from featurekit.sql import rows_since
+from featurekit.state import as_naive_utc
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
@@ -39,22 +40,41 @@ def stage_query(engine: Engine, model: Model, windowed_sql: str, start: datetime
     return rows_since(inner, model.timestamp, start).sql(dialect=engine.dialect)
 
 
-def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetime) -> int:
-    """Replace the table's rows from ``start`` on with freshly computed ones; rows written."""
+def build_window(engine: Engine, model: Model, windowed_sql: str,
+                 start: datetime) -> tuple[int, datetime | None]:
+    """Replace the table's rows from ``start`` on with freshly computed ones.
+
+    Returns the rows written and the table's new high-water mark.
+    """
     stage = engine.quote(model.name + _STAGE)
-    engine.execute(f"DROP TABLE IF EXISTS {stage}")
-    engine.execute(
+    # A temporary table lives as long as its connection, and the `finally` below drops it.
+    rows = engine.execute_count(
         f"CREATE TEMP TABLE {stage} AS {stage_query(engine, model, windowed_sql, start)}"
     )
     try:
-        engine.check_unique(model.name, stage, model.unique_key)
-        engine.check_time_column(model.name, stage, model.timestamp)
+        newest = engine.check_output(model.name, stage, model.unique_key, model.timestamp)
         columns = [name for name, _ in engine.columns(model.name)]
         with engine.transaction():
             _replace_window(engine, model, stage, start, columns)
-        return engine.count_rows(stage)
     finally:
         engine.execute(f"DROP TABLE IF EXISTS {stage}")
+    if rows:  # the stage's rows are the newest: every row left in the table is older
+        return rows, _as_mark(newest)
+    return rows, high_water_mark(engine, model)
+
+
+def high_water_mark(engine: Engine, model: Model) -> datetime | None:
+    """The newest timestamp in the model's output (freshness and incremental windows)."""
+    if not model.timestamp or model.materialized == "view":
+        return None
+    value = engine.fetchall(
+        f"SELECT max({engine.quote(model.timestamp)}) FROM {engine.relation(model.name)}"
+    )[0][0]
+    return _as_mark(value)
+
+
+def _as_mark(value: object) -> datetime | None:
+    return as_naive_utc(value) if isinstance(value, date) else None  # datetime is a date
 
 
 def _replace_window(engine: Engine, model: Model, stage: str, start: datetime,

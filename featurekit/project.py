@@ -5,7 +5,9 @@ Everything the CLI does goes through a method here, under the same name.
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -253,6 +255,22 @@ class Project:
     def is_connected(self) -> bool:
         """True once a connection to the target is open."""
         return self._engine is not None
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Engine]:
+        """The open connection if there is one, else a read-only one for the block.
+
+        A read-only connection creates nothing, not even the target's schema or DuckDB file.
+        """
+        if self._engine is not None:
+            yield self._engine
+            return
+        from featurekit.engines import connect
+
+        engine = connect(self.target, read_only=True)
+        try:
+            yield engine
+        finally:
+            engine.close()
 
     def close(self) -> None:
         if self._engine is not None:
@@ -306,7 +324,13 @@ class Project:
         sources become their relations; SQL the target cannot run fails here, naming ``where``.
         """
         from featurekit.engines import engine_class
-        from featurekit.sql import qualified_table, render, rewrite_tables, rows_since
+        from featurekit.sql import (
+            qualified_table,
+            reference_alias,
+            render,
+            rewrite_tables,
+            rows_since,
+        )
 
         engine = engine_class(self.target.type)
 
@@ -315,7 +339,7 @@ class Project:
             if resolved is None:
                 return None
             schema, relation, timestamp = resolved
-            alias = table.alias or table.name
+            alias = reference_alias(table, engine.dialect)
             if inputs_since is None or timestamp is None:
                 return qualified_table(relation, schema, alias)
             return rows_since(qualified_table(relation, schema), timestamp, inputs_since, alias)
@@ -335,10 +359,51 @@ class Project:
 
         return select_models(self, select, exclude)
 
-    def compile(self, select: list[str] | None = None,
-                exclude: list[str] | None = None) -> dict[str, str]:
-        """Final SQL per selected model, in dependency order; unsupported SQL fails here."""
-        return {name: self.compile_model(name) for name in self.select(select, exclude)}
+    def compile(self, select: list[str] | None = None, exclude: list[str] | None = None,
+                check: bool = True) -> dict[str, str]:
+        """Final SQL per selected model, in dependency order; unsupported SQL fails here.
+
+        With ``check`` the models' columns and the compiled SQL are checked too (see
+        ``check``), against the target database when it can be reached.
+        """
+        compiled = {name: self.compile_model(name) for name in self.select(select, exclude)}
+        if check:
+            from featurekit.engines import connect
+            from featurekit.errors import EngineError
+
+            engine = self._engine
+            try:
+                engine = engine or connect(self.target, read_only=True)
+            except EngineError:
+                engine = None  # unreachable: check what can be checked without it
+            try:
+                self.check(compiled, engine)
+            finally:
+                if engine is not None and engine is not self._engine:
+                    engine.close()
+        return compiled
+
+    def check(self, compiled: dict[str, str], engine: Engine | None) -> None:
+        """Refuse, naming the model's file and line, what the target could not run.
+
+        A column no input has (upstream models' columns come from their SQL, seeds' from
+        their CSV header, tables' from ``engine``), an entity or timestamp the model does
+        not output, and compiled SQL that the target's parser (``engine``) rejects.
+        """
+        from featurekit.columns import check_columns
+        from featurekit.errors import CompileError
+
+        check_columns(self, list(compiled), engine)
+        if engine is None:
+            return
+        for name, sql in compiled.items():
+            problem = engine.syntax_error(sql)
+            if problem:
+                raise CompileError(
+                    f"{self.models[name].path}: model {name}: {self.target.type} cannot parse "
+                    f"the SQL compiled for it ({problem}); `featurekit compile --select {name}` "
+                    f"shows it; write that construct in portable SQL"
+                )
 
     def fingerprint(self, name: str, compiled: str | None = None) -> str:
         """A hash of everything that defines the model's rows; a change forces a rebuild."""

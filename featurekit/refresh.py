@@ -9,20 +9,21 @@ second skips it and says so.
 from __future__ import annotations
 
 import queue
+import re
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from featurekit.errors import FeaturekitError
-from featurekit.incremental import build_window, window_start
+from featurekit.incremental import build_window, high_water_mark, window_start
 from featurekit.plan import PlanItem, plan_refresh
 from featurekit.seeds import check_tables, load_seed, stale_seeds
-from featurekit.state import FAILED, SUCCESS, LastRun, State, as_naive_utc, utcnow
+from featurekit.state import FAILED, INTERRUPTED, RUNNING, SUCCESS, LastRun, State, utcnow
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
@@ -79,19 +80,22 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def recover_interrupted(engine: Engine, state: State) -> list[str]:
-    """Mark runs left 'running' by a process that died; returns their models.
+def dead_runs(engine: Engine, last_runs: dict[str, LastRun]) -> list[str]:
+    """Models whose latest run is still marked running but has no live process behind it.
 
-    A run whose model lock can be taken has no live process behind it (PostgreSQL advisory
-    locks die with their session; DuckDB admits one process per file).
+    Only a model's latest run can still be running: a run starts under the model's lock,
+    and each refresh first marks the dead ones. A run whose lock can be taken has no live
+    process behind it (PostgreSQL advisory locks die with their session; DuckDB admits one
+    process per file).
     """
-    recovered = []
-    for run_id, model in state.interrupted_runs():
+    dead = []
+    for model, last in last_runs.items():
+        if last.status != RUNNING or last.run_id is None:
+            continue
         with engine.lock(lock_key(engine, model)) as free:
             if free:
-                state.mark_interrupted(run_id)
-                recovered.append(model)
-    return recovered
+                dead.append(model)
+    return dead
 
 
 def run_refresh(project: Project, select: list[str] | None = None, full_refresh: bool = False,
@@ -105,39 +109,63 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
 
     Every selected model is compiled first, so SQL the target cannot run stops the refresh
     before anything is written. A failing model's descendants are skipped; others go on.
-    ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and builds
-    nothing: no seed is loaded, no model run (runs left by dead processes are still marked
-    interrupted, as that is what they are). ``after_model`` (``build``) also passes the models
-    that are up to date through the runner, so each is handed over once its parents settled;
-    ``also_sources`` are seeds its tests read, loaded like the models' own.
+    ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and changes
+    nothing: it reads through a read-only connection (no metadata tables, schema or database
+    file is created, no seed loaded, no run recorded or marked interrupted). ``after_model``
+    (``build``) also passes the models that are up to date through the runner, so each is
+    handed over once its parents settled; ``also_sources`` are seeds its tests read, loaded
+    like the models' own.
     """
     notify = on_event or (lambda kind, model, result: None)
     selected = project.select(select, exclude)
     compiled = {name: project.compile_model(name) for name in selected}
+    fingerprints = {name: project.fingerprint(name, compiled[name]) for name in selected}
+    force = "--full-refresh" if full_refresh else "--all" if all_models else None
+    read = {s for name in selected for s in project.models[name].sources}
+    sources = [project.sources[s] for s in sorted(read | set(also_sources))]
+    if dry_run:
+        with project.reader() as engine:
+            check_tables(engine, sources)
+            state = State(engine)
+            last_runs, seeds = (state.last_runs(), state.seeds()) if state.exists() else ({}, {})
+            project.check({n: compiled[n] for n in
+                           _changed(project, selected, last_runs, fingerprints)}, engine)
+            for model in dead_runs(engine, last_runs):  # what the real run will mark them
+                last_runs[model] = replace(last_runs[model], status=INTERRUPTED)
+            seed_times: dict[str, datetime | None] = {n: at for n, (_, at) in seeds.items()}
+            for source, _ in stale_seeds(engine, {n: h for n, (h, _) in seeds.items()},
+                                         sources, force=full_refresh):
+                seed_times[source.name] = None
+            plan = plan_refresh(project, selected, last_runs, fingerprints, seed_times,
+                                exists=lambda name: engine.relation_kind(name) is not None,
+                                now=utcnow(), force=force)
+        return [ModelResult(i.model, DUE if i.due else UP_TO_DATE, reason=i.reason)
+                for i in plan]
+
     engine = project.engine
     state = State(engine)
     state.ensure()
-    for model in recover_interrupted(engine, state):
-        notify("recovered", model, None)
-    read = {s for name in selected for s in project.models[name].sources}
-    sources = [project.sources[s] for s in sorted(read | set(also_sources))]
-    check_tables(engine, sources)
-    seed_times: dict[str, datetime | None] = dict(state.seed_times())
-    for source, digest in stale_seeds(engine, state, sources, force=full_refresh):
-        seed_times[source.name] = None
-        if not dry_run:
-            load = load_seed(engine, state, source, digest)
-            notify("seed", load.name, ModelResult(load.name, SUCCESS, "loaded seed", load.rows))
-
     last_runs = state.last_runs()
-    fingerprints = {name: project.fingerprint(name, compiled[name]) for name in selected}
-    force = "--full-refresh" if full_refresh else "--all" if all_models else None
+    recovered = dead_runs(engine, last_runs)
+    for model in recovered:
+        state.mark_interrupted(last_runs[model].run_id)
+        notify("recovered", model, None)
+    if recovered:
+        last_runs = state.last_runs()
+    check_tables(engine, sources)
+    project.check({n: compiled[n] for n in _changed(project, selected, last_runs, fingerprints)},
+                  engine)
+    seeds = state.seeds()
+    seed_times = {name: loaded for name, (_, loaded) in seeds.items()}
+    for source, digest in stale_seeds(engine, {n: h for n, (h, _) in seeds.items()}, sources,
+                                      force=full_refresh):
+        seed_times[source.name] = None
+        load = load_seed(engine, state, source, digest)
+        notify("seed", load.name, ModelResult(load.name, SUCCESS, "loaded seed", load.rows))
+
     plan = plan_refresh(project, selected, last_runs, fingerprints, seed_times,
                         exists=lambda name: engine.relation_kind(name) is not None,
                         now=utcnow(), force=force)
-    if dry_run:
-        return [ModelResult(i.model, DUE if i.due else UP_TO_DATE, reason=i.reason)
-                for i in plan]
     results = []
     for item in plan:
         if not item.due and after_model is None:
@@ -153,6 +181,23 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
         results.append(result)
     order = {name: index for index, name in enumerate(project.graph.order)}
     return sorted(results, key=lambda r: order[r.model])
+
+
+def _changed(project: Project, selected: list[str], last_runs: dict[str, LastRun],
+             fingerprints: dict[str, str]) -> list[str]:
+    """Selected models new or changed since their last success, and their selected readers.
+
+    Only these need the compile-time checks: the others ran with this very SQL (a schedule
+    calling refresh every minute should not re-analyse an unchanged project).
+    """
+    changed = {
+        name for name in selected
+        if (last := last_runs.get(name)) is None or last.last_success is None
+        or last.status != SUCCESS or last.fingerprint != fingerprints[name]
+    }
+    for name in list(changed):
+        changed |= project.graph.descendants(name) & set(selected)
+    return [name for name in selected if name in changed]
 
 
 class _Runner:
@@ -304,21 +349,47 @@ class _Runner:
             start = window_start(model, last) if model.materialized == "incremental" else None
             if start is not None and not rebuild and engine.relation_kind(model.name):
                 windowed = self.project.compile_model(model.name, start - model.lookback)
-                rows = build_window(engine, model, windowed, start)
+                rows, high_water = build_window(engine, model, windowed, start)
                 action, window_from = f"incremental from {start:%Y-%m-%d %H:%M:%S}", start
             else:
                 action, rows = materialize(engine, model, self.compiled[model.name], rebuild)
-            high_water = high_water_mark(engine, model)
+                high_water = high_water_mark(engine, model)
         except _driver_errors() as exc:
             message = str(exc).strip()
             if not isinstance(exc, FeaturekitError):
-                message = f"model {model.name} ({model.path}): {message}"
+                message = database_error(model, message)
             state.finish_run(run_id, FAILED, error=message)
             return ModelResult(model.name, FAILED, seconds=time.perf_counter() - started,
                                message=message)
         state.finish_run(run_id, SUCCESS, rows=rows, high_water_mark=high_water,
                          window=(window_from, high_water if window_from else None))
         return ModelResult(model.name, SUCCESS, action, rows, time.perf_counter() - started)
+
+
+def database_error(model: Model, message: str) -> str:
+    """A database's error on a model's SQL, told against the model's file and line.
+
+    The database saw the compiled SQL (qualified names, featurekit's staging relations): its
+    ``LINE 1: ...`` excerpt and caret mean nothing to the user and are dropped, internal
+    relation names become the model's, and the line is that of the first name or literal the
+    message quotes that the model's file contains.
+    """
+    lines = message.splitlines()
+    kept = []
+    for line in lines:
+        if re.match(r"\s*(LINE \d+:|\^)", line):
+            break  # the excerpt of the compiled SQL, and anything after it
+        kept.append(line.strip())
+    text = " ".join(part for part in kept if part).rstrip(":")
+    text = re.sub(r"__fk_\w+", "", text)  # rider__fk_new, rider__fk_stage: the model's
+    where = str(model.path)
+    for quoted in re.findall(r"\"([^\"]+)\"|'([^']+)'", text):
+        token = quoted[0] or quoted[1]
+        found = re.search(rf"(?<![\w]){re.escape(token)}(?![\w])", model.sql)
+        if token != model.name and found:
+            where += f":{model.sql.count(chr(10), 0, found.start()) + 1}"
+            break
+    return f"{where}: model {model.name}: {text}"
 
 
 def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[str, int | None]:
@@ -341,20 +412,10 @@ def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[
     return ("built" if kind is None else "rebuilt"), rows
 
 
-def high_water_mark(engine: Engine, model: Model) -> datetime | None:
-    """The newest timestamp in the model's output (freshness and incremental windows)."""
-    if not model.timestamp or model.materialized == "view":
-        return None
-    value = engine.fetchall(
-        f"SELECT max({engine.quote(model.timestamp)}) FROM {engine.relation(model.name)}"
-    )[0][0]
-    return as_naive_utc(value) if isinstance(value, date) else None  # datetime is a date
-
-
 def model_statuses(project: Project) -> list[ModelStatus]:
-    state = State(project.engine)
-    state.ensure()
-    runs = state.last_runs()
+    with project.reader() as engine:
+        state = State(engine)
+        runs = state.last_runs() if state.exists() else {}
     statuses = []
     for name in project.graph.order:
         model, last = project.models[name], runs.get(name)

@@ -39,10 +39,13 @@ def read_seed(source: Source):
         raise ConfigError(f"{source.seed}: cannot read seed {source.name}: {exc}") from None
 
 
-def stale_seeds(engine: Engine, state: State, sources: list[Source],
+def stale_seeds(engine: Engine, known: dict[str, str], sources: list[Source],
                 force: bool = False) -> list[tuple[Source, str]]:
-    """(source, file hash) of each seed whose table is missing or whose file changed."""
-    known = state.seed_hashes()
+    """(source, file hash) of each seed whose table is missing or whose file changed.
+
+    Args:
+        known: the file hash each seed had when it was last loaded.
+    """
     stale = []
     for source in sources:
         if source.seed is None:

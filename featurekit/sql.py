@@ -88,15 +88,37 @@ def rewrite_tables(
     return expression.copy().transform(transform, copy=False)
 
 
-def qualified_table(name: str, schema: str | None, alias: str | None = None) -> exp.Table:
-    """A ``schema.name [AS alias]`` table node with quoted identifiers."""
+def qualified_table(name: str, schema: str | None,
+                    alias: exp.TableAlias | str | None = None) -> exp.Table:
+    """A ``schema.name [AS alias]`` table node with quoted identifiers.
+
+    Pass the alias as ``reference_alias`` builds it; a plain string is used as written.
+    """
     table = exp.table_(
         exp.to_identifier(name, quoted=True),
         db=exp.to_identifier(schema, quoted=True) if schema else None,
     )
-    if alias:
-        table.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    if isinstance(alias, str):
+        alias = exp.TableAlias(this=exp.to_identifier(alias))
+    if alias is not None:
+        table.set("alias", alias)
     return table
+
+
+def reference_alias(table: exp.Table, dialect: str) -> exp.TableAlias:
+    """The alias that keeps a rewritten table reference answering to its old name.
+
+    The query's own alias when it has one; else the name as written, quoted (a model may be
+    called ``group``) in the form ``dialect`` resolves the unquoted name to.
+    """
+    alias = table.args.get("alias")
+    if alias is not None:
+        return alias.copy()
+    name = table.this.copy()
+    if not name.quoted:
+        name = sqlglot.Dialect.get_or_raise(dialect).normalize_identifier(name)
+    name.set("quoted", True)
+    return exp.TableAlias(this=name)
 
 
 def timestamp_literal(moment: datetime) -> exp.Expression:
@@ -105,14 +127,18 @@ def timestamp_literal(moment: datetime) -> exp.Expression:
 
 
 def rows_since(relation: exp.Expression, timestamp: str, since: datetime,
-               alias: str | None = None) -> exp.Expression:
+               alias: exp.TableAlias | None = None) -> exp.Expression:
     """``(SELECT * FROM relation WHERE timestamp >= since) AS alias``: a half-open time filter."""
     condition = exp.column(timestamp, quoted=True) >= timestamp_literal(since)
     if isinstance(relation, exp.Table):
         query = exp.select("*").from_(relation).where(condition)
     else:
         query = exp.select("*").from_(relation.subquery("q")).where(condition)
-    return query.subquery(alias) if alias else query
+    if alias is None:
+        return query
+    subquery = query.subquery()
+    subquery.set("alias", alias)
+    return subquery
 
 
 def render(

@@ -62,6 +62,7 @@ class LastRun:
     #: when the current definition (fingerprint) first succeeded: its rows' history may
     #: differ from what readers built before then
     redefined_at: datetime | None = None
+    run_id: str | None = None  # of the latest run
 
 
 class State:
@@ -74,9 +75,15 @@ class State:
     def _table(self, name: str) -> str:
         return self.engine.relation(name, self.schema)
 
+    def exists(self) -> bool:
+        """Whether the run table is there (a target never refreshed has none)."""
+        return self.engine.relation_kind("runs", self.schema) is not None
+
     def ensure(self) -> None:
         """Create the metadata schema and tables when missing."""
         engine = self.engine
+        if self.exists():  # the usual case: one catalog lookup instead of three DDL statements
+            return
         engine.ensure_schema(self.schema)
         engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
         engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
@@ -114,25 +121,20 @@ class State:
             ), ok AS (
                 SELECT *, row_number() OVER (PARTITION BY model ORDER BY started_at DESC) AS n
                 FROM mine WHERE status = 'success'
+            ), first_ok AS (
+                SELECT model, fingerprint, min(finished_at) AS since
+                FROM mine WHERE status = 'success' GROUP BY model, fingerprint
             )
             SELECT r.model, r.status, r.started_at, r.finished_at, r.error,
                    ok.finished_at, ok.rows, ok.fingerprint, ok.high_water_mark, ok.window_end,
-                   (SELECT min(same.finished_at) FROM mine same WHERE same.model = r.model
-                      AND same.status = 'success' AND same.fingerprint = ok.fingerprint)
+                   f.since, r.run_id
             FROM ranked r LEFT JOIN ok ON ok.model = r.model AND ok.n = 1
+            LEFT JOIN first_ok f ON f.model = ok.model AND f.fingerprint = ok.fingerprint
             WHERE r.n = 1
             """,
             [self.engine.schema],
         )
         return {row[0]: LastRun(*row) for row in rows}
-
-    def interrupted_runs(self) -> list[tuple[str, str]]:
-        """(run_id, model) of runs still marked running: their process died or still works."""
-        return self.engine.fetchall(
-            f"SELECT run_id, model FROM {self._table('runs')} "
-            "WHERE target_schema = ? AND status = ?",
-            [self.engine.schema, RUNNING],
-        )
 
     def mark_interrupted(self, run_id: str) -> None:
         self.engine.execute(
@@ -142,19 +144,14 @@ class State:
              run_id, RUNNING],
         )
 
-    def seed_times(self) -> dict[str, datetime]:
-        """When each seed was last loaded (newer data for the models that read it)."""
-        return dict(self.engine.fetchall(
-            f"SELECT name, loaded_at FROM {self._table('seeds')} WHERE target_schema = ?",
-            [self.engine.schema],
-        ))
-
-    def seed_hashes(self) -> dict[str, str]:
+    def seeds(self) -> dict[str, tuple[str, datetime]]:
+        """(file hash, when loaded) of each seed loaded into this target."""
         rows = self.engine.fetchall(
-            f"SELECT name, file_hash FROM {self._table('seeds')} WHERE target_schema = ?",
+            f"SELECT name, file_hash, loaded_at FROM {self._table('seeds')} "
+            "WHERE target_schema = ?",
             [self.engine.schema],
         )
-        return dict(rows)
+        return {name: (digest, loaded) for name, digest, loaded in rows}
 
     def record_seed(self, name: str, file_hash: str, rows: int) -> None:
         with self.engine.transaction():

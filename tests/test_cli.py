@@ -11,6 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from featurekit.cli import main
+from tests.conftest import rows
 
 
 def run(*args: str):
@@ -149,3 +150,50 @@ def test_monitor_before_the_first_refresh_says_to_refresh(tmp_path):
     assert result.exit_code == 2
     assert "source events does not exist on target dev yet; run `featurekit refresh` first" in (
         result.output)
+
+
+EVENTS = "user_id,ts,amount\n1,2024-01-01 10:00:00,5.0\n2,2024-01-02 09:00:00,1.0\n"
+
+
+def cli_project(make_project):
+    p = make_project()
+    p.seed("events", EVENTS, timestamp="ts")
+    p.model("spend", "SELECT user_id, max(ts) AS feature_ts, sum(amount) AS total FROM events "
+            "GROUP BY user_id", "entity: user_id\ntimestamp: feature_ts\nrefresh: 1h")
+    return p
+
+
+def test_refresh_ls_compile_and_dry_run_on_each_engine(make_project):
+    p = cli_project(make_project)
+    where = ["--project-dir", str(p.root)]
+    plan = run("refresh", "--dry-run", *where)
+    assert plan.exit_code == 0, plan.output
+    assert "would run" in plan.output and "never built" in plan.output
+    first = run("refresh", *where)
+    assert first.exit_code == 0, first.output
+    assert "spend" in first.output and "success" in first.output
+    assert rows(p.open(), "SELECT user_id, total FROM {schema}.spend ORDER BY 1") == [
+        (1, 5.0), (2, 1.0)]
+    again = run("refresh", *where)
+    assert again.exit_code == 0 and "1 up_to_date" in again.output
+    listing = run("ls", *where)
+    assert listing.exit_code == 0
+    assert "spend" in listing.output and "success" in listing.output and "1h" in listing.output
+    compiled = run("compile", *where)
+    assert compiled.exit_code == 0
+    assert f'FROM "{p.schema}"."events"' in compiled.output
+
+
+def test_failing_model_exits_1_and_bad_model_exits_2_on_each_engine(make_project):
+    p = cli_project(make_project)
+    where = ["--project-dir", str(p.root)]
+    p.model("broken", "SELECT CAST('x' AS INTEGER) AS v FROM events", "materialized: table")
+    result = run("refresh", *where)
+    assert result.exit_code == 1
+    assert "broken" in result.output and "failed" in result.output
+    assert "models_sql/broken.sql" in result.output and "LINE 1" not in result.output
+    p.model("broken", "SELECT amout FROM events", "materialized: table")
+    result = run("refresh", *where)
+    assert result.exit_code == 2
+    assert 'broken.sql:4:8: column "amout" does not exist' in result.output
+    assert "Traceback" not in result.output

@@ -96,8 +96,8 @@ def test_kill_9_mid_materialization_keeps_previous_rows(make_project, engine_nam
     assert [s for (s,) in statuses] == ["success", "interrupted", "success"]
 
 
-def test_watch_stops_cleanly_on_sigterm(duck_project):
-    p = duck_project
+def test_watch_stops_cleanly_on_sigterm(make_project):
+    p = make_project()
     p.seed("events", EVENTS, timestamp="ts")
     p.model("spend", FAST, "materialized: table\nrefresh: 1h")
     process = refresh_process(p, "--watch")
@@ -114,12 +114,12 @@ def test_watch_stops_cleanly_on_sigterm(duck_project):
     assert rows(project, "SELECT count(*) FROM {schema}.spend") == [(2,)]
 
 
-def test_watch_reports_a_failing_cycle_and_keeps_going(duck_project):
+def test_watch_reports_a_failing_cycle_and_keeps_going(make_project):
     import threading
 
     from featurekit.watch import watch
 
-    p = duck_project
+    p = make_project()
     p.seed("events", EVENTS, timestamp="ts")
     p.model("spend", "SELECT FROM WHERE", "materialized: table")  # a typo mid-edit
     stop, errors, cycles = threading.Event(), [], []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from featurekit.errors import CompileError, ConfigError
+from featurekit.errors import CompileError, ConfigError, ModelError
 from tests.conftest import rows
 
 EVENTS = "user_id,ts,amount\n1,2024-01-01 10:00:00,5.0\n1,2024-01-02 11:00:00,7.5\n2,2024-01-01 09:00:00,1.0\n"
@@ -87,12 +87,44 @@ def test_duplicate_keys_fail_and_keep_previous_rows(make_project, kind):
     assert rows(project, "SELECT * FROM {schema}.daily ORDER BY 1, 2") == before
 
 
+@pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
+def test_duplicate_keys_in_a_concurrent_refresh_keep_the_view_and_name_the_keys(make_project):
+    p = make_project()
+    p.seed("events", EVENTS, timestamp="ts")
+    # feature_ts is the event's own time: two events of one user at one moment repeat a key.
+    p.model("latest", "SELECT user_id, ts AS feature_ts, amount FROM events",
+            "entity: user_id\ntimestamp: feature_ts\nmaterialized: materialized_view")
+    project = p.open()
+    assert project.refresh()[0].action == "built"
+    before = rows(project, "SELECT * FROM {schema}.latest ORDER BY 1, 2")
+    p.seed("events", EVENTS + "1,2024-01-02 11:00:00,8.0\n", timestamp="ts")
+    project = p.open()
+    result = project.refresh()[0]  # same SQL: REFRESH MATERIALIZED VIEW CONCURRENTLY
+    assert result.status == "failed"
+    assert "user_id=1, feature_ts=2024-01-02 11:00:00 (2 rows)" in result.message
+    assert "must be unique" in result.message
+    assert project.engine.relation_kind("latest") == "materialized_view"
+    assert rows(project, "SELECT * FROM {schema}.latest ORDER BY 1, 2") == before
+
+
+@pytest.mark.parametrize("kind", ["view", "table", "materialized_view"])
+def test_unknown_column_stops_the_refresh_before_anything_is_written(make_project, kind):
+    p = daily_project(make_project, kind)
+    project = p.open()
+    project.refresh()
+    before = rows(project, "SELECT * FROM {schema}.daily ORDER BY 1, 2")
+    p.model("daily", DAILY_SQL.replace("sum(amount)", "sum(no_such_column)"),
+            DAILY_HEADER.format(kind=kind))
+    project = p.open()
+    with pytest.raises(ModelError, match=r'models_sql/daily.sql:7:12: column "no_such_column"'):
+        project.refresh()
+    assert rows(project, "SELECT * FROM {schema}.daily ORDER BY 1, 2") == before
+    assert project.ls()[0].status == "success"
+
+
 @pytest.mark.parametrize(
     ("kind", "broken"),
     [
-        ("view", "sum(no_such_column)"),
-        ("table", "sum(no_such_column)"),
-        ("materialized_view", "sum(no_such_column)"),
         # Valid SQL that fails only while rows are computed: a cast that cannot succeed.
         ("table", "sum(amount) + CAST('x' AS INTEGER)"),
         ("materialized_view", "sum(amount) + CAST('x' AS INTEGER)"),

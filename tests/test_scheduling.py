@@ -83,15 +83,59 @@ def test_changed_sql_and_changed_seed_are_due_with_reasons(make_project):
     assert plan["clean"] == ("up_to_date", "view is current")
 
 
-def test_dry_run_writes_nothing(make_project):
+def catalog(p) -> list[tuple]:
+    """Every schema, relation and run row the test's database holds, read around featurekit."""
+    if p.engine == "duckdb":
+        import duckdb
+
+        path = p.root / "test.duckdb"
+        if not path.exists():
+            return []
+        with duckdb.connect(str(path), read_only=True) as conn:
+            found = conn.execute(
+                "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() "
+                "UNION ALL SELECT schema_name, view_name, 0 FROM duckdb_views() WHERE NOT internal "
+                "UNION ALL SELECT schema_name, '', 0 FROM duckdb_schemas() WHERE NOT internal "
+                "ORDER BY ALL").fetchall()
+            if any(t[1] == "runs" for t in found):
+                found += conn.execute(f"SELECT * FROM {p.metadata}.runs ORDER BY run_id").fetchall()
+            return found
+    import psycopg
+
+    from tests.conftest import PG_DSN
+
+    with psycopg.connect(PG_DSN) as conn:
+        found = conn.execute(
+            "SELECT n.nspname, coalesce(c.relname, ''), coalesce(c.relkind, ' ') "
+            "FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid "
+            "WHERE n.nspname IN (%s, %s) ORDER BY 1, 2", [p.schema, p.metadata]).fetchall()
+        if any(t[1] == "runs" for t in found):
+            found += conn.execute(f"SELECT * FROM {p.metadata}.runs ORDER BY run_id").fetchall()
+        return found
+
+
+def test_dry_run_on_a_fresh_target_creates_nothing(make_project):
     p = project_with_schedule(make_project)
-    project = p.open()
-    plan = reasons(project.refresh(dry_run=True))
+    plan = reasons(p.open().refresh(dry_run=True))
     assert plan == {name: ("due", "never built") for name in ("clean", "daily", "summary",
                                                                "static")}
-    assert rows(project, f"SELECT count(*) FROM {p.metadata}.runs") == [(0,)]
-    assert project.engine.relation_kind("daily") is None
-    assert project.engine.relation_kind("events") is None  # the seed was not loaded either
+    # No DuckDB file, no target or metadata schema, no table.
+    assert catalog(p) == []
+
+
+def test_dry_run_changes_nothing_in_a_built_target(make_project):
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    project.engine.execute(  # a run left behind by a dead process: not marked by a dry run
+        f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, status) "
+        "VALUES ('dead', ?, 'static', ?, 'running')", [project.target.schema, utcnow()])
+    p.seed("events", EVENTS + "3,2024-01-03 08:00:00,2.0\n", timestamp="ts")
+    project.close()
+    before = catalog(p)
+    plan = reasons(p.open().refresh(dry_run=True))
+    assert plan["daily"] == ("due", "newer data in clean")
+    assert catalog(p) == before
 
 
 def test_all_ignores_schedules(make_project):

@@ -26,9 +26,14 @@ def engine_class(engine_type: str) -> type[Engine]:
     return getattr(importlib.import_module(module), name)
 
 
-def connect(target: Target) -> Engine:
-    """An open engine for ``target``; raises ConnectionFailed / DatabaseLocked with clear text."""
+def connect(target: Target, read_only: bool = False) -> Engine:
+    """An open engine for ``target``; raises ConnectionFailed / DatabaseLocked with clear text.
+
+    ``read_only`` connects without creating anything (not even the schema or the database
+    file) and refuses writes: what ``refresh --dry-run`` reads through.
+    """
     engine = engine_class(target.type)(target)
+    engine.read_only = read_only
     engine.connect()
     return engine
 

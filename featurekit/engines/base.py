@@ -37,6 +37,8 @@ class Engine:
     _in_transaction = False  # set while a transaction() block is open on this connection
     #: How identifiers are quoted (a quote inside one is doubled).
     identifier_quote = '"'
+    #: Connect without creating anything and refuse writes (``engines.connect(read_only=)``).
+    read_only = False
 
     def __init__(self, target: Target):
         self.target = target
@@ -107,6 +109,13 @@ class Engine:
     def unsupported(expression: exp.Expression) -> list[str]:
         """Constructs in ``expression`` this engine cannot run (named for the user)."""
         return []
+
+    def syntax_error(self, sql: str) -> str | None:
+        """The database's own parser's complaint about ``sql``, without running it (or None).
+
+        Only syntax is judged: tables the query reads need not exist yet.
+        """
+        return None
 
     def quote(self, name: str) -> str:
         """The quoted identifier, or dotted name, in this engine's SQL.
@@ -203,6 +212,30 @@ class Engine:
                 f"incremental model needs it to fall in a window (filter them out in the "
                 f"SQL); the previous data is unchanged"
             )
+
+    def check_output(self, model: str, relation: str, unique_key: Sequence[str],
+                     time_column: str) -> Any:
+        """``check_unique`` and ``check_time_column`` in one pass; returns max(time_column).
+
+        One grouped scan answers all three questions; the keys themselves are only looked
+        up (by ``check_unique``) when some repeat.
+        """
+        ts = self.quote(time_column)
+        keys = ", ".join(self.quote(k) for k in unique_key)
+        if keys:
+            source = f"(SELECT {keys}, count(*) AS n FROM {relation} GROUP BY {keys}) AS g"
+            repeated, nulls = "sum(CASE WHEN n > 1 THEN 1 ELSE 0 END)", "n"
+        else:
+            source, repeated, nulls = relation, "0", "1"
+        row = self.fetchall(
+            f"SELECT {repeated}, sum(CASE WHEN {ts} IS NULL THEN {nulls} ELSE 0 END), "
+            f"max({ts}) FROM {source}"
+        )[0]
+        if row[0]:
+            self.check_unique(model, relation, unique_key)
+        if row[1]:
+            self.check_time_column(model, relation, time_column)
+        return row[2]
 
     def check_unique(self, model: str, relation: str, unique_key: Sequence[str]) -> None:
         """Raise DuplicateKeyError showing a few keys that occur more than once."""

@@ -150,7 +150,10 @@ class PostgresEngine(Engine):
                 f"(database {params['dbname']}, user {params['user']}): {reason}; {hint}"
             ) from None
         self.execute("SET TIME ZONE 'UTC'")
-        self.ensure_schema(self.schema)
+        if self.read_only:
+            self.execute("SET default_transaction_read_only = on")
+        else:
+            self.ensure_schema(self.schema)
 
     def close(self) -> None:
         self.conn.close()
@@ -296,6 +299,20 @@ class PostgresEngine(Engine):
         if errors:
             raise errors[0]
         return buffer
+
+    def syntax_error(self, sql: str) -> str | None:
+        import psycopg
+
+        # PREPARE parses before it looks up any table: a syntax error is the parser's verdict,
+        # a missing relation (an upstream model not built yet) is not this check's business.
+        try:
+            self.execute(f"PREPARE fk_syntax_check AS {sql}")
+        except psycopg.errors.SyntaxError as exc:
+            return str(exc).strip().splitlines()[0]
+        except psycopg.Error:
+            return None
+        self.execute("DEALLOCATE fk_syntax_check")
+        return None
 
     def _type_name(self, oid: int) -> str:
         info = self.conn.adapters.types.get(oid)
@@ -465,7 +482,9 @@ class PostgresEngine(Engine):
         if not rebuild and unique_key and self.relation_kind(name) == "materialized_view":
             try:
                 self.execute(f"REFRESH MATERIALIZED VIEW CONCURRENTLY {relation}")
-            except psycopg.errors.CardinalityViolation:
+            except (psycopg.errors.CardinalityViolation, psycopg.errors.UniqueViolation):
+                # Whole rows repeated (cardinality) or keys repeated (the unique index):
+                # either way the view keeps its rows; say which keys repeat.
                 self.check_unique(name, f"({select_sql}) AS q", unique_key)
                 raise
             self.execute(f"ANALYZE {relation}")
