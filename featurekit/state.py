@@ -77,9 +77,11 @@ class State:
     def ensure(self) -> None:
         """Create the metadata schema and tables when missing."""
         engine = self.engine
-        engine.ensure_schema(self.schema)
-        engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
-        engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
+        # Under the schema's lock: concurrent first refreshes would race on IF NOT EXISTS.
+        with engine.serialized(f"schema {self.schema}"):
+            engine.ensure_schema(self.schema)
+            engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
+            engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
 
     def start_run(self, model: str, materialized: str, fingerprint: str,
                   invocation_id: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.base import Engine
@@ -86,21 +86,29 @@ class DuckDBEngine(Engine):
         ]
 
     def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
-                   mode: str = "replace", temporary: bool = False) -> int:
+                   mode: str = "replace", temporary: bool = False,
+                   column_types: Mapping[str, str] | None = None) -> int:
         view = f"__fk_arrow_{id(data)}"
         self.conn.register(view, data)
+        types = column_types or {}
+        select = ", ".join(
+            f"CAST({self.quote(c)} AS {types[c]}) AS {self.quote(c)}" if c in types
+            else self.quote(c)
+            for c in data.column_names
+        ) or "*"
         try:
             target = self.quote(name) if temporary else self.relation(name, schema)
             if mode == "append":
                 self.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {self.quote(view)}")
             elif temporary:
                 self.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {self.quote(view)}"
+                    f"CREATE OR REPLACE TEMP TABLE {target} AS "
+                    f"SELECT {select} FROM {self.quote(view)}"
                 )
             else:
                 # CREATE OR REPLACE is one atomic statement: readers see old or new rows.
                 verb = "CREATE OR REPLACE TABLE" if mode == "replace" else "CREATE TABLE"
-                self.execute(f"{verb} {target} AS SELECT * FROM {self.quote(view)}")
+                self.execute(f"{verb} {target} AS SELECT {select} FROM {self.quote(view)}")
         finally:
             self.conn.unregister(view)
         return data.num_rows
@@ -134,6 +142,8 @@ class DuckDBEngine(Engine):
     def sql_type(self, arrow_type: pa.DataType) -> str:
         import pyarrow as pa
 
+        if pa.types.is_integer(arrow_type):
+            return "BIGINT"
         # DuckDB knows how it maps each Arrow type; ask it rather than keep a second table.
         empty = pa.table({"x": pa.array([], type=arrow_type)})
         return str(self.conn.from_arrow(empty).types[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.base import Engine
@@ -27,11 +27,7 @@ def _arrow_to_pg(arrow_type: pa.DataType) -> str:
 
     if t.is_boolean(arrow_type):
         return "BOOLEAN"
-    if t.is_int8(arrow_type) or t.is_int16(arrow_type):
-        return "SMALLINT"
-    if t.is_int32(arrow_type) or t.is_uint8(arrow_type) or t.is_uint16(arrow_type):
-        return "INTEGER"
-    if t.is_integer(arrow_type):
+    if t.is_integer(arrow_type):  # uint64 above 2**63 - 1 is refused by the caller
         return "BIGINT"
     if t.is_floating(arrow_type):
         return "DOUBLE PRECISION"
@@ -62,6 +58,11 @@ def _pg_to_arrow(type_name: str) -> pa.DataType:
         "date": pa.date32(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
         "name": pa.string(), "uuid": pa.string(),
     }.get(type_name, pa.string())
+
+
+def _lock_id(key: str) -> int:
+    """The 64-bit advisory lock number for a lock name."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
 class PostgresEngine(Engine):
@@ -228,13 +229,17 @@ class PostgresEngine(Engine):
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[bool]:
         """A session advisory lock: two schedulers never refresh one model at once."""
-        lock_id = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+        lock_id = _lock_id(key)
         got = self.fetchall("SELECT pg_try_advisory_lock(?)", [lock_id])[0][0]
         try:
             yield bool(got)
         finally:
             if got:
                 self.execute("SELECT pg_advisory_unlock(?)", [lock_id])
+
+    def _wait_for_lock(self, key: str) -> None:
+        # Released at commit or rollback, so a crashed session never leaves it held.
+        self.execute("SELECT pg_advisory_xact_lock(?)", [_lock_id(key)])
 
     # -- bulk data ----------------------------------------------------------------------
     def _copy_in(self, relation: str, data: pa.Table) -> None:
@@ -249,19 +254,23 @@ class PostgresEngine(Engine):
                 pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
                 copy.write(buffer.getbuffer())
 
-    def _create_from_arrow(self, relation: str, data: pa.Table, temporary: bool = False) -> None:
+    def _create_from_arrow(self, relation: str, data: pa.Table, temporary: bool = False,
+                           column_types: Mapping[str, str] | None = None) -> None:
+        types = column_types or {}
         columns = ", ".join(
-            f"{self.quote(f.name)} {_arrow_to_pg(f.type)}" for f in data.schema
+            f"{self.quote(f.name)} {types.get(f.name) or _arrow_to_pg(f.type)}"
+            for f in data.schema
         )
         self.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {relation} ({columns})")
 
     def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
-                   mode: str = "replace", temporary: bool = False) -> int:
+                   mode: str = "replace", temporary: bool = False,
+                   column_types: Mapping[str, str] | None = None) -> int:
         if temporary:
             relation = self.quote(name)
             with self.transaction():
                 self.execute(f"DROP TABLE IF EXISTS {relation}")
-                self._create_from_arrow(relation, data, temporary=True)
+                self._create_from_arrow(relation, data, True, column_types)
                 self._copy_in(relation, data)
             self.execute(f"ANALYZE {relation}")
             return data.num_rows
@@ -272,13 +281,14 @@ class PostgresEngine(Engine):
             return data.num_rows
         if mode == "create":
             with self.transaction():
-                self._create_from_arrow(relation, data)
+                self._create_from_arrow(relation, data, column_types=column_types)
                 self._copy_in(relation, data)
             return data.num_rows
         new = self.relation(name + _NEW, schema)
-        with self.transaction():
+        # Serialized: two processes loading one seed at once would both create ``new``.
+        with self.serialized(f"relation {relation}"):
             self.execute(f"DROP TABLE IF EXISTS {new}")
-            self._create_from_arrow(new, data)
+            self._create_from_arrow(new, data, column_types=column_types)
             self._copy_in(new, data)
             self._swap_table(name, schema or self.schema, new)
         self.execute(f"ANALYZE {relation}")
