@@ -387,49 +387,83 @@ def _write(engine: Engine, model: str, table: str, batch: Batch, allow_new_colum
 
     The transaction also creates the table (with its unique index on PostgreSQL), adds new
     columns and (re)creates the labeled view, so a crash leaves all of it or none of it.
+    ``unknown`` receives the batch's ids that ``unknown_in`` does not hold.
 
     Returns (rows written, rows skipped as already logged).
     """
-    q = engine.quote
-    target, key = engine.relation(table), q(PREDICTION_ID)
+    lock = f"log {engine.schema}.{model}"
     while True:
         existing = engine.columns(table)
         if existing:
-            added = _check(engine, table, batch.schema, existing, allow_new_columns,
-                           _empty_columns(batch))
+            done = _append(engine, model, table, batch, existing, allow_new_columns, lock,
+                           unknown_in, unknown)
         else:
-            added = _new_table(engine, table, batch.schema)
-        # The batch is loaded typed like the table: a column of NULLs (or of narrower
-        # integers) then inserts into any column type without a cast per column.
-        types = {**dict(existing), **dict(added)}
-        temp_name = f"__fk_log_{uuid.uuid4().hex[:12]}"
-        temp = q(temp_name)
-        engine.load_arrow(batch.data, temp_name, temporary=True,
-                          column_types={n: types[n] for n in batch.data.column_names})
-        try:
-            with engine.serialized(f"log {engine.schema}.{model}"):
-                if engine.columns(table) != existing:
-                    continue  # another writer created or changed the table meanwhile: recheck
-                if not existing:
-                    columns = ", ".join(f"{q(n)} {t}" for n, t in types.items())
-                    engine.execute(f"CREATE TABLE {target} ({columns})")
-                for name, sql_type in added if existing else []:
-                    engine.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {sql_type}")
-                fresh = engine.execute_count(*_insert_sql(engine, target, temp, batch, types,
-                                                          bool(existing)))
-                if not existing and engine.concurrent_writers:
-                    # Built after the first rows (faster); guards against other writers.
-                    engine.execute(f"CREATE UNIQUE INDEX ON {target} ({key})")
-                if unknown_in is not None and unknown is not None:
-                    unknown.extend(_unknown_ids(engine, temp, unknown_in))
-                _ensure_labeled_view(engine, model, rebuild=bool(added) or not existing)
-                return fresh, batch.num_rows - fresh
-        finally:
-            engine.execute(f"DROP TABLE IF EXISTS {temp}")
+            done = _create(engine, model, table, batch, lock, unknown_in, unknown)
+        if done is not None:
+            return done, batch.num_rows - done
+        # Another writer created or changed the table meanwhile: check the batch again.
 
 
-def _insert_sql(engine: Engine, target: str, temp: str, batch: Batch, types: dict[str, str],
-                existing: bool) -> tuple[str, list[Any] | None]:
+def _create(engine: Engine, model: str, table: str, batch: Batch, lock: str,
+            unknown_in: str | None, unknown: list[Any] | None) -> int | None:
+    """Create the log with the batch's rows; None (nothing done) when it exists by now."""
+    import pyarrow as pa
+
+    q = engine.quote
+    target = engine.relation(table)
+    columns = _new_table(engine, table, batch.schema)
+    # Every row is new: load them straight into the table, constants and all.
+    rows = pa.table({
+        name: pa.repeat(batch.constants[name], batch.num_rows) if name in batch.constants
+        else batch.data[name]
+        for name in batch.schema.names
+    })
+    with engine.serialized(lock):
+        if engine.columns(table):
+            return None
+        engine.execute(f"CREATE TABLE {target} ({', '.join(f'{q(n)} {t}' for n, t in columns)})")
+        engine.load_arrow(rows, table, mode="append")
+        if engine.concurrent_writers:
+            # Built after the rows are in (faster); guards against other writers.
+            engine.execute(f"CREATE UNIQUE INDEX ON {target} ({q(PREDICTION_ID)})")
+        if unknown_in is not None and unknown is not None:
+            unknown.extend(_unknown_ids(engine, target, unknown_in))
+        _ensure_labeled_view(engine, model, rebuild=True)
+    return batch.num_rows
+
+
+def _append(engine: Engine, model: str, table: str, batch: Batch,
+            existing: list[tuple[str, str]], allow_new_columns: bool, lock: str,
+            unknown_in: str | None, unknown: list[Any] | None) -> int | None:
+    """Insert the rows whose id is new; None (nothing done) when the table changed meanwhile."""
+    q = engine.quote
+    target = engine.relation(table)
+    added = _check(engine, table, batch.schema, existing, allow_new_columns,
+                   _empty_columns(batch))
+    # The batch is loaded typed like the table: a column of NULLs (or of narrower integers)
+    # then inserts into a column of any type without a cast per column.
+    types = {**dict(existing), **dict(added)}
+    temp_name = f"__fk_log_{uuid.uuid4().hex[:12]}"
+    temp = q(temp_name)
+    engine.load_arrow(batch.data, temp_name, temporary=True,
+                      column_types={n: types[n] for n in batch.data.column_names})
+    try:
+        with engine.serialized(lock):
+            if engine.columns(table) != existing:
+                return None
+            for name, sql_type in added:
+                engine.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {sql_type}")
+            fresh = engine.execute_count(*_insert_sql(engine, target, temp, batch, types))
+            if unknown_in is not None and unknown is not None:
+                unknown.extend(_unknown_ids(engine, temp, unknown_in))
+            _ensure_labeled_view(engine, model, rebuild=bool(added))
+        return fresh
+    finally:
+        engine.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
+def _insert_sql(engine: Engine, target: str, temp: str, batch: Batch,
+                types: dict[str, str]) -> tuple[str, list[Any] | None]:
     """The INSERT of the temporary table's rows whose prediction_id is not logged yet."""
     q = engine.quote
     key = q(PREDICTION_ID)
@@ -441,12 +475,11 @@ def _insert_sql(engine: Engine, target: str, temp: str, batch: Batch, types: dic
         else:
             values.append(f"s.{q(name)}")
     sql = (f"INSERT INTO {target} ({', '.join(q(n) for n in batch.schema.names)}) "
-           f"SELECT {', '.join(values)} FROM {temp} AS s")
-    if existing:
-        sql += f" WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})"
-        if engine.concurrent_writers:
-            # Into an existing unique index, key order keeps page accesses sequential.
-            sql += f" ORDER BY s.{key}"
+           f"SELECT {', '.join(values)} FROM {temp} AS s "
+           f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})")
+    if engine.concurrent_writers:
+        # Into an existing unique index, key order keeps page accesses sequential.
+        sql += f" ORDER BY s.{key}"
     return sql, params or None
 
 
