@@ -407,22 +407,15 @@ def _write(engine: Engine, model: str, table: str, batch: Batch, allow_new_colum
 def _create(engine: Engine, model: str, table: str, batch: Batch, lock: str,
             unknown_in: str | None, unknown: list[Any] | None) -> int | None:
     """Create the log with the batch's rows; None (nothing done) when it exists by now."""
-    import pyarrow as pa
-
     q = engine.quote
     target = engine.relation(table)
     columns = _new_table(engine, table, batch.schema)
-    # Every row is new: load them straight into the table, constants and all.
-    rows = pa.table({
-        name: pa.repeat(batch.constants[name], batch.num_rows) if name in batch.constants
-        else batch.data[name]
-        for name in batch.schema.names
-    })
+    rows = _rows(batch)
     with engine.serialized(lock):
         if engine.columns(table):
             return None
         engine.execute(f"CREATE TABLE {target} ({', '.join(f'{q(n)} {t}' for n, t in columns)})")
-        engine.load_arrow(rows, table, mode="append")
+        engine.load_arrow(rows, table, mode="append")  # every row is new
         if engine.concurrent_writers:
             # Built after the rows are in (faster); guards against other writers.
             engine.execute(f"CREATE UNIQUE INDEX ON {target} ({q(PREDICTION_ID)})")
@@ -440,26 +433,40 @@ def _append(engine: Engine, model: str, table: str, batch: Batch,
     target = engine.relation(table)
     added = _check(engine, table, batch.schema, existing, allow_new_columns,
                    _empty_columns(batch))
-    # The batch is loaded typed like the table: a column of NULLs (or of narrower integers)
-    # then inserts into a column of any type without a cast per column.
-    types = {**dict(existing), **dict(added)}
-    temp_name = f"__fk_log_{uuid.uuid4().hex[:12]}"
-    temp = q(temp_name)
-    engine.load_arrow(batch.data, temp_name, temporary=True,
-                      column_types={n: types[n] for n in batch.data.column_names})
-    try:
-        with engine.serialized(lock):
-            if engine.columns(table) != existing:
-                return None
-            for name, sql_type in added:
-                engine.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {sql_type}")
+    # Outcomes need the batch on the server anyway (to find unknown ids): always staged.
+    direct = _rows(batch) if unknown_in is None else None
+    with engine.serialized(lock):
+        if engine.columns(table) != existing:
+            return None
+        for name, sql_type in added:
+            engine.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {sql_type}")
+        if direct is not None and engine.append_if_all_new(direct, table, PREDICTION_ID):
+            fresh = batch.num_rows
+        else:
+            # Staged typed like the table: a column of NULLs (or of narrower integers) then
+            # inserts into a column of any type without a cast per column.
+            types = {**dict(existing), **dict(added)}
+            temp_name = f"__fk_log_{uuid.uuid4().hex[:12]}"
+            temp = q(temp_name)
+            engine.load_arrow(batch.data, temp_name, temporary=True,
+                              column_types={n: types[n] for n in batch.data.column_names})
             fresh = engine.execute_count(*_insert_sql(engine, target, temp, batch, types))
             if unknown_in is not None and unknown is not None:
                 unknown.extend(_unknown_ids(engine, temp, unknown_in))
-            _ensure_labeled_view(engine, model, rebuild=bool(added))
-        return fresh
-    finally:
-        engine.execute(f"DROP TABLE IF EXISTS {temp}")
+            engine.execute(f"DROP TABLE {temp}")  # on failure, the rollback drops it
+        _ensure_labeled_view(engine, model, rebuild=bool(added))
+    return fresh
+
+
+def _rows(batch: Batch) -> pa.Table:
+    """Every column of the batch as rows, constants repeated (for loading into the log)."""
+    import pyarrow as pa
+
+    return pa.table({
+        name: pa.repeat(batch.constants[name], batch.num_rows) if name in batch.constants
+        else batch.data[name]
+        for name in batch.schema.names
+    })
 
 
 def _insert_sql(engine: Engine, target: str, temp: str, batch: Batch,

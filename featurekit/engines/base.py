@@ -159,6 +159,16 @@ class Engine:
         """
         raise NotImplementedError
 
+    def append_if_all_new(self, data: pa.Table, name: str, key: str) -> bool:
+        """Inside a transaction: append ``data`` to table ``name`` in one bulk step if no row
+        collides with the table's unique index on ``key``; False, with nothing appended, if
+        one does.
+
+        The default always answers False (engines without unique indexes cannot tell), and
+        callers then insert only the new rows the slower way.
+        """
+        return False
+
     # -- materializations ---------------------------------------------------------------
     def create_view(self, name: str, select_sql: str) -> None:
         with self.transaction():

@@ -16,6 +16,18 @@ if TYPE_CHECKING:
 _NEW = "__fk_new"
 
 
+def _just_created(path: str) -> bool:
+    """After a short pause, whether ``path`` is a file created in the last few seconds."""
+    import os
+    import time
+
+    time.sleep(0.05)
+    try:
+        return time.time() - os.stat(path).st_mtime < 5
+    except OSError:
+        return False
+
+
 class DuckDBEngine(Engine):
     type = "duckdb"
     dialect = "duckdb"
@@ -27,6 +39,8 @@ class DuckDBEngine(Engine):
         try:
             self.conn = duckdb.connect(path)
         except duckdb.IOException as exc:
+            if "not a valid DuckDB database file" in str(exc) and _just_created(path):
+                return self.connect()  # another process is writing the new file's header
             if "lock" in str(exc).lower():
                 holder = str(exc).split("Conflicting lock is held in")[-1].split(". See")[0]
                 raise DatabaseLocked(
