@@ -5,12 +5,15 @@
 ``prediction_id`` with ``observed_at``; the view ``predictions_<model>_labeled`` joins them.
 
 Writes are idempotent and all-or-nothing: a batch is checked against the table first, then
-loaded into a temporary table typed like the log, and inserted with an anti-join on
-``prediction_id`` in one transaction that also creates the table, its index and the labeled
-view when needed. So a retried batch writes nothing twice and a bad batch writes nothing at
-all. Writers of one model's logs take turns for that transaction (a lock held until commit):
-two first writers cannot both create the table, and each anti-join sees the rows the previous
-writer committed, so overlapping batches from concurrent writers are written once.
+written in one transaction that also creates the table, its index and the labeled view when
+needed. A new log gets the rows loaded straight in. An existing one, where the engine has a
+unique index on ``prediction_id``, gets them appended in one bulk step that the index refuses
+if an id is already logged; then (and on other engines) the batch is staged in a temporary
+table typed like the log and only its new ids are inserted (an anti-join). So a retried batch
+writes nothing twice and a bad batch writes nothing at all. Writers of one model's logs take
+turns for that transaction (a lock held until commit): two first writers cannot both create
+the table, and each writer sees the rows the previous one committed, so overlapping batches
+from concurrent writers are written once.
 """
 
 from __future__ import annotations
