@@ -271,3 +271,14 @@ def test_the_labeled_view_is_created_with_the_tables_or_nothing_is(project):
     project.engine.execute(f"DROP TABLE {blocker}")
     project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p0"], "is_fraud": [1]}))
     assert rows(project, "SELECT count(*) FROM {schema}.predictions_fraud_labeled") == [(2,)]
+
+
+@pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string()])
+def test_postgres_appends_in_key_order_for_both_arrow_string_layouts(arrow_type):
+    from featurekit.engines.postgres import _key_order
+
+    values = ["b", "a", "ä", "abcdefghZ", "abcdefghA", "", "zz", "abc", "ab"]
+    column = pa.chunked_array([pa.array(values[:4], arrow_type), pa.array(values[4:], arrow_type)])
+    ordered = [values[i] for i in _key_order(column)]
+    # By the first 8 UTF-8 bytes (ties keep their order): the order of a "C" index.
+    assert ordered == sorted(values, key=lambda v: v.encode()[:8])

@@ -73,10 +73,12 @@ def _key_order(column: pa.ChunkedArray) -> Any:
 
     if pa.types.is_integer(column.type):
         return np.argsort(column.to_numpy(), kind="stable")
-    if not pa.types.is_string(column.type) or column.null_count or len(column) < 2:
+    large = pa.types.is_large_string(column.type)  # what pandas 3 strings become
+    if not (large or pa.types.is_string(column.type)) or column.null_count or len(column) < 2:
         return None
     strings = column.combine_chunks()
-    offsets = np.frombuffer(strings.buffers()[1], np.int32)[strings.offset:][:len(strings) + 1]
+    width = np.int64 if large else np.int32
+    offsets = np.frombuffer(strings.buffers()[1], width)[strings.offset:][:len(strings) + 1]
     data = np.frombuffer(strings.buffers()[2], np.uint8)
     if not len(data):
         return None
