@@ -5,8 +5,15 @@
 ``prediction_id`` with ``observed_at``; the view ``predictions_<model>_labeled`` joins them.
 
 Writes are idempotent and all-or-nothing: a batch is checked against the table first, then
-loaded into a temporary table and inserted with an anti-join on ``prediction_id`` in one
-transaction, so a retried batch writes nothing twice and a bad batch writes nothing at all.
+written in one transaction that also creates the table, its index and the labeled view when
+needed. A new log gets the rows loaded straight in. An existing one, where the engine has a
+unique index on ``prediction_id``, gets them appended in one bulk step that the index refuses
+if an id is already logged; then (and on other engines) the batch is staged in a temporary
+table typed like the log and only its new ids are inserted (an anti-join). So a retried batch
+writes nothing twice and a bad batch writes nothing at all. Writers of one model's logs take
+turns for that transaction (a lock held until commit): two first writers cannot both create
+the table, and each writer sees the rows the previous one committed, so overlapping batches
+from concurrent writers are written once.
 """
 
 from __future__ import annotations
@@ -101,9 +108,7 @@ def log_predictions(project: Project, model: str, frame: Any, version: str | Non
         version, pa.string())
     times = _times(data, PREDICTED_AT, now, table)
     batch = _assemble(data, {PREDICTION_ID: ids, MODEL_VERSION: versions, PREDICTED_AT: times})
-    written, skipped, changed = _write(project.engine, table, batch, allow_new_columns)
-    if changed:
-        _refresh_labeled_view(project.engine, model)
+    written, skipped = _write(project.engine, model, table, batch, allow_new_columns)
     return LogWrite(written, table, ids.to_pylist(), skipped)
 
 
@@ -140,17 +145,15 @@ def log_outcomes(project: Project, model: str, frame: Any,
     batch = _assemble(data, {PREDICTION_ID: ids, OBSERVED_AT: times})
     engine = project.engine
     logged = dict(engine.columns(predictions))
-    if PREDICTION_ID in logged and _kind(logged[PREDICTION_ID]) != _kind(engine.sql_type(ids.type)):
+    if (PREDICTION_ID in logged and len(ids)
+            and _kind(logged[PREDICTION_ID]) != _kind(engine.sql_type(ids.type))):
         raise LogSchemaError(
             f"{table}: {PREDICTION_ID} holds {ids.type} values but {predictions}.{PREDICTION_ID} "
             f"is {logged[PREDICTION_ID]}; nothing was written"
         )
     unknown: list[Any] = []
-    written, skipped, changed = _write(engine, table, batch, allow_new_columns,
-                                       unknown_in=predictions if logged else None,
-                                       unknown=unknown)
-    if not logged:
-        unknown = ids.to_pylist()
+    written, skipped = _write(engine, name, table, batch, allow_new_columns,
+                              unknown_in=predictions, unknown=unknown)
     if unknown:
         warnings.warn(
             f"{len(unknown)} outcomes for model {name} name prediction ids not in {predictions} "
@@ -159,8 +162,6 @@ def log_outcomes(project: Project, model: str, frame: Any,
             UnknownPredictionWarning,
             stacklevel=3,
         )
-    if changed:
-        _refresh_labeled_view(engine, name)
     return LogWrite(written, table, ids.to_pylist(), skipped, unknown)
 
 
@@ -180,16 +181,50 @@ def _to_arrow(frame: Any, table: str) -> pa.Table:
 
     try:
         data = to_arrow(frame)
-    except (TypeError, pa.ArrowException) as exc:
-        raise LogSchemaError(f"{table}: cannot read the frame: {exc}") from None
+    except (TypeError, OverflowError, pa.ArrowException) as exc:
+        raise LogSchemaError(f"{table}: cannot read the frame: {_unreadable(frame, exc)}; "
+                             f"nothing was written") from None
     columns = {}
     for name, column in zip(data.column_names, data.columns):
         if pa.types.is_dictionary(column.type):  # pandas categoricals: store the values
             column = column.cast(column.type.value_type)
         if pa.types.is_timestamp(column.type):
             column = _utc(column)
+        if pa.types.is_integer(column.type) and column.type != pa.int64():
+            column = _int64(column, name, table)
         columns[name] = column
     return pa.table(columns)
+
+
+def _unreadable(frame: Any, exc: Exception) -> str:
+    """Which column of a pandas frame Arrow cannot convert, and why."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(frame, pd.DataFrame):
+        for name in frame.columns:
+            try:
+                pa.Array.from_pandas(frame[name])
+            except (TypeError, OverflowError, pa.ArrowException) as column_exc:
+                hint = (" (integers are stored as 64-bit: -2**63 to 2**63 - 1; log larger ones "
+                        "as strings)" if isinstance(column_exc, OverflowError) else "")
+                return f'column "{name}": {column_exc}{hint}'
+    return str(exc)
+
+
+def _int64(column: pa.ChunkedArray, name: str, table: str) -> pa.ChunkedArray:
+    """Integer columns are stored as 64-bit (BIGINT), whatever width the first batch had."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return column.cast(pa.int64())
+    except pa.ArrowInvalid:
+        raise LogSchemaError(
+            f'{table}: column "{name}" holds {pc.max(column).as_py()}, more than the largest '
+            f"64-bit integer (2**63 - 1) a log stores; log such values as strings; nothing was "
+            f"written"
+        ) from None
 
 
 def _utc(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -228,7 +263,6 @@ def _new_ids(n: int) -> pa.ChunkedArray:
     text = pairs[raw].tobytes()  # two hex digits per byte, 32 per id
     offsets = np.arange(0, 32 * n + 1, 32, dtype=np.int32)
     array = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
-    assert n == 0 or uuid.UUID(array[0].as_py()).version == 4
     return pa.chunked_array([array], pa.string())
 
 
@@ -294,10 +328,12 @@ def _fits(value_kind: str, column_kind: str) -> bool:
 
 
 def _check(engine: Engine, table: str, schema: pa.Schema, existing: list[tuple[str, str]],
-           allow_new_columns: bool) -> list[tuple[str, str]]:
-    """Raise LogSchemaError naming every column that does not fit; returns columns to add."""
-    import pyarrow as pa
+           allow_new_columns: bool, empty: set[str]) -> list[tuple[str, str]]:
+    """Raise LogSchemaError naming every column that does not fit; returns columns to add.
 
+    ``empty`` names the batch's columns without a single value (all NULL, or no rows): they
+    fit a column of any type, and are loaded typed like it.
+    """
     have = dict(existing)
     extra = [c for c in schema.names if c not in have]
     missing = [c for c in have if c not in schema.names]
@@ -311,100 +347,191 @@ def _check(engine: Engine, table: str, schema: pa.Schema, existing: list[tuple[s
                         f"allow_new_columns=True to add them)")
     wrong = []
     for field in schema:
-        if field.name in have and not pa.types.is_null(field.type):
+        if field.name in have and field.name not in empty:
             value_kind, column_kind = _kind(engine.sql_type(field.type)), _kind(have[field.name])
             if not _fits(value_kind, column_kind):
                 wrong.append(f"{field.name} is {field.type} but the column is {have[field.name]}")
     if wrong:
         problems.append("wrong types: " + "; ".join(wrong))
-    untyped = [c for c in extra if pa.types.is_null(schema.field(c).type)]
-    if untyped and allow_new_columns:
-        problems.append(f"column(s) {', '.join(untyped)} hold only NULLs, so their type is "
-                        f"unknown; give them a dtype")
+    if allow_new_columns:
+        problems += _untyped(schema, extra)
     if problems:
         raise LogSchemaError(f"{table}: " + "; ".join(problems) + "; nothing was written")
     return [(c, engine.sql_type(schema.field(c).type)) for c in extra]
 
 
-def _write(engine: Engine, table: str, batch: Batch, allow_new_columns: bool,
-           unknown_in: str | None = None, unknown: list[Any] | None = None,
-           ) -> tuple[int, int, bool]:
-    """Check, then insert the rows whose prediction_id is new, in one transaction.
+def _new_table(engine: Engine, table: str, schema: pa.Schema) -> list[tuple[str, str]]:
+    """The columns of a log table created for this batch; raises when one has no type."""
+    problems = _untyped(schema, schema.names)
+    if problems:
+        raise LogSchemaError(f"{table}: {problems[0]}; nothing was written")
+    return [(field.name, engine.sql_type(field.type)) for field in schema]
 
-    Returns (rows written, rows skipped as already logged, whether the columns changed).
-    """
+
+def _untyped(schema: pa.Schema, names: list[str]) -> list[str]:
     import pyarrow as pa
 
-    q = engine.quote
-    existing = engine.columns(table)
-    if existing:
-        added = _check(engine, table, batch.schema, existing, allow_new_columns)
-    else:
-        untyped = [f.name for f in batch.schema if pa.types.is_null(f.type)]
-        if untyped:
-            raise LogSchemaError(f"{table}: column(s) {', '.join(untyped)} hold only NULLs, so "
-                                 f"the new table cannot type them; give them a dtype")
-        added = []
-    temp_name = f"__fk_log_{uuid.uuid4().hex[:12]}"
-    target, temp, key = engine.relation(table), q(temp_name), q(PREDICTION_ID)
-    engine.load_arrow(batch.data, temp_name, temporary=True)
-    names = ", ".join(q(c) for c in batch.schema.names)
-    values, params = [], []
-    for field in batch.schema:
-        if field.name in batch.constants:
-            values.append(f"CAST(? AS {engine.sql_type(field.type)})")
-            params.append(batch.constants[field.name].as_py())
+    untyped = [c for c in names if pa.types.is_null(schema.field(c).type)]
+    if not untyped:
+        return []
+    return [f"column(s) {', '.join(untyped)} hold only NULLs, so the new column's type is "
+            f"unknown; give them a dtype"]
+
+
+def _empty_columns(batch: Batch) -> set[str]:
+    """Columns sent as rows that hold no value at all (constants always hold one)."""
+    return {n for n, c in zip(batch.data.column_names, batch.data.columns)
+            if c.null_count == len(c)}
+
+
+def _write(engine: Engine, model: str, table: str, batch: Batch, allow_new_columns: bool,
+           unknown_in: str | None = None, unknown: list[Any] | None = None) -> tuple[int, int]:
+    """Check, then insert the rows whose prediction_id is new, in one transaction.
+
+    The transaction also creates the table (with its unique index on PostgreSQL), adds new
+    columns and (re)creates the labeled view, so a crash leaves all of it or none of it.
+    ``unknown`` receives the batch's ids that ``unknown_in`` does not hold.
+
+    Returns (rows written, rows skipped as already logged).
+    """
+    lock = f"log {engine.schema}.{model}"
+    while True:
+        existing = engine.columns(table)
+        if existing:
+            done = _append(engine, model, table, batch, existing, allow_new_columns, lock,
+                           unknown_in, unknown)
         else:
-            values.append(f"s.{q(field.name)}")
-    new_rows = f"FROM {temp} AS s"
-    if existing:
-        new_rows += f" WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})"
-    # Into an existing unique index, key order keeps page accesses sequential (2x faster);
-    # a new table gets its index after the rows are in (faster still).
-    order = f" ORDER BY s.{key}" if existing and engine.concurrent_writers else ""
-    try:
-        with engine.transaction():
-            if not existing:
-                columns = ", ".join(f"{q(f.name)} {engine.sql_type(f.type)}" for f in batch.schema)
-                engine.execute(f"CREATE TABLE {target} ({columns})")
-            for name, sql_type in added:
-                engine.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {sql_type}")
-            fresh = engine.execute_count(
-                f"INSERT INTO {target} ({names}) SELECT {', '.join(values)} {new_rows}{order}",
-                params or None,
-            )
-            if not existing and engine.concurrent_writers:
-                # Writers racing past the anti-join then fail instead of logging twice.
-                engine.execute(f"CREATE UNIQUE INDEX ON {target} ({key})")
-            if unknown_in is not None and unknown is not None:
-                unknown.extend(row[0] for row in engine.fetchall(
-                    f"SELECT s.{key} FROM {temp} AS s WHERE NOT EXISTS (SELECT 1 FROM "
-                    f"{engine.relation(unknown_in)} AS p WHERE p.{key} = s.{key})"
-                ))
-    finally:
-        engine.execute(f"DROP TABLE IF EXISTS {temp}")
-    return fresh, batch.num_rows - fresh, bool(added) or not existing
+            done = _create(engine, model, table, batch, lock, unknown_in, unknown)
+        if done is not None:
+            return done, batch.num_rows - done
+        # Another writer created or changed the table meanwhile: check the batch again.
 
 
-def _refresh_labeled_view(engine: Engine, model: str) -> None:
-    """(Re)create ``predictions_<model>_labeled`` when both logs exist: every prediction with
-    its outcome columns (NULL until the outcome is known); clashing names get ``outcome_``."""
+def _create(engine: Engine, model: str, table: str, batch: Batch, lock: str,
+            unknown_in: str | None, unknown: list[Any] | None) -> int | None:
+    """Create the log with the batch's rows; None (nothing done) when it exists by now."""
     q = engine.quote
+    target = engine.relation(table)
+    columns = _new_table(engine, table, batch.schema)
+    rows = _rows(batch)
+    with engine.serialized(lock):
+        if engine.columns(table):
+            return None
+        engine.execute(f"CREATE TABLE {target} ({', '.join(f'{q(n)} {t}' for n, t in columns)})")
+        engine.load_arrow(rows, table, mode="append")  # every row is new
+        if engine.concurrent_writers:
+            # Built after the rows are in (faster); guards against other writers.
+            engine.execute(f"CREATE UNIQUE INDEX ON {target} ({q(PREDICTION_ID)})")
+        if unknown_in is not None and unknown is not None:
+            unknown.extend(_unknown_ids(engine, target, unknown_in))
+        _ensure_labeled_view(engine, model, rebuild=True)
+    return batch.num_rows
+
+
+def _append(engine: Engine, model: str, table: str, batch: Batch,
+            existing: list[tuple[str, str]], allow_new_columns: bool, lock: str,
+            unknown_in: str | None, unknown: list[Any] | None) -> int | None:
+    """Insert the rows whose id is new; None (nothing done) when the table changed meanwhile."""
+    q = engine.quote
+    target = engine.relation(table)
+    added = _check(engine, table, batch.schema, existing, allow_new_columns,
+                   _empty_columns(batch))
+    # Outcomes need the batch on the server anyway (to find unknown ids): always staged.
+    direct = _rows(batch) if unknown_in is None else None
+    with engine.serialized(lock):
+        if engine.columns(table) != existing:
+            return None
+        for name, sql_type in added:
+            engine.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {sql_type}")
+        if direct is not None and engine.append_if_all_new(direct, table, PREDICTION_ID):
+            fresh = batch.num_rows
+        else:
+            # Staged typed like the table: a column of NULLs (or of narrower integers) then
+            # inserts into a column of any type without a cast per column.
+            types = {**dict(existing), **dict(added)}
+            temp_name = f"__fk_log_{uuid.uuid4().hex[:12]}"
+            temp = q(temp_name)
+            engine.load_arrow(batch.data, temp_name, temporary=True,
+                              column_types={n: types[n] for n in batch.data.column_names})
+            fresh = engine.execute_count(*_insert_sql(engine, target, temp, batch, types))
+            if unknown_in is not None and unknown is not None:
+                unknown.extend(_unknown_ids(engine, temp, unknown_in))
+            engine.execute(f"DROP TABLE {temp}")  # on failure, the rollback drops it
+        _ensure_labeled_view(engine, model, rebuild=bool(added))
+    return fresh
+
+
+def _rows(batch: Batch) -> pa.Table:
+    """Every column of the batch as rows, constants repeated (for loading into the log)."""
+    import pyarrow as pa
+
+    return pa.table({
+        name: pa.repeat(batch.constants[name], batch.num_rows) if name in batch.constants
+        else batch.data[name]
+        for name in batch.schema.names
+    })
+
+
+def _insert_sql(engine: Engine, target: str, temp: str, batch: Batch,
+                types: dict[str, str]) -> tuple[str, list[Any] | None]:
+    """The INSERT of the temporary table's rows whose prediction_id is not logged yet."""
+    q = engine.quote
+    key = q(PREDICTION_ID)
+    values, params = [], []
+    for name in batch.schema.names:
+        if name in batch.constants:
+            values.append(f"CAST(? AS {types[name]})")
+            params.append(batch.constants[name].as_py())
+        else:
+            values.append(f"s.{q(name)}")
+    sql = (f"INSERT INTO {target} ({', '.join(q(n) for n in batch.schema.names)}) "
+           f"SELECT {', '.join(values)} FROM {temp} AS s "
+           f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})")
+    if engine.concurrent_writers:
+        # Into an existing unique index, key order keeps page accesses sequential.
+        sql += f" ORDER BY s.{key}"
+    return sql, params or None
+
+
+def _unknown_ids(engine: Engine, temp: str, predictions: str) -> list[Any]:
+    """The batch's prediction ids that ``predictions`` does not hold (all, when it is missing)."""
+    key = engine.quote(PREDICTION_ID)
+    logged = engine.relation(predictions)
+    if not engine.columns(predictions):
+        return [row[0] for row in engine.fetchall(f"SELECT s.{key} FROM {temp} AS s")]
+    return [row[0] for row in engine.fetchall(
+        f"SELECT s.{key} FROM {temp} AS s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {logged} AS p WHERE p.{key} = s.{key})"
+    )]
+
+
+def _ensure_labeled_view(engine: Engine, model: str, rebuild: bool) -> None:
+    """(Re)create ``predictions_<model>_labeled`` when both logs exist and the view is missing
+    or ``rebuild`` (their columns changed): every prediction with its outcome columns (NULL
+    until the outcome is known); clashing names get ``outcome_``. Runs inside the write's
+    transaction, so the view appears with the tables, and a missing one is recreated."""
+    q = engine.quote
+    name = f"predictions_{model}_labeled"
+    kind = engine.relation_kind(name)
+    if kind not in (None, "view"):
+        raise LogSchemaError(
+            f"a {kind.replace('_', ' ')} named {name} is where the labeled view of model "
+            f"{model} goes; rename or drop it; nothing was written"
+        )
     predictions = [c for c, _ in engine.columns(f"predictions_{model}")]
     outcomes = [c for c, _ in engine.columns(f"outcomes_{model}")]
-    if not predictions or not outcomes:
+    if not predictions or not outcomes or (kind == "view" and not rebuild):
         return
     select = [f"p.{q(c)}" for c in predictions]
     for column in outcomes:
         if column != PREDICTION_ID:
             alias = f"outcome_{column}" if column in predictions else column
             select.append(f"o.{q(column)} AS {q(alias)}")
-    view = engine.relation(f"predictions_{model}_labeled")
+    view = engine.relation(name)
     logged = engine.relation_in_view(f"predictions_{model}", engine.schema)
     outcome = engine.relation_in_view(f"outcomes_{model}", engine.schema)
-    with engine.transaction():
-        engine.execute(f"DROP VIEW IF EXISTS {view}")
-        engine.execute(
-            f"CREATE VIEW {view} AS SELECT {', '.join(select)} FROM {logged} AS p "
-            f"LEFT JOIN {outcome} AS o ON o.{q(PREDICTION_ID)} = p.{q(PREDICTION_ID)}"
-        )
+    engine.execute(f"DROP VIEW IF EXISTS {view}")
+    engine.execute(
+        f"CREATE VIEW {view} AS SELECT {', '.join(select)} FROM {logged} AS p "
+        f"LEFT JOIN {outcome} AS o ON o.{q(PREDICTION_ID)} = p.{q(PREDICTION_ID)}"
+    )

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.pit import ROW
-from featurekit.errors import FeaturekitError
+from featurekit.errors import FeaturekitError, RetrievalError
 from featurekit.retrieval import ViewRequest, _check_collisions, _match_keys, _view_schema
 from featurekit.retrieval import resolve_features as _resolve
 
@@ -48,7 +48,8 @@ def online_features(project: Project, features: Sequence[str],
         values are then NULL, exactly what ``training_set`` would give at ``now``).
 
     Raises:
-        RetrievalError: an unknown view or column, a missing entity column, a collision.
+        RetrievalError: an unknown view or column, a missing entity column, a collision, an
+            integer key beyond 64 bits.
     """
     import pandas as pd
 
@@ -87,12 +88,33 @@ def _lookup(project: Project, cache: dict, shape: tuple, request: dict[str, list
         _check_collisions(requests, set(columns), full_names)
         if len(cache) > _CACHE_SIZE:
             cache.clear()
-        cache[shape] = (requests, *online_sql(project, requests, n))
-    requests, sql, key_columns = cache[shape]
+        cache[shape] = (requests, *online_sql(project, requests, n), _integer_keys(requests))
+    requests, sql, key_columns, integer_keys = cache[shape]
     if n == 0:
         return [], requests
     params = [_plain(value) for row in zip(*(request[c] for c in key_columns)) for value in row]
+    for position, column in enumerate(key_columns):
+        if column in integer_keys:
+            _check_int64(column, integer_keys[column], params[position::len(key_columns)])
     return project.engine.fetchall(sql, params), requests
+
+
+def _integer_keys(requests: list[ViewRequest]) -> dict[str, str]:
+    """Request columns matched to an integer entity column, with that ``view.column``."""
+    import pyarrow as pa
+
+    return {c: f"{r.model.name}.{e}" for r in requests for c, e in r.keys
+            if pa.types.is_integer(r.schema.field(e).type)}
+
+
+def _check_int64(column: str, view_column: str, values: list[Any]) -> None:
+    """Integer keys are compared as 64-bit: a value beyond that can be no view's key."""
+    for value in values:
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise RetrievalError(
+                f'entities column "{column}" holds {value}, outside the 64-bit integer range '
+                f"of {view_column}; request keys between -2**63 and 2**63 - 1"
+            )
 
 
 def online_sql(project: Project, requests: list[ViewRequest], n: int) -> tuple[str, list[str]]:

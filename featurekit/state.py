@@ -84,9 +84,11 @@ class State:
         engine = self.engine
         if self.exists():  # the usual case: one catalog lookup instead of three DDL statements
             return
-        engine.ensure_schema(self.schema)
-        engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
-        engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
+        # Under the schema's lock: concurrent first refreshes would race on IF NOT EXISTS.
+        with engine.serialized(f"schema {self.schema}"):
+            engine.ensure_schema(self.schema)
+            engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
+            engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
 
     def start_run(self, model: str, materialized: str, fingerprint: str,
                   invocation_id: str) -> str:

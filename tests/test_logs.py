@@ -6,6 +6,7 @@ import uuid
 import warnings
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -196,3 +197,88 @@ def test_outcomes_need_prediction_ids_of_the_logged_type(project):
     with pytest.raises(LogSchemaError, match="prediction_id holds int64"):
         project.log_outcomes("fraud", pd.DataFrame({"prediction_id": [1], "is_fraud": [1]}))
     assert project.engine.relation_kind("outcomes_fraud") is None
+
+
+# -- columns without values, integer widths ------------------------------------------------
+TYPED = pd.DataFrame({"prediction_id": ["a"], "n": [7], "flag": [True], "x": [0.5],
+                      "seen_at": [pd.Timestamp("2024-01-01 12:00")], "s": ["t"]})
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"prediction_id": ["b", "c"], **{c: [None, None] for c in TYPED.columns[1:]}}),
+    pd.DataFrame({"prediction_id": ["b", "c"], **{c: [np.nan, np.nan] for c in TYPED.columns[1:]}}),
+    pd.DataFrame({c: [] for c in TYPED.columns}),
+], ids=["all-none", "all-nan", "empty"])
+def test_columns_without_values_fit_columns_of_any_type(project, frame):
+    project.log_predictions("fraud", TYPED, version="v1")
+    written = project.log_predictions("fraud", frame, version="v1")
+    assert written == len(frame)
+    got = rows(project, "SELECT prediction_id, n, flag, x, seen_at, s FROM {schema}.predictions_fraud "
+                        "ORDER BY prediction_id")
+    assert got[0] == ("a", 7, True, 0.5, datetime(2024, 1, 1, 12, tzinfo=UTC), "t")
+    assert got[1:] == [(i, None, None, None, None, None) for i in frame["prediction_id"]]
+    project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["a"], "is_fraud": [True]}))
+    ids = list(frame["prediction_id"])
+    unknown = pd.DataFrame({"prediction_id": ids, "is_fraud": [None] * len(ids)})
+    assert project.log_outcomes("fraud", unknown) == len(ids)
+    got = rows(project, "SELECT prediction_id, is_fraud FROM {schema}.predictions_fraud_labeled "
+                        "ORDER BY prediction_id")
+    assert got == [("a", True)] + [(i, None) for i in ids]
+
+
+def test_integers_are_stored_64_bit_whatever_the_first_batch_held(project):
+    small = pd.DataFrame({"prediction_id": ["a"], "n": np.array([1], dtype="int8"),
+                          "u": np.array([7], dtype="uint32")})
+    project.log_predictions("fraud", small, version="v1")
+    assert kinds(project, "predictions_fraud")["n"] == "bigint"
+    assert kinds(project, "predictions_fraud")["u"] == "bigint"
+    wide = pd.DataFrame({"prediction_id": ["b"], "n": np.array([-(2**40)], dtype="int64"),
+                         "u": np.array([2**63 - 1], dtype="uint64")})
+    assert project.log_predictions("fraud", wide, version="v1") == 1
+    got = rows(project, "SELECT prediction_id, n, u FROM {schema}.predictions_fraud "
+                        "ORDER BY prediction_id")
+    assert got == [("a", 1, 7), ("b", -(2**40), 2**63 - 1)]
+
+
+@pytest.mark.parametrize("values", [np.array([1, 2**63], dtype="uint64"), [1, 2**64],
+                                    [1, -(2**63) - 1]], ids=["uint64", "int>2**64", "int<-2**63"])
+def test_integers_beyond_64_bits_are_refused_naming_the_column(project, values):
+    frame = pd.DataFrame({"prediction_id": ["a", "b"], "big": values})
+    with pytest.raises(LogSchemaError, match='predictions_fraud: .*column "big".*nothing was'):
+        project.log_predictions("fraud", frame, version="v1")
+    assert project.engine.relation_kind("predictions_fraud") is None
+
+
+# -- the labeled view ------------------------------------------------------------------------
+def test_a_missing_labeled_view_is_recreated_by_the_next_write(project):
+    project.log_predictions("fraud", scores(2), version="v1")
+    project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p0"], "is_fraud": [1]}))
+    # What a crash between the outcome table's commit and the view's creation used to leave.
+    project.engine.execute(f"DROP VIEW {project.engine.relation('predictions_fraud_labeled')}")
+    project.log_predictions("fraud", scores(1, start=2), version="v1")
+    got = rows(project, "SELECT prediction_id, is_fraud FROM {schema}.predictions_fraud_labeled "
+                        "ORDER BY prediction_id")
+    assert got == [("p0", 1), ("p1", None), ("p2", None)]
+
+
+def test_the_labeled_view_is_created_with_the_tables_or_nothing_is(project):
+    project.log_predictions("fraud", scores(2), version="v1")
+    blocker = project.engine.relation("predictions_fraud_labeled")
+    project.engine.execute(f"CREATE TABLE {blocker} (x INTEGER)")
+    with pytest.raises(LogSchemaError, match="predictions_fraud_labeled .*nothing was written"):
+        project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p0"], "is_fraud": [1]}))
+    assert project.engine.relation_kind("outcomes_fraud") is None
+    project.engine.execute(f"DROP TABLE {blocker}")
+    project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p0"], "is_fraud": [1]}))
+    assert rows(project, "SELECT count(*) FROM {schema}.predictions_fraud_labeled") == [(2,)]
+
+
+@pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string()])
+def test_postgres_appends_in_key_order_for_both_arrow_string_layouts(arrow_type):
+    from featurekit.engines.postgres import _key_order
+
+    values = ["b", "a", "ä", "abcdefghZ", "abcdefghA", "", "zz", "abc", "ab"]
+    column = pa.chunked_array([pa.array(values[:4], arrow_type), pa.array(values[4:], arrow_type)])
+    ordered = [values[i] for i in _key_order(column)]
+    # By the first 8 UTF-8 bytes (ties keep their order): the order of a "C" index.
+    assert ordered == sorted(values, key=lambda v: v.encode()[:8])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featurekit.errors import DuplicateKeyError, RefreshError
@@ -104,6 +104,22 @@ class Engine:
         """Hold a lock named ``key`` while the block runs; yields False when it is taken."""
         yield True
 
+    @contextlib.contextmanager
+    def serialized(self, key: str) -> Iterator[None]:
+        """A transaction that waits for, and holds until it ends, a lock named ``key``.
+
+        Sessions that create objects only when missing (``IF NOT EXISTS``, or a check then a
+        CREATE) do it inside one of these, so two first users cannot both create them. Nested
+        use joins the outer transaction. The default has no lock: engines with one writer
+        (DuckDB) need none.
+        """
+        with self.transaction():
+            self._wait_for_lock(key)
+            yield
+
+    def _wait_for_lock(self, key: str) -> None:
+        """Inside a transaction: take the lock named ``key`` until the transaction ends."""
+
     # -- catalog ------------------------------------------------------------------------
     @staticmethod
     def unsupported(expression: exp.Expression) -> list[str]:
@@ -132,7 +148,8 @@ class Engine:
         return self.quote(f"{schema or self.schema}.{name}")
 
     def ensure_schema(self, schema: str) -> None:
-        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
+        with self.serialized(f"schema {schema}"):
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
 
     def relation_kind(self, name: str, schema: str | None = None) -> str | None:
         """'table', 'view', 'materialized_view' or None when nothing has that name."""
@@ -165,8 +182,13 @@ class Engine:
 
     # -- bulk data ----------------------------------------------------------------------
     def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
-                   mode: str = "replace", temporary: bool = False) -> int:
-        """Write an Arrow table: mode 'replace' (atomically), 'create' or 'append'."""
+                   mode: str = "replace", temporary: bool = False,
+                   column_types: Mapping[str, str] | None = None) -> int:
+        """Write an Arrow table: mode 'replace' (atomically), 'create' or 'append'.
+
+        ``column_types`` gives the SQL type of some columns of a table this creates (e.g. to
+        load rows typed like the table they go to next); the others follow ``sql_type``.
+        """
         raise NotImplementedError
 
     @contextlib.contextmanager
@@ -178,6 +200,16 @@ class Engine:
             yield self.quote(name)
         finally:
             self.execute(f"DROP TABLE IF EXISTS {self.quote(name)}")
+
+    def append_if_all_new(self, data: pa.Table, name: str, key: str) -> bool:
+        """Inside a transaction: append ``data`` to table ``name`` in one bulk step if no row
+        collides with the table's unique index on ``key``; False, with nothing appended, if
+        one does.
+
+        The default always answers False (engines without unique indexes cannot tell), and
+        callers then insert only the new rows the slower way.
+        """
+        return False
 
     # -- materializations ---------------------------------------------------------------
     def create_view(self, name: str, select_sql: str) -> None:
@@ -269,7 +301,11 @@ class Engine:
         return pit.lateral_sql(self.quote, labels, views)
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
-        """The column type this engine stores an Arrow type as (for log tables)."""
+        """The column type this engine stores an Arrow type as (for log tables).
+
+        Every integer type is stored as 64-bit (BIGINT), so a later batch of wider integers
+        fits the column its first batch created.
+        """
         raise NotImplementedError
 
     # -- monitoring ---------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.base import Engine
@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from featurekit.engines.pit import PitView
 
 _NEW = "__fk_new"
+
+
+def _just_created(path: str) -> bool:
+    """After a short pause, whether ``path`` is a file created in the last few seconds."""
+    import os
+    import time
+
+    time.sleep(0.05)
+    try:
+        return time.time() - os.stat(path).st_mtime < 5
+    except OSError:
+        return False
 
 
 class DuckDBEngine(Engine):
@@ -33,6 +45,8 @@ class DuckDBEngine(Engine):
         try:
             self.conn = self._open(duckdb, path)
         except duckdb.IOException as exc:
+            if "not a valid DuckDB database file" in str(exc) and _just_created(path):
+                return self.connect()  # another process is writing the new file's header
             if "lock" in str(exc).lower():
                 holder = str(exc).split("Conflicting lock is held in")[-1].split(". See")[0]
                 raise DatabaseLocked(
@@ -125,21 +139,29 @@ class DuckDBEngine(Engine):
         ]
 
     def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
-                   mode: str = "replace", temporary: bool = False) -> int:
+                   mode: str = "replace", temporary: bool = False,
+                   column_types: Mapping[str, str] | None = None) -> int:
         view = f"__fk_arrow_{id(data)}"
         self.conn.register(view, data)
+        types = column_types or {}
+        select = ", ".join(
+            f"CAST({self.quote(c)} AS {types[c]}) AS {self.quote(c)}" if c in types
+            else self.quote(c)
+            for c in data.column_names
+        ) or "*"
         try:
             target = self.quote(name) if temporary else self.relation(name, schema)
             if mode == "append":
                 self.execute(f"INSERT INTO {target} BY NAME SELECT * FROM {self.quote(view)}")
             elif temporary:
                 self.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM {self.quote(view)}"
+                    f"CREATE OR REPLACE TEMP TABLE {target} AS "
+                    f"SELECT {select} FROM {self.quote(view)}"
                 )
             else:
                 # CREATE OR REPLACE is one atomic statement: readers see old or new rows.
                 verb = "CREATE OR REPLACE TABLE" if mode == "replace" else "CREATE TABLE"
-                self.execute(f"{verb} {target} AS SELECT * FROM {self.quote(view)}")
+                self.execute(f"{verb} {target} AS SELECT {select} FROM {self.quote(view)}")
         finally:
             self.conn.unregister(view)
         return data.num_rows
@@ -183,6 +205,8 @@ class DuckDBEngine(Engine):
     def sql_type(self, arrow_type: pa.DataType) -> str:
         import pyarrow as pa
 
+        if pa.types.is_integer(arrow_type):
+            return "BIGINT"
         # DuckDB knows how it maps each Arrow type; ask it rather than keep a second table.
         empty = pa.table({"x": pa.array([], type=arrow_type)})
         return str(self.conn.from_arrow(empty).types[0])
