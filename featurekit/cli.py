@@ -384,5 +384,43 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
     console.print(f"wrote {rows:,} {'row' if rows == 1 else 'rows'} to {out}")
 
 
+
+@main.group()
+def docs() -> None:
+    """A static documentation site: models, columns, lineage, runs and monitors."""
+
+
+@docs.command(name="generate")
+@project_options
+@click.option("--out", default=None, type=click.Path(),
+              help="Folder for the site [default: target/docs in the project].")
+def docs_generate(project, out: str | None) -> None:
+    """Write the docs site (one index.html that opens offline, from file://)."""
+    from featurekit.docsite import generate_docs
+
+    page = generate_docs(project, out)
+    _console().print(f"docs written to {page}")
+
+
+@docs.command(name="serve")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(),
+              help="The project folder (or any folder inside it).")
+@click.option("--dir", "folder", default=None, type=click.Path(),
+              help="The generated site [default: target/docs in the project].")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1 to serve on.")
+def docs_serve(project_dir: str, folder: str | None, port: int) -> None:
+    """Serve the generated docs site on localhost until Ctrl-C."""
+    from featurekit.docsite import DEFAULT_FOLDER, serve_docs
+    from featurekit.project import find_project_root
+
+    site = folder if folder is not None else find_project_root(project_dir) / DEFAULT_FOLDER
+    console = _console()
+    try:
+        serve_docs(site, port, on_ready=lambda url: console.print(
+            f"serving {site} at {url} (Ctrl-C to stop)"))
+    except KeyboardInterrupt:
+        console.print("stopped")
+
 if __name__ == "__main__":  # pragma: no cover
     main()
