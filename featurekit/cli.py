@@ -302,12 +302,15 @@ def init(directory: str) -> None:
               show_default=True, help="Exit 1 when any check is at this status or worse.")
 @click.option("--report", "report_path", default=None, type=click.Path(),
               help="Write a self-contained HTML report here.")
+@click.option("--report-json", "report_json", default=None, type=click.Path(),
+              help="Write the report's content (windows, checks, plots, history) as JSON.")
 @click.option("--prometheus", "prometheus_path", default=None, type=click.Path(),
               help="Write Prometheus textfile-collector metrics here (atomically).")
 @output_option
 def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, backfill: bool,
             start: str | None, end: str | None, every: str, fail_on: str,
-            report_path: str | None, prometheus_path: str | None, output: str) -> None:
+            report_path: str | None, report_json: str | None, prometheus_path: str | None,
+            output: str) -> None:
     """Run drift, data-quality, freshness and performance monitors (monitors/*.yml)."""
     from featurekit.errors import ConfigError
     from featurekit.render import failing_checks, monitor_table
@@ -339,8 +342,9 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
                    f"{delivery.error}", f"alert for {delivery.monitor}", "yellow")
     if prometheus_path:
         console.print(f"metrics written to {project.monitor_metrics(run, prometheus_path)}")
-    if report_path:
-        console.print(f"report written to {project.monitor_report(run, report_path)}")
+    if report_path or report_json:
+        for written in project.monitor_report(run, report_path, report_json):
+            console.print(f"report written to {written}")
     sys.exit(code)
 
 
