@@ -126,3 +126,44 @@ def test_a_site_generated_before_any_refresh_says_never_refreshed(browser, tmp_p
     assert wait_for(browser, "#tests", "no tests")
     browser.save_screenshot(str(tmp_path / "never.png"))
     factory.cleanup()
+
+
+def test_report_table_of_contents_jumps_to_each_monitor(browser, tmp_path):
+    import pyarrow as pa
+    from conftest import ProjectFactory
+    from selenium.webdriver.common.by import By
+    from test_monitoring_run import DRIFT, events
+
+    factory = ProjectFactory("duckdb", tmp_path / "proj")
+    factory._sources = {}
+    factory.write("monitors/drift.yml", DRIFT)
+    factory.write("monitors/quality.yml", "description: Nulls in k.\nsource: events\n"
+                  "timestamp: ts\ncurrent: {last: 1d}\n"
+                  "checks:\n  - {column: k, test: null_rate, warn: 0.5, error: 0.9}\n")
+    project = factory.open()
+    project.engine.load_arrow(pa.Table.from_pandas(events(), preserve_index=False), "events")
+    project.monitor(backfill=("2024-01-10", "2024-01-19", "1d"))
+    run = project.monitor(as_of="2024-01-20")
+    (report,) = project.monitor_report(run, tmp_path / "report.html")
+    open_page(browser, report)
+    links = browser.find_elements(By.CSS_SELECTOR, "#toc a")
+    assert [a.text for a in links] == ["drift", "quality"]
+    links[1].click()
+    assert browser.current_url.endswith("#monitor-quality")
+    section = wait_for(browser, "#monitor-quality")
+    top = browser.execute_script("return arguments[0].getBoundingClientRect().top", section)
+    # scrolled down to it (the last section may stop short of the top: the page ends)
+    assert browser.execute_script("return window.scrollY") > 0
+    assert 0 <= top < browser.execute_script("return window.innerHeight") / 2
+    assert "Nulls in k." in section.text and "current window" in section.text
+    browser.execute_script("window.scrollTo(0, 0)")
+    links[0].click()
+    drift = wait_for(browser, "#monitor-drift")
+    assert abs(browser.execute_script("return arguments[0].getBoundingClientRect().top",
+                                      drift)) < 2
+    # the charts fill the page: a card is at least ~40% of the window wide
+    card = browser.find_element(By.CSS_SELECTOR, "#monitor-drift .card svg")
+    width = browser.execute_script("return arguments[0].getBoundingClientRect().width", card)
+    assert width > 0.4 * browser.execute_script("return window.innerWidth")
+    browser.save_screenshot(str(tmp_path / "report.png"))
+    factory.cleanup()
