@@ -124,6 +124,26 @@ def test_monitors_watching_a_model_show_latest_status_and_history(make_project):
     assert by_id(data)["m2"]["monitors"] == []
 
 
+def test_tests_of_a_model_show_their_latest_result(make_project):
+    factory = make_project()
+    shop(factory)
+    factory.model("m4", "SELECT id, b FROM src",
+                  header="materialized: table\ntests:\n  - not_null: id\n"
+                         "  - expression: \"b < 25\"")
+    project = factory.open()
+    before = by_id(site_data(generate_docs(project, factory.root / "site")))["m4"]["tests"]
+    assert [(t["kind"], t["status"]) for t in before] == [("not_null", None),
+                                                         ("expression", None)]
+    project.refresh()
+    results = {r.test: r for r in project.test()}
+    tests = by_id(site_data(generate_docs(project, factory.root / "site")))["m4"]["tests"]
+    assert {t["name"]: (t["status"], t["failures"]) for t in tests} == {
+        name: (r.status, r.failures) for name, r in results.items()}
+    assert sorted((t["kind"], t["status"], t["failures"]) for t in tests) == [
+        ("expression", "fail", 1), ("not_null", "pass", 0)]  # b = 30 fails b < 25
+    assert by_id(site_data(generate_docs(project, factory.root / "site")))["m1"]["tests"] == []
+
+
 def test_page_is_self_contained_and_escapes_user_text(duck_project):
     shop(duck_project)
     duck_project.model("m4", "SELECT 1 AS one",

@@ -30,7 +30,8 @@ solid #dee2e6;padding-bottom:3px}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;color:#fff;
 background:#6c757d;margin-left:6px;vertical-align:middle}
 .badge.source{background:#0b7285}.badge.model{background:#1c3d6e}
-.ok,.success{color:#2e7d32}.warn,.late{color:#b26a00}.error,.failed{color:#c62828}
+.ok,.success,.pass{color:#2e7d32}.warn,.late{color:#b26a00}
+.error,.failed,.fail{color:#c62828}
 .never,.no_data,.none{color:#757575}
 table{border-collapse:collapse;font-size:13px}
 th,td{padding:4px 10px;border-bottom:1px solid #e9ecef;text-align:left;vertical-align:top}
@@ -209,10 +210,14 @@ JS = r"""
   }
   function testsSection(n) {
     if (!n.tests || !n.tests.length) return "<p class='small'>no tests</p>";
-    return "<table><tr><th>test</th><th>column</th><th>status</th><th>when</th></tr>" +
-      n.tests.map((t) => `<tr><td>${esc(t.name)}</td><td>${esc(t.column)}</td>` +
-        `<td class="${esc(t.status)}">${esc(t.status || "not run")}</td>` +
-        `<td>${esc(t.at)}</td></tr>`).join("") + "</table>";
+    return "<table><tr><th>test</th><th>kind</th><th>column</th><th>severity</th>" +
+      "<th>latest result</th><th>failing rows</th><th>when</th><th>declared in</th></tr>" +
+      n.tests.map((t) => `<tr data-test="${esc(t.name)}"><td>${esc(t.name)}</td>` +
+        `<td>${esc(t.kind)}</td><td>${esc(t.column)}</td><td>${esc(t.severity)}</td>` +
+        `<td class="${esc(t.status)}">${esc(t.status || "not run yet")}` +
+        (t.message ? `<br><small>${esc(t.message)}</small>` : "") + "</td>" +
+        `<td>${esc(t.failures)}</td><td>${esc(t.at)}</td><td>${esc(t.path)}</td></tr>`
+      ).join("") + "</table>";
   }
   function renderNode(id, column) {
     const n = NODES.get(id);

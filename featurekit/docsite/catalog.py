@@ -94,14 +94,28 @@ def _model_node(project: Project, facts: _DatabaseFacts, name: str, lineage: Any
             "high_water_mark": _iso(last.high_water_mark)},
         "freshness": _model_freshness(model.refresh, last.last_success if last else None),
         "sql": model.sql.strip(), "compiled_sql": compiled, "compile_error": compile_error,
-        "tests": model_tests(project, name),
+        "tests": model_tests(project, facts, name),
         "monitors": facts.monitor_views(monitors),
     }
 
 
-def model_tests(project: Project, name: str) -> list[dict[str, Any]]:
-    """The model's declared tests with their latest results; models declare none yet."""
-    return []
+def model_tests(project: Project, facts: _DatabaseFacts, name: str) -> list[dict[str, Any]]:
+    """The data tests about a model (its header's, and singular tests reading it) with their
+    latest results (``featurekit test`` / ``build``)."""
+    found = []
+    for test in project.tests.values():
+        if test.model != name and not (test.model is None and name in test.depends_on):
+            continue
+        latest = facts.test_results.get(test.name)
+        found.append({
+            "name": test.name, "kind": test.kind, "column": ", ".join(test.columns),
+            "severity": test.severity, "path": f"{test.path.as_posix()}:{test.line}",
+            "status": latest["status"] if latest else None,
+            "failures": latest["failures"] if latest else None,
+            "at": _iso(latest["finished_at"]) if latest else None,
+            "message": latest["message"] if latest else "",
+        })
+    return found
 
 
 class _DatabaseFacts:
@@ -122,12 +136,27 @@ class _DatabaseFacts:
                 self.source_freshness[found.source] = {
                     "status": found.status, "newest": _iso(found.newest),
                     "age_seconds": found.age_seconds, "message": found.message}
+        self.test_results = self._test_results() if self.refreshed else {}
         self.history: dict[str, list[dict[str, Any]]] = {}
         if engine.relation_kind("monitor_results", meta) is not None:
             from featurekit.monitoring.results import Results
 
             for row in Results(engine).history(sorted(project.monitors)):
                 self.history.setdefault(row["monitor"], []).append(row)
+
+    def _test_results(self) -> dict[str, dict[str, Any]]:
+        """The latest result of each data test, by test name."""
+        from featurekit.testrun import TABLE
+
+        engine = self.engine
+        if engine.relation_kind(TABLE, engine.metadata_schema) is None:
+            return {}
+        rows = engine.fetchall(
+            f"SELECT test, status, failures, message, finished_at FROM "
+            f"{engine.relation(TABLE, engine.metadata_schema)} WHERE target_schema = ? "
+            f"ORDER BY finished_at", [engine.schema])
+        keys = ("status", "failures", "message", "finished_at")
+        return {row[0]: dict(zip(keys, row[1:])) for row in rows}  # the last one wins
 
     def columns(self, relation: tuple[str, str]) -> list[tuple[str, str]]:
         schema, table = relation
