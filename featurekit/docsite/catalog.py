@@ -126,6 +126,7 @@ class _DatabaseFacts:
         from featurekit.state import State
 
         self.engine = engine
+        self._columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
         meta = engine.metadata_schema
         self.refreshed = engine.relation_kind("runs", meta) is not None
         self.runs = {name: run for name, run in State(engine).last_runs().items()
@@ -159,8 +160,13 @@ class _DatabaseFacts:
         return {row[0]: dict(zip(keys, row[1:])) for row in rows}  # the last one wins
 
     def columns(self, relation: tuple[str, str]) -> list[tuple[str, str]]:
-        schema, table = relation
-        return self.engine.columns(table, schema) if self.refreshed else []
+        """(column, type) of a built relation; [] before the first refresh."""
+        if not self.refreshed:
+            return []
+        if relation not in self._columns:
+            schema, table = relation
+            self._columns[relation] = self.engine.columns(table, schema)
+        return self._columns[relation]
 
     def monitor_views(self, monitors: list[Any]) -> list[dict[str, Any]]:
         """Each monitor with its checks' latest status and recent history."""
