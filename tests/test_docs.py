@@ -64,6 +64,17 @@ def test_lineage_follows_columns_across_models(duck_project):
     assert nodes["m1"]["columns"][2]["description"] == "Twice b."
 
 
+def test_lineage_names_a_table_source_by_its_source_name(duck_project):
+    duck_project.write("models_sql/sources.yml",
+                       "sources:\n  events:\n    table: raw.event_log\n    timestamp: ts\n")
+    duck_project.model("per_user",
+                       "SELECT e.user_id, e.amount * 2 AS double FROM raw.event_log e")
+    nodes = by_id(site_data(generate_docs(duck_project.open(), duck_project.root / "site")))
+    assert upstream(nodes["per_user"]) == {"user_id": [("events", "user_id")],
+                                           "double": [("events", "amount")]}
+    assert nodes["per_user"]["depends_on"] == ["events"]
+
+
 def test_generate_before_any_refresh_marks_models_never_refreshed(make_project):
     factory = make_project()
     shop(factory)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from featurekit.engines.base import Engine
+    from featurekit.model import Model
     from featurekit.project import Project
     from featurekit.sources import Source
 
@@ -33,8 +34,7 @@ def collect(project: Project) -> dict[str, Any]:
     facts = _DatabaseFacts(project, engine)
     source_columns = {name: [c for c, _ in facts.columns(_relation(project, s))]
                       or _seed_header(s) for name, s in project.sources.items()}
-    expressions = {name: _named_inputs(project, m.expression)
-                   for name, m in project.models.items()}
+    expressions = {name: _named_inputs(project, m) for name, m in project.models.items()}
     lineage = project_lineage(project.models, project.graph.order, expressions, source_columns,
                               project.settings.dialect)
     monitors = _monitors_by_node(project)
@@ -211,23 +211,22 @@ def _monitors_by_node(project: Project) -> dict[str, list[Any]]:
     return found
 
 
-def _named_inputs(project: Project, expression: exp.Expression) -> exp.Expression:
-    """A copy of the query whose table references carry model/source names (lineage keys)."""
+def _named_inputs(project: Project, model: Model) -> exp.Expression:
+    """The model's query, freshly parsed (lineage qualifies it in place), with each table
+    reference named as the model or source it reads (the lineage's keys)."""
+    import sqlglot
     from sqlglot import exp
 
-    from featurekit.sql import rewrite_tables
-
+    # Parsing again is cheaper than copying the parsed query (a deep copy in Python).
+    query = sqlglot.parse_one(model.sql, read=project.settings.dialect)
     relations = {s.relation.lower(): s.name for s in project.sources.values()}
-
-    def rename(table: exp.Table) -> exp.Expression | None:
+    for table in list(query.find_all(exp.Table)):
         if not table.db:
-            return None
+            continue  # a model, a seed or a CTE: already named so
         name = relations.get(".".join(p.name for p in table.parts).lower())
-        if name is None:
-            return None
-        return exp.table_(name, alias=table.alias or table.name)
-
-    return rewrite_tables(expression, rename)
+        if name is not None:
+            table.replace(exp.table_(name, alias=table.alias or table.name))
+    return query
 
 
 def _relation(project: Project, source: Source) -> tuple[str, str]:
