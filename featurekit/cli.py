@@ -510,12 +510,15 @@ def init(directory: str) -> None:
               show_default=True, help="Exit 1 when any check is at this status or worse.")
 @click.option("--report", "report_path", default=None, type=click.Path(),
               help="Write a self-contained HTML report here.")
+@click.option("--report-json", "report_json", default=None, type=click.Path(),
+              help="Write the report's content (windows, checks, plots, history) as JSON.")
 @click.option("--prometheus", "prometheus_path", default=None, type=click.Path(),
               help="Write Prometheus textfile-collector metrics here (atomically).")
 @output_option
 def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, backfill: bool,
             start: str | None, end: str | None, every: str, fail_on: str,
-            report_path: str | None, prometheus_path: str | None, output: str) -> None:
+            report_path: str | None, report_json: str | None, prometheus_path: str | None,
+            output: str) -> None:
     """Run drift, data-quality, freshness and performance monitors (monitors/*.yml)."""
     from featurekit.errors import ConfigError
     from featurekit.render import failing_checks, monitor_table
@@ -554,8 +557,9 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
                    f"{delivery.error}", f"alert for {delivery.monitor}", "yellow")
     if prometheus_path:
         console.print(f"metrics written to {project.monitor_metrics(run, prometheus_path)}")
-    if report_path:
-        console.print(f"report written to {project.monitor_report(run, report_path)}")
+    if report_path or report_json:
+        for written in project.monitor_report(run, report_path, report_json):
+            console.print(f"report written to {written}")
     sys.exit(code)
 
 
@@ -598,6 +602,44 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
                                           progress=step)
     console.print(f"wrote {rows:,} {'row' if rows == 1 else 'rows'} to {out}")
 
+
+
+@main.group()
+def docs() -> None:
+    """A static documentation site: models, columns, lineage, runs and monitors."""
+
+
+@docs.command(name="generate")
+@project_options
+@click.option("--out", default=None, type=click.Path(),
+              help="Folder for the site [default: target/docs in the project].")
+def docs_generate(project, out: str | None) -> None:
+    """Write the docs site (one index.html that opens offline, from file://)."""
+    from featurekit.docsite import generate_docs
+
+    page = generate_docs(project, out)
+    _console().print(f"docs written to {page}")
+
+
+@docs.command(name="serve")
+@click.option("--project-dir", default=".", show_default=True, type=click.Path(),
+              help="The project folder (or any folder inside it).")
+@click.option("--dir", "folder", default=None, type=click.Path(),
+              help="The generated site [default: target/docs in the project].")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1 to serve on.")
+def docs_serve(project_dir: str, folder: str | None, port: int) -> None:
+    """Serve the generated docs site on localhost until Ctrl-C."""
+    from featurekit.docsite import DEFAULT_FOLDER, serve_docs
+    from featurekit.project import find_project_root
+
+    site = folder if folder is not None else find_project_root(project_dir) / DEFAULT_FOLDER
+    console = _console()
+    try:
+        serve_docs(site, port, on_ready=lambda url: console.print(
+            f"serving {site} at {url} (Ctrl-C to stop)"))
+    except KeyboardInterrupt:
+        console.print("stopped")
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -605,8 +605,10 @@ class Project:
 
         return write_textfile(path, run.results)
 
-    def monitor_report(self, run: Any, path: str | Path) -> Path:
-        """Write the self-contained HTML report of a monitor run (with each check's history)."""
+    def monitor_report(self, run: Any, path: str | Path | None = None,
+                       json_path: str | Path | None = None) -> list[Path]:
+        """Write the report of a monitor run (with each check's history): self-contained
+        HTML at ``path`` and/or the same content as JSON at ``json_path``; the files written."""
         from featurekit.monitoring.report import write_report
 
-        return write_report(self, run, path)
+        return write_report(self, run, path, json_path)

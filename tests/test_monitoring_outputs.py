@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import threading
@@ -280,18 +281,19 @@ def test_html_report_is_self_contained_with_plots(make_project, tmp_path):
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
     assert "<script" not in page and "@import" not in page
-    summary = page[page.index("<h2>Checks</h2>"):page.index("</table>")]
+    section = page[page.index("<section class='monitor' id='monitor-drift'>"):]
+    summary = section[section.index("<table class='checks'>"):section.index("</table>")]
     assert summary.count("<tr>") == 1 + 8  # header + one row per check
-    assert "Reference vs current distributions" in page
-    assert page.count("<div class='card'>") >= 3 + 8  # distributions + statistics over time
-    assert "Statistics over time" in page and "<path d='M" in page
+    assert "Reference vs current distributions" in section
+    assert section.count("<div class='card'>") >= 3 + 8  # distributions + over time
+    assert "Over time" in section and "<path d='M" in section
 
 
 def test_report_size_does_not_grow_with_the_window(duck_project, tmp_path):
     """No raw rows are embedded: a 300,000-row window gives a report as small as a tiny one."""
     import numpy as np
 
-    from featurekit.monitoring.report import render_report
+    from featurekit.monitoring.report import render_report, report_content
 
     duck_project.write("monitors/big.yml", """
     source: big
@@ -311,7 +313,7 @@ def test_report_size_does_not_grow_with_the_window(duck_project, tmp_path):
         project.engine.load_arrow(pa.table({
             "ts": ts, "x": rng.normal(size=n), "c": rng.choice(list("abcdefgh"), n)}), "big")
         run = project.monitor(as_of="2024-01-03")
-        sizes.append(len(render_report(run.results, [], "big")))
+        sizes.append(len(render_report(report_content(run.results, [], "big"))))
     assert sizes[1] < 40_000 and sizes[1] < sizes[0] * 1.5
 
 
@@ -331,3 +333,88 @@ def test_prometheus_marks_no_data_and_failed_checks_without_a_value(make_project
     assert status == {"waiting": -1, "failing": 2}
     assert "featurekit_check_value" not in families or not families[
         "featurekit_check_value"].samples
+
+
+def test_roc_points_and_confusion_matrix_from_engine_counts_match_sklearn(make_project):
+    """The engine counts rows per score group; the curve's points are sklearn's thresholds."""
+    import numpy as np
+    from sklearn import metrics
+
+    from featurekit.monitoring.evaluate import performance_plot
+    from featurekit.monitoring.query import Sql
+    from featurekit.monitoring.stats import ROC_POINTS, score_counts
+
+    project = make_project().open()
+    rng = np.random.default_rng(11)
+    for n in (150, 3000):  # fewer rows than groups (one point per row), and many more
+        y = rng.integers(0, 2, n)
+        score = rng.permutation(n) / n * 0.7 + 0.3 * y  # distinct scores
+        project.engine.load_arrow(pa.table({"y": y, "s": score}), "scored")
+        window = Sql(f"SELECT * FROM {project.engine.relation('scored')}")
+        plot = performance_plot(score_counts(project.engine, window, "y", "s", 0.45), 0.45)
+        fpr, tpr, _ = metrics.roc_curve(y, score, drop_intermediate=False)
+        sklearn_points = {(round(f, 12), round(t, 12)) for f, t in zip(fpr, tpr)}
+        ours = [(round(f, 12), round(t, 12)) for f, t in plot["roc"]]
+        assert set(ours) <= sklearn_points
+        assert len(ours) == min(n, ROC_POINTS) + 1 and ours[0] == (0, 0) and ours[-1] == (1, 1)
+        assert plot["confusion"] == metrics.confusion_matrix(y, score >= 0.45).tolist()
+
+
+PERFORMANCE = """
+description: Scores against outcomes.
+source: scored
+timestamp: ts
+current: {last: 10d}
+checks:
+  - {test: roc_auc, label: y, score: s}
+"""
+
+
+def test_report_groups_checks_by_monitor_with_contents_windows_and_charts(make_project,
+                                                                          tmp_path):
+    import numpy as np
+
+    factory, project, _ = setup(make_project, {"drift": "description: Drift of x and c.\n"
+                                               + DRIFT, "perf": PERFORMANCE})
+    n = 500
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, n)
+    project.engine.load_arrow(pa.table({
+        "ts": pd.date_range("2024-01-10", periods=n, freq="25min"), "y": y,
+        "s": rng.random(n) * 0.6 + 0.4 * y}), "scored")
+    project.monitor(["drift"], backfill=("2024-01-10", "2024-01-19", "1d"))
+    project.close()
+    report, exported = tmp_path / "report.html", tmp_path / "report.json"
+    result = cli(factory.root, "--as-of", "2024-01-20", "--report", str(report),
+                 "--report-json", str(exported))
+    assert result.exit_code == 1, result.output
+    page = report.read_text()
+    toc = page[page.index("<nav id='toc'>"):page.index("</nav>")]
+    assert re.findall(r"href='#([^']+)'", toc) == ["monitor-drift", "monitor-perf"]  # errors 1st
+    drift = page[page.index("id='monitor-drift'"):page.index("id='monitor-perf'")]
+    assert "Drift of x and c." in drift
+    assert "reference window</b><span>2024-01-01 → 01-08" in drift
+    assert "current window</b><span>2024-01-17 → 01-20 (the last 3d)" in drift
+    # chi2 is judged on its p-value: charted on a log p-value axis with the 0.05/0.01 lines
+    chi2 = drift[drift.index("<h4>chi2 · c</h4>"):]
+    chi2 = chi2[:chi2.index("</svg>")]
+    assert "p-value (log scale" in chi2 and "warn 0.05" in chi2 and "error 0.01" in chi2
+    ticks = re.findall(r"text-anchor='end'>([^<]+)</text>", chi2)
+    assert float(ticks[0]) <= 1e-16 and ticks[-1] == "1"  # p-values under 1e-16 at the bottom
+    assert all(float(t) == 10 ** round(math.log10(float(t))) for t in ticks)
+    perf = page[page.index("id='monitor-perf'"):]
+    assert "class='roc-curve'" in perf and "<table class='confusion'>" in perf
+    content = json.loads(exported.read_text())
+    assert [m["monitor"] for m in content["monitors"]] == ["drift", "perf"]
+    drift_json, perf_json = content["monitors"]
+    assert drift_json["description"] == "Drift of x and c."
+    assert drift_json["reference"]["start"] == "2024-01-01T00:00:00Z"
+    assert {(c["check"], c["status"]) for c in drift_json["checks"]} == {
+        (r["check"], r["status"]) for r in json.loads(cli(
+            factory.root, "--as-of", "2024-01-20", "-o", "json").output)["results"]
+        if r["monitor"] == "drift"}
+    chi2_series = next(s for s in drift_json["series"] if s["check"] == "chi2")
+    assert len(chi2_series["points"]) == 11 and chi2_series["points"][0]["p_value"] is not None
+    (roc,) = perf_json["checks"]
+    assert roc["plot"]["roc"][0] == [0.0, 0.0] and roc["plot"]["roc"][-1] == [1.0, 1.0]
+    assert sum(map(sum, roc["plot"]["confusion"])) == roc["n_cur"]

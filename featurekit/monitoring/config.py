@@ -136,6 +136,7 @@ class Monitor:
     lines: dict[str, int] = field(default_factory=dict)
     #: the model whose prediction log is the source: until it logs, checks are no_data
     prediction_log: str | None = None
+    description: str = ""
 
     def where(self, line: int | None = None) -> str:
         """``path:line`` for messages."""
@@ -220,6 +221,7 @@ def parse_monitor(path: Path | str, text: str) -> Monitor:
         webhook=webhook, alert_timeout=timeout, alert_retries=retries,
         alert_max_attempts=max_attempts,
         lines=dict(document.lines), prediction_log=prediction_log,
+        description=str(document.get("description") or "").strip(),
     )
 
 

@@ -629,8 +629,41 @@ class Evaluation:
         if value is None:
             return self._result(check, None, test, t.NO_DATA, warn=warn, error=error,
                                 n_cur=rows, message="only one class among the outcomes")
+        plot = None
+        if scored and test in CLASS_METRICS:
+            threshold = float(check.options.get("threshold", 0.5))
+            plot = performance_plot(stats.score_counts(self.engine, self.current.sql, label,
+                                                       score, threshold), threshold)
         return self._result(check, None, test, t.status(value, warn, error, TESTS[test].direction),
-                            statistic=value, n_cur=rows, warn=warn, error=error)
+                            statistic=value, n_cur=rows, warn=warn, error=error, plot=plot)
+
+
+#: performance tests on a probability score and a 0/1 label: the report draws their ROC
+#: curve and confusion matrix
+CLASS_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss")
+
+
+def performance_plot(counts: list[tuple[int, bool, bool, int]],
+                     threshold: float) -> dict[str, Any]:
+    """The ROC curve (one point per score group) and the confusion matrix at ``threshold``
+    from ``stats.score_counts``.
+
+    >>> performance_plot([(9, True, True, 3), (2, False, False, 4), (6, True, False, 1)], 0.5)
+    {'kind': 'performance', 'threshold': 0.5, 'roc': [[0.0, 0.0], [0.0, 1.0], [0.2, 1.0], \
+[1.0, 1.0]], 'confusion': [[4, 1], [0, 3]]}
+    """
+    by_bucket: dict[int, list[int]] = {}
+    confusion = [[0, 0], [0, 0]]  # rows: actual 0/1; columns: predicted 0/1
+    for bucket, predicted, actual, n in counts:
+        by_bucket.setdefault(bucket, [0, 0])[int(actual)] += n
+        confusion[int(actual)][int(predicted)] += n
+    negatives = sum(neg for neg, _ in by_bucket.values()) or 1
+    positives = sum(pos for _, pos in by_bucket.values()) or 1
+    roc, fp, tp = [[0.0, 0.0]], 0, 0
+    for bucket in sorted(by_bucket, reverse=True):  # lowering the threshold group by group
+        fp, tp = fp + by_bucket[bucket][0], tp + by_bucket[bucket][1]
+        roc.append([fp / negatives, tp / positives])
+    return {"kind": "performance", "threshold": threshold, "roc": roc, "confusion": confusion}
 
 
 def _has_bounds(check: Check) -> bool:

@@ -155,12 +155,12 @@ class Results:
             return []
         marks = ", ".join("?" for _ in monitors)
         rows = self.engine.fetchall(
-            f"SELECT monitor, check_name, column_name, as_of, statistic, status FROM "
+            f"SELECT monitor, check_name, column_name, as_of, statistic, p_value, status FROM "
             f"{self.table('monitor_results')} WHERE target_schema = ? AND monitor IN ({marks}) "
             f"ORDER BY as_of, evaluated_at",
             [self.engine.schema, *monitors],
         )
-        keys = ("monitor", "check", "column", "as_of", "statistic", "status")
+        keys = ("monitor", "check", "column", "as_of", "statistic", "p_value", "status")
         return [dict(zip(keys, row)) for row in rows]
 
     # -- stored reference statistics ----------------------------------------------------

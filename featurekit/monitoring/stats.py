@@ -460,3 +460,26 @@ def outcome_pairs(engine: Engine, window: Sql, label: str,
              + f" GROUP BY {y}, {s}")
     rows = _fetch(engine, query)
     return [float(r[0]) for r in rows], [float(r[1]) for r in rows], [int(r[2]) for r in rows]
+
+
+
+#: points on the report's ROC curve: scores are cut into this many equal-count groups
+ROC_POINTS = 200
+
+
+def score_counts(engine: Engine, window: Sql, label: str, score: str,
+                 threshold: float) -> list[tuple[int, bool, bool, int]]:
+    """Rows per (score group, score >= threshold, label = 1): the counts behind the ROC
+    curve and the confusion matrix, over rows with both present.
+
+    Groups are ``ntile(ROC_POINTS)`` over the score order (group 1 has the lowest scores),
+    so the curve gets a point per group however the scores are spread; a run of tied scores
+    that straddles two groups puts a point on the straight segment ties give anyway. The
+    confusion matrix compares each score with ``threshold`` itself.
+    """
+    y, s = _num(engine, label), _num(engine, score)
+    inner = (f"SELECT ntile({ROC_POINTS}) OVER (ORDER BY {s}) AS g, "
+             f"({s} >= {float(threshold)!r}) AS p, ({y} = 1) AS a" + _from(window)
+             + f" WHERE {engine.quote(label)} IS NOT NULL AND {engine.quote(score)} IS NOT NULL")
+    query = "SELECT g, p, a, count(*) FROM (" + inner + ") AS r GROUP BY g, p, a"
+    return [(int(g), bool(p), bool(a), int(n)) for g, p, a, n in _fetch(engine, query)]
