@@ -354,18 +354,20 @@ def _join(project: Project, keys: pa.Table, requests: list[ViewRequest],
     return result
 
 
-def training_set_file(project: Project, labels: str, features: Sequence[str], out: str,
+def training_set_file(project: Project, labels: str, features: Sequence[str], out: str | None,
                       timestamp: str = "event_timestamp", full_names: bool = False,
                       entity_columns: Mapping[str, str] | None = None,
-                      progress: Progress | None = None) -> int:
+                      progress: Progress | None = None, save: str | None = None,
+                      overwrite: bool = False) -> int:
     """``training_set`` from a file (or query) to a file: what ``featurekit train-set`` runs.
 
     Args:
         project: the project whose target holds the feature views.
         labels: a ``.parquet`` or ``.csv`` file, or a SQL query (``SELECT ...``).
         features: feature references, as for ``training_set``.
-        out: where to write the result, ``.parquet`` or ``.csv``.
+        out: where to write the result, ``.parquet`` or ``.csv`` (None: only ``save``).
         timestamp, full_names, entity_columns, progress: as for ``training_set``.
+        save, overwrite: save the result under this name too (``datasets``).
 
     Returns:
         The number of rows written.
@@ -376,7 +378,7 @@ def training_set_file(project: Project, labels: str, features: Sequence[str], ou
     import pyarrow.parquet as pq
 
     formats = (".parquet", ".csv")
-    target = Path(out)
+    target = Path(out or "unused.parquet")
     if target.suffix.lower() not in formats:
         raise RetrievalError(f"--out {out}: write .parquet or .csv")
     source: Any = labels
@@ -392,11 +394,14 @@ def training_set_file(project: Project, labels: str, features: Sequence[str], ou
         )
     spelling = _COMMAND_LINE.set(True)
     try:
-        table = training_set(project, source, features, timestamp=timestamp,
-                             full_names=full_names, entity_columns=entity_columns,
-                             as_arrow=True, progress=progress)
+        table = project.training_set(source, features, timestamp=timestamp,
+                                     full_names=full_names, entity_columns=entity_columns,
+                                     as_arrow=True, progress=progress, save=save,
+                                     overwrite=overwrite)
     finally:
         _COMMAND_LINE.reset(spelling)
+    if out is None:
+        return table.num_rows
     (progress or (lambda message: None))(f"writing {target.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".parquet":
