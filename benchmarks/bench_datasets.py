@@ -49,11 +49,11 @@ SELECT merchant_id, feature_ts, fraud_rate_30d FROM merchant_src
 FEATURES = ["spend_7d.*", "merchant_risk.fraud_rate_30d"]
 GENERATE = {
     "spend_src": "SELECT c AS customer_id, TIMESTAMP '2024-01-01' + (d * 5 + c % 5) * INTERVAL "
-                 "'1 day' AS feature_ts, CAST((c * 7 + d * 13) % 1000 AS DOUBLE) / 10 AS "
+                 "'1 day' AS feature_ts, CAST((c * 7 + d * 13) % 1000 AS DOUBLE PRECISION) / 10 AS "
                  "spend_7d, CAST((c + d) % 50 AS BIGINT) AS txn_count_7d FROM "
                  "generate_series(0, 99999) AS a(c), generate_series(0, 19) AS b(d)",
     "merchant_src": "SELECT m AS merchant_id, TIMESTAMP '2024-01-01' + d * INTERVAL '1 day' "
-                    "AS feature_ts, CAST((m * 3 + d) % 100 AS DOUBLE) / 1000 AS "
+                    "AS feature_ts, CAST((m * 3 + d) % 100 AS DOUBLE PRECISION) / 1000 AS "
                     "fraud_rate_30d FROM generate_series(0, 9999) AS a(m), "
                     "generate_series(0, 99) AS b(d)",
 }

@@ -285,6 +285,8 @@ class Evaluation:
         )
 
     def _run_check(self, check: Check, columns: list[str | None]) -> list[CheckResult]:
+        if check.test == "skew":
+            return self._skew(check)
         if check.test == "drift":
             return self._drift(check, [c for c in columns if c is not None])
         return [self._guarded(check, column, check.test,
@@ -546,6 +548,32 @@ class Evaluation:
         if last is None or last.last_success is None:
             return None
         return max(0.0, (self.as_of - last.last_success).total_seconds())
+
+    def _skew(self, check: Check) -> list[CheckResult]:
+        """Per served feature, the share of the window's predictions whose logged value
+        differs from the point-in-time value recomputed in the engine (``skew.py``)."""
+        from featurekit.monitoring.skew import plan, skew_counts
+
+        at, requests, compared = plan(self.project, self.monitor, check, self.source.columns,
+                                      self.source.label)
+        try:
+            rows, differing = skew_counts(self.project, self.current.sql, at, requests,
+                                          compared, check.options.get("tolerance", 0))
+        except _driver_errors() as exc:
+            if isinstance(exc, MonitorError):
+                raise
+            return [self._result(check, c.column, "skew", t.ERROR,
+                                 message=f"check failed: {_cause(exc)}") for c in compared]
+        if rows == 0:
+            return [self._result(check, c.column, "skew", t.NO_DATA, n_cur=0,
+                                 message="the current window has no predictions")
+                    for c in compared]
+        return [self._result(check, c.column, "skew",
+                             t.status(n / rows, check.warn, check.error, HIGHER),
+                             statistic=n / rows, n_cur=rows,
+                             message=f"{n} of {rows} served values differ from "
+                                     f"{c.view}.{c.view_column} at {at}")
+                for c, n in zip(compared, differing, strict=True)]
 
     def _performance(self, check: Check, test: str, warn: Any, error: Any) -> CheckResult:
         label = check.options["label"]
