@@ -165,10 +165,12 @@ def test_cli_train_set_and_ls_know_services(served, tmp_path):
     assert "feature services" in table.output and "churn_v1" in table.output
 
 
-def test_example_project_service_resolves():
+def test_example_project_service_and_skew_monitor_load():
     from pathlib import Path
 
     from featurekit.project import Project
 
     project = Project(Path(__file__).resolve().parents[1])
     assert "fraud_v1" in project.feature_services
+    [check] = project.monitors["fraud_skew"].checks
+    assert (check.test, check.options["service"]) == ("skew", "fraud_v1")
