@@ -10,8 +10,9 @@ feature_services:
 
 A service's name is accepted wherever a feature list is: ``training_set("...", "fraud_v1")``,
 ``online_features("fraud_v1", ...)``, ``featurekit train-set --features fraud_v1``, inside a
-list next to plain references, and by the monitors' ``skew`` check. Unknown views and
-columns are errors when the project loads, at the file's line, naming the closest name.
+list next to plain references, and in monitors (``skew``'s ``service:``, ``columns: [name]``).
+Unknown views and columns are errors when the project loads, at the file's line, naming the
+closest name.
 """
 
 from __future__ import annotations

@@ -220,3 +220,15 @@ def test_malformed_skew_check_is_refused_when_loading(check, message):
     with pytest.raises(MonitorError, match="m.yml:4: ") as error:
         parse_monitor("m.yml", f"source: t\ntimestamp: ts\nchecks:\n  - {check}\n")
     assert message in str(error.value)
+
+
+def test_columns_may_name_a_feature_service(setup):
+    """``columns: [m_v1]`` on a prediction log means the service's feature columns."""
+    factory, _, _, log = setup
+    factory.write("monitors/nulls.yml",
+                  "prediction_log: m\ntimestamp: predicted_at\ncurrent: {last: 30d}\nchecks:\n"
+                  "  - {columns: [m_v1], test: null_rate, warn: 0.9, error: 0.95}\n")
+    results = factory.open().monitor(select=["nulls"], run_all=True, as_of="2024-01-20").results
+    assert [r.column for r in results] == ["spend", "segment"]
+    for result in results:  # reference: pandas over the same 30 days
+        assert math.isclose(result.statistic, log[result.column].isna().mean(), abs_tol=1e-12)

@@ -164,7 +164,9 @@ class Evaluation:
             excluded = set(check.options.get("exclude", [])) | {self.monitor.timestamp}
             wanted = (NUMERIC, CATEGORICAL) if spec.target in (GROUP, ANY) else (spec.target,)
             return [c for c, kind in kinds.items() if kind in wanted and c not in excluded]
-        for column in check.columns:
+        columns = (check.columns if check.test == "unique"
+                   else self._service_columns(check.columns, kinds, check.line))
+        for column in columns:
             if column not in kinds:
                 raise MonitorError(self._unknown(check.line, column))
             kind = kinds[column]
@@ -188,7 +190,26 @@ class Evaluation:
                                    f"{kind}; {check.test} needs a numeric or text column")
         if check.test == "unique":
             return [",".join(check.columns)]  # one key, possibly composite: its results label
-        return list(check.columns)
+        return list(columns)
+
+    def _service_columns(self, names: list[str], kinds: dict[str, str],
+                         line: int) -> list[str]:
+        """``names`` with each feature service (that is not a column) replaced by the output
+        names of its features, e.g. ``columns: [fraud_v1]`` on a prediction log."""
+        from featurekit.retrieval import resolve_features
+
+        services = self.project.feature_services
+        out: list[str] = []
+        for name in names:
+            if name in kinds or name not in services:
+                out.append(name)
+                continue
+            try:
+                requests = resolve_features(self.project, [name], False)
+            except FeaturekitError as exc:
+                raise MonitorError(f"{self.monitor.where(line)}: {exc}") from None
+            out.extend(o for r in requests for _, o in r.columns if o not in out)
+        return out
 
     def _prefetch(self, plan: list[tuple[Check, list[str | None]]]) -> None:
         """One scan per window for every column's summary (instead of one per check)."""
