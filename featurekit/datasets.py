@@ -91,6 +91,29 @@ def _type_name(arrow_type: pa.DataType) -> str:
     return str(arrow_type)
 
 
+def column_digests(table: pa.Table) -> dict[str, bytes]:
+    """Per column, a SHA-256 of its name, type, null mask and per-value hashes (in order)."""
+    import hashlib
+
+    import pandas as pd
+
+    digests = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        digest = hashlib.sha256(f"{name}\0{_type_name(column.type)}\0".encode())
+        digest.update(column.is_null().to_numpy(zero_copy_only=False).tobytes())
+        values = column.to_numpy(zero_copy_only=False)
+        digest.update(pd.util.hash_array(values, categorize=False).tobytes())
+        digests[name] = digest.digest()
+    return digests
+
+
+def combine(rows: int, digests: Sequence[bytes]) -> str:
+    """The content hash of ``rows`` rows whose columns have ``digests``, in column order."""
+    import hashlib
+
+    return hashlib.sha256(str(rows).encode() + b"".join(digests)).hexdigest()
+
+
 def content_hash(table: pa.Table) -> str:
     """A SHA-256 of the table's column names, types and values, row order included.
 
@@ -103,18 +126,7 @@ def content_hash(table: pa.Table) -> str:
     >>> content_hash(a) == content_hash(b), content_hash(a) == content_hash(a.slice(1))
     (True, False)
     """
-    import hashlib
-
-    import pandas as pd
-
-    digest = hashlib.sha256()
-    digest.update(str(table.num_rows).encode())
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        digest.update(f"\0{name}\0{_type_name(column.type)}\0".encode())
-        digest.update(column.is_null().to_numpy(zero_copy_only=False).tobytes())
-        values = column.to_numpy(zero_copy_only=False)
-        digest.update(pd.util.hash_array(values, categorize=False).tobytes())
-    return digest.hexdigest()
+    return combine(table.num_rows, list(column_digests(table).values()))
 
 
 # -- the manifest table ---------------------------------------------------------------------
@@ -210,12 +222,9 @@ def build_manifest(project: Project, labels: Any, label_table: pa.Table,
     services = {name: {"version": s.version, "fingerprint": s.fingerprint,
                        "features": list(s.features)}
                 for name in asked if (s := project.feature_services.get(name)) is not None}
-    if isinstance(labels, str):
-        label_request: dict[str, Any] = {"sql": labels}
-    else:
-        label_request = {"columns": label_table.column_names,
-                         "content_hash": content_hash(label_table)}
-    label_request["rows"] = label_table.num_rows
+    label_request: dict[str, Any] = {"sql": labels} if isinstance(labels, str) else {}
+    label_request.update(columns=label_table.column_names, rows=label_table.num_rows,
+                         content_hash=content_hash(label_table))
     views = list(dict.fromkeys(ref.split(".", 1)[0] for ref in columns.values()))
     return {
         "request": {
@@ -345,28 +354,21 @@ def verify(project: Project, name: str, progress: Any = None) -> Verification:
     step(f"reading {dataset.path}")
     saved = pq.read_table(_file(project, dataset))
     label_request = request["labels"]
-    labels: Any
-    if "sql" in label_request:
-        labels = label_request["sql"]
-        labels_changed = False  # decided below from the rebuilt labels
-    else:
-        labels = saved.select(label_request["columns"])
-        labels_changed = content_hash(labels) != label_request["content_hash"]
+    # SQL labels run again (their rows may have changed); other labels are the file's own
+    labels = label_request.get("sql") or saved.select(label_request["columns"])
     rebuilt = retrieval.training_set(project, labels, request["resolved_features"],
                                      timestamp=request["timestamp"],
                                      full_names=request["full_names"],
                                      entity_columns=request["entity_columns"], as_arrow=True,
                                      progress=progress)
     step("hashing")
-    hash_now = content_hash(rebuilt)
+    digests = column_digests(rebuilt)
+    hash_now = combine(rebuilt.num_rows, list(digests.values()))
     identical = hash_now == dataset.content_hash
-    changed: list[str] = []
-    columns = dataset.manifest["columns"]
-    if not identical:
-        changed = _changed_columns(saved, rebuilt)
-        if "sql" in label_request:
-            labels_changed = any(c not in columns for c in changed) or (
-                rebuilt.num_rows != saved.num_rows)
+    changed = [] if identical else _changed_columns(saved, rebuilt, digests)
+    wanted = label_request["columns"]
+    labels_changed = not set(wanted) <= set(digests) or combine(
+        rebuilt.num_rows, [digests[c] for c in wanted]) != label_request["content_hash"]
     recorded = dataset.manifest["views"]
     now = view_states(project, list(recorded))
     views = [ViewChange(view, sql_changed=now[view]["fingerprint"] != then["fingerprint"],
@@ -378,14 +380,14 @@ def verify(project: Project, name: str, progress: Any = None) -> Verification:
                         hash_now, changed, labels_changed, views)
 
 
-def _changed_columns(saved: pa.Table, rebuilt: pa.Table) -> list[str]:
+def _changed_columns(saved: pa.Table, rebuilt: pa.Table,
+                     digests: Mapping[str, bytes]) -> list[str]:
     """Columns whose values differ (all of them when the row counts differ)."""
     names = list(dict.fromkeys([*saved.column_names, *rebuilt.column_names]))
     if saved.num_rows != rebuilt.num_rows:
         return names
-    return [n for n in names
-            if n not in saved.column_names or n not in rebuilt.column_names
-            or content_hash(saved.select([n])) != content_hash(rebuilt.select([n]))]
+    before = column_digests(saved)
+    return [n for n in names if before.get(n) is None or before.get(n) != digests.get(n)]
 
 
 def ls(project: Project) -> list[SavedDataset]:
