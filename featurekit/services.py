@@ -57,14 +57,6 @@ class FeatureService:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def model_columns(model: Model) -> list[str] | None:
-    """The model's output columns as its SQL names them (None when it selects ``*``)."""
-    names = list(model.expression.named_selects) if model.expression is not None else []
-    if not names or "*" in names:
-        return None
-    return names
-
-
 def load_feature_services(path: Path, root: Path,
                           models: Mapping[str, Model]) -> dict[str, FeatureService]:
     """Parse and check ``feature_services.yml`` ({} when the file does not exist).
@@ -165,7 +157,9 @@ def check_reference(ref: str, models: Mapping[str, Model], where: str) -> str:
         raise ConfigError(f'{where}: model {view} is not a feature view (its header has no '
                           f"`entity:`), so \"{ref}\" cannot be served; add `entity:` and "
                           f"`timestamp:` to {model.path}")
-    columns = model_columns(model)
+    from featurekit.datatests import output_columns
+
+    columns = output_columns(model.expression) if model.expression is not None else None
     if column != "*" and columns is not None and column not in columns:
         raise ConfigError(f'{where}: feature view {view} has no column "{column}"'
                           f"{did_you_mean(column, columns)}; its columns: {', '.join(columns)}")
