@@ -174,3 +174,15 @@ def test_example_project_service_and_skew_monitor_load():
     assert "fraud_v1" in project.feature_services
     [check] = project.monitors["fraud_skew"].checks
     assert (check.test, check.options["service"]) == ("skew", "fraud_v1")
+
+
+def test_manifest_lists_the_services(duck_project):
+    from featurekit.manifest import build_manifest
+
+    write_views(duck_project)
+    duck_project.write("models_sql/feature_services.yml", SERVICES)
+    manifest = build_manifest(duck_project.open(), catalog=False)
+    entry = manifest["feature_services"]["churn_v1"]
+    assert entry["features"] == ["customer_spend.spend", "customer_profile.*"]
+    assert (entry["version"], entry["line"], entry["views"]) == (
+        "2", 2, ["customer_spend", "customer_profile"])
