@@ -232,3 +232,19 @@ def test_columns_may_name_a_feature_service(setup):
     assert [r.column for r in results] == ["spend", "segment"]
     for result in results:  # reference: pandas over the same 30 days
         assert math.isclose(result.statistic, log[result.column].isna().mean(), abs_tol=1e-12)
+
+
+def test_renamed_keys_and_time_column(setup):
+    """``entity_columns`` and ``at`` point at differently named log columns."""
+    factory, project, features, log = setup
+    renamed = log.rename(columns={"customer_id": "buyer", "predicted_at": "served_at"})
+    project.log_predictions("r", renamed.drop(columns="prediction_id"))
+    factory.write("monitors/skew.yml",
+                  "prediction_log: r\ntimestamp: served_at\ncurrent: {last: 30d}\nchecks:\n"
+                  "  - {test: skew, features: [customer_segment.segment], at: served_at,\n"
+                  "     entity_columns: {customer_id: buyer}}\n")
+    [result] = factory.open().monitor(run_all=True, as_of="2024-01-20").results
+    share, n = expected_share(features, log, "segment", datetime(2023, 12, 21),
+                              datetime(2024, 1, 20), 0.0)
+    assert (result.n_cur, result.column) == (n, "segment")
+    assert math.isclose(result.statistic, share, abs_tol=1e-12)
