@@ -103,6 +103,16 @@ def _numbered_placeholders(sql: str) -> str:
     return _LEXEMES.sub(renumber, sql)
 
 
+def _format_placeholders(sql: str) -> str:
+    """``?`` parameter markers as psycopg's client-side ``%s`` (a literal ``%`` doubled).
+
+    >>> _format_placeholders("SELECT '5%?' WHERE x = ? -- ?")
+    "SELECT '5%%?' WHERE x = %s -- ?"
+    """
+    return _LEXEMES.sub(lambda m: "%s" if m.group(0) == "?" else m.group(0),
+                        sql.replace("%", "%%"))
+
+
 class PostgresEngine(Engine):
     type = "postgres"
     dialect = "postgres"
@@ -216,7 +226,7 @@ class PostgresEngine(Engine):
         from psycopg import ClientCursor
 
         if params:  # COPY takes no bind parameters: bind them client-side
-            sql = ClientCursor(self.conn).mogrify(self._params(sql, params), params)
+            sql = ClientCursor(self.conn).mogrify(_format_placeholders(sql), params)
         names = [self.quote(name) for name, _ in self.describe_query(sql)]
         if not names:
             return []
