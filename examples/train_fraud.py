@@ -8,6 +8,12 @@
 3. The scores logged to ``predictions_fraud`` (the transaction id is the prediction id, so
    re-running writes nothing twice) and the fraud labels to ``outcomes_fraud``, when each
    label became known; ``predictions_fraud_labeled`` joins them for the monitors.
+
+The logged features carry a serving bug on purpose: from 2024-03-24 on, the "online cache"
+stopped refreshing the customer's 7-day spend, so ``spend_7d`` is served as of 2024-03-24
+00:00 instead of as of each prediction. ``monitors/fraud_skew.yml`` (test ``skew``) catches it:
+``featurekit monitor --select fraud_skew --as-of 2024-03-31`` reports ``spend_7d`` at error
+and the other features ok. Pass ``--no-serving-bug`` to log the features as they really were.
 """
 
 from __future__ import annotations
@@ -27,19 +33,19 @@ SELECT l.*, CAST(f.labeled_at AS TIMESTAMP) AS labeled_at
 FROM fraud_training_labels AS l
 JOIN fraud_labels AS f ON CAST(f.txn_id AS BIGINT) = l.txn_id
 """
-FEATURES = [
-    "customer_spend_7d.*",
-    "customer_profile.age",
-    "customer_profile.tenure_days",
-    "merchant_risk_30d.txn_count_30d",
-    "merchant_risk_30d.fraud_rate_30d",
-]
+# The feature service of models_sql/feature_services.yml: the 7-day spend, two profile
+# columns and the merchant's 30-day risk, as one versioned name.
+FEATURES = "fraud_v1"
 CUTOFF = pd.Timestamp("2024-02-01")
+#: when the example's stale serving cache stopped refreshing spend_7d (see the docstring)
+STALE_FROM = pd.Timestamp("2024-03-24")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default=None, help="profiles.yml output (default: dev)")
+    parser.add_argument("--no-serving-bug", action="store_true",
+                        help="log spend_7d as it was, without the stale cache of the example")
     args = parser.parse_args()
 
     with featurekit.Project(PROJECT, target=args.target) as project:
@@ -68,6 +74,8 @@ def main() -> None:
             predicted_at=future["event_timestamp"],
             score=scores,
         )
+        if not args.no_serving_bug:
+            predictions = stale_spend_cache(project, predictions)
         logged = project.log_predictions("fraud", predictions, version="hgb-v1")
         print(f"predictions_fraud: {int(logged):,} rows written, {logged.skipped:,} already "
               f"logged")
@@ -88,6 +96,18 @@ def main() -> None:
             f"ORDER BY is_fraud"
         ):
             print(f"  is_fraud={is_fraud}: {n:,} predictions, mean score {mean_score:.3f}")
+
+
+def stale_spend_cache(project, predictions: pd.DataFrame) -> pd.DataFrame:
+    """The serving bug: from STALE_FROM on, spend_7d is the cached value as of STALE_FROM."""
+    stale = predictions["predicted_at"] >= STALE_FROM
+    as_of_cache = predictions.loc[stale, ["customer_id"]].assign(event_timestamp=STALE_FROM)
+    cached = project.training_set(as_of_cache, ["customer_spend_7d.spend_7d"])
+    served = predictions.copy()
+    served.loc[stale, "spend_7d"] = cached["spend_7d"].to_numpy()
+    print(f"serving bug: {int(stale.sum()):,} predictions from {STALE_FROM:%Y-%m-%d} on served "
+          f"a stale spend_7d (monitors/fraud_skew.yml catches it)")
+    return served
 
 
 if __name__ == "__main__":

@@ -364,19 +364,23 @@ def _pretty(sql: str, project) -> str:
 @selection_options
 @output_option
 def ls(project, select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
-    """List models with materialization, entity, schedule and last run, and the freshness
-    of the sources that declare it."""
-    from featurekit.render import freshness_table, status_table
+    """List models with materialization, entity, schedule and last run, the freshness
+    of the sources that declare it, and the feature services."""
+    from featurekit.render import freshness_table, services_table, status_table
 
     statuses = project.ls(list(select), list(exclude))
     sources = project.freshness(record=False)
+    services = list(project.feature_services.values())
     if output == "json":
-        _print_json("ls", project, 0, models=statuses, sources=sources)
+        _print_json("ls", project, 0, models=statuses, sources=sources,
+                    feature_services=services)
         return
     console = _console()
     console.print(status_table(statuses))
     if sources:
         console.print(freshness_table(sources))
+    if services:
+        console.print(services_table(services))
 
 
 #: event level of a check's or source's status
@@ -568,15 +572,20 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
 @click.option("--labels", "labels", required=True,
               help="Label rows: a .parquet or .csv file, or a SQL query (SELECT ...).")
 @click.option("--features", "-f", multiple=True, required=True,
-              help="view.column or view.* (repeat the option or separate with commas).")
+              help="view.column, view.* or a feature service's name (repeat the option or "
+                   "separate with commas).")
 @click.option("--timestamp", default="event_timestamp", show_default=True,
               help="Label column holding each row's point in time (naive = UTC).")
 @click.option("--entity", multiple=True,
               help="ENTITY=LABEL_COLUMN when a label column is named differently.")
 @click.option("--full-names", is_flag=True, help="Name feature columns view__column.")
-@click.option("--out", required=True, type=click.Path(), help="Output .parquet or .csv file.")
+@click.option("--out", default=None, type=click.Path(), help="Output .parquet or .csv file.")
+@click.option("--save", default=None,
+              help="Also save it as NAME with a manifest (see `featurekit datasets`).")
+@click.option("--overwrite", is_flag=True, help="With --save: replace a saved NAME.")
 def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
-              entity: tuple[str, ...], full_names: bool, out: str) -> None:
+              entity: tuple[str, ...], full_names: bool, out: str | None, save: str | None,
+              overwrite: bool) -> None:
     """Write a point-in-time correct training set: labels joined with feature values."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -585,6 +594,8 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
     mapping = dict(pair.split("=", 1) for pair in entity if "=" in pair)
     if len(mapping) != len(entity):
         raise ConfigError("--entity takes ENTITY=LABEL_COLUMN, e.g. --entity customer_id=buyer")
+    if out is None and save is None:
+        raise ConfigError("say where the training set goes: --out FILE and/or --save NAME")
     wanted = [f.strip() for option in features for f in option.split(",") if f.strip()]
     console = _console()
     with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False),
@@ -599,8 +610,55 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
 
         rows = project.write_training_set(labels, wanted, out, timestamp=timestamp,
                                           full_names=full_names, entity_columns=mapping,
-                                          progress=step)
-    console.print(f"wrote {rows:,} {'row' if rows == 1 else 'rows'} to {out}")
+                                          progress=step, save=save, overwrite=overwrite)
+    plural = "row" if rows == 1 else "rows"
+    if out is not None:
+        console.print(f"wrote {rows:,} {plural} to {out}")
+    if save is not None:
+        dataset = project.dataset(save)
+        console.print(f"saved as {save}: {rows:,} {plural} in {dataset.path} "
+                      f"(content hash {dataset.content_hash[:16]})")
+
+
+@main.group()
+def datasets() -> None:
+    """Saved training sets (train-set --save NAME): list, show, verify."""
+
+
+@datasets.command(name="ls")
+@project_options
+def datasets_ls(project) -> None:
+    """List the saved training sets of the target."""
+    from featurekit.render import datasets_table
+
+    _console().print(datasets_table(project.datasets()))
+
+
+@datasets.command(name="show")
+@click.argument("name")
+@project_options
+def datasets_show(project, name: str) -> None:
+    """Print the manifest of a saved training set (JSON)."""
+    import json
+
+    dataset = project.dataset(name)
+    click.echo(json.dumps({"name": dataset.name, "path": dataset.path,
+                           "created_at": dataset.created_at.isoformat() + "Z",
+                           **dataset.manifest}, indent=2))
+
+
+@datasets.command(name="verify")
+@click.argument("name")
+@project_options
+def datasets_verify(project, name: str) -> None:
+    """Rebuild a saved training set and compare it; exit 0 identical, 1 different."""
+    from featurekit.render import verification_lines
+
+    result = project.verify_training_set(name)
+    console = _console()
+    for line in verification_lines(result):
+        console.print(line)
+    sys.exit(0 if result.identical else 1)
 
 
 

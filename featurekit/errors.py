@@ -54,6 +54,10 @@ class RetrievalError(FeaturekitError):
     """A training-set or online-feature request does not fit the feature views."""
 
 
+class DatasetError(FeaturekitError):
+    """A saved training set cannot be saved, found or rebuilt as asked."""
+
+
 class LogSchemaError(FeaturekitError):
     """A prediction or outcome frame does not fit its log table."""
 

@@ -94,6 +94,12 @@ def build_manifest(project: Project, catalog: bool = True) -> dict[str, Any]:
         "sources": sources,
         "tests": {name: test_entry(test) for name, test in project.tests.items()},
         "monitors": _monitors(project),
+        "feature_services": {name: {
+            "name": name, "description": service.description, "version": service.version,
+            "tags": list(service.tags), "features": list(service.features),
+            "views": list(service.views), "path": service.path, "line": service.line,
+            "fingerprint": service.fingerprint,
+        } for name, service in project.feature_services.items()},
         "parent_map": {name: project.graph.parents[name] for name in project.graph.order},
         "child_map": {name: sorted(project.graph.children[name])
                       for name in project.graph.order},

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from featurekit.dag import Graph
 from featurekit.errors import ConfigError, ModelError, did_you_mean
 from featurekit.model import Model, parse_model
+from featurekit.services import FILE_NAME as SERVICES_FILE
+from featurekit.services import FeatureService, load_feature_services
 from featurekit.sources import Source, load_sources
 
 if TYPE_CHECKING:
@@ -146,6 +148,11 @@ class Project:
         return models, Graph({name: model.depends_on for name, model in models.items()})
 
     @cached_property
+    def feature_services(self) -> dict[str, FeatureService]:
+        """Named feature lists from ``feature_services.yml``, checked against the models."""
+        return load_feature_services(self.models_dir / SERVICES_FILE, self.root, self.models)
+
+    @cached_property
     def tests(self) -> dict[str, DataTest]:
         """Every data test by name: model headers' and ``tests_sql/*.sql`` (on first use)."""
         return self._load_tests()
@@ -233,6 +240,13 @@ class Project:
                               if parent in self.models else None, self.settings.dialect)
             tests[test.name] = test
         return tests
+
+    def feature_service(self, name: str) -> FeatureService:
+        """The feature service ``name`` (``models_sql/feature_services.yml``)."""
+        if name not in self.feature_services:
+            raise ConfigError(f'no feature service named "{name}"'
+                              f"{did_you_mean(name, self.feature_services)}")
+        return self.feature_services[name]
 
     # -- target and engine --------------------------------------------------------------
     @cached_property
@@ -521,12 +535,50 @@ class Project:
     def training_set(self, labels: Any, features: list[str] | str,
                      timestamp: str = "event_timestamp", full_names: bool = False,
                      entity_columns: dict[str, str] | None = None, as_arrow: bool = False,
-                     progress: Any = None) -> Any:
-        """Point-in-time correct features for each label row (see ``retrieval.training_set``)."""
-        from featurekit.retrieval import training_set
+                     progress: Any = None, save: str | None = None, overwrite: bool = False,
+                     log_to_mlflow: bool = False) -> Any:
+        """Point-in-time correct features for each label row (see ``retrieval.training_set``).
 
-        return training_set(self, labels, features, timestamp=timestamp, full_names=full_names,
-                            entity_columns=entity_columns, as_arrow=as_arrow, progress=progress)
+        ``save="NAME"`` also stores the result with a manifest (``datasets``; a saved name is
+        refused unless ``overwrite=True``); ``log_to_mlflow=True`` records the saved set as an
+        input of the active MLflow run.
+        """
+        if save is None and not log_to_mlflow:
+            from featurekit.retrieval import training_set
+
+            return training_set(self, labels, features, timestamp=timestamp,
+                                full_names=full_names, entity_columns=entity_columns,
+                                as_arrow=as_arrow, progress=progress)
+        from featurekit import datasets
+
+        return datasets.training_set(self, labels, features, save_as=save, overwrite=overwrite,
+                                     log_to_mlflow=log_to_mlflow, timestamp=timestamp,
+                                     full_names=full_names, entity_columns=entity_columns,
+                                     as_arrow=as_arrow, progress=progress)
+
+    def load_training_set(self, name: str, as_arrow: bool = False) -> Any:
+        """The training set saved as ``name``, exactly as it was saved."""
+        from featurekit.datasets import load
+
+        return load(self, name, as_arrow=as_arrow)
+
+    def datasets(self) -> list[Any]:
+        """Every saved training set of this target (``SavedDataset`` records, by name)."""
+        from featurekit.datasets import ls
+
+        return ls(self)
+
+    def dataset(self, name: str) -> Any:
+        """The manifest record of the saved training set ``name``."""
+        from featurekit.datasets import show
+
+        return show(self, name)
+
+    def verify_training_set(self, name: str, progress: Any = None) -> Any:
+        """Rebuild a saved training set and compare it (a ``Verification``)."""
+        from featurekit.datasets import verify
+
+        return verify(self, name, progress=progress)
 
     def online_features(self, features: list[str] | str, entities: Any,
                         full_names: bool = False, entity_columns: dict[str, str] | None = None,
@@ -537,17 +589,20 @@ class Project:
         return online_features(self, features, entities, full_names=full_names,
                                entity_columns=entity_columns, now=now)
 
-    def write_training_set(self, labels: str, features: list[str] | str, out: str | Path,
+    def write_training_set(self, labels: str, features: list[str] | str, out: str | Path | None,
                            timestamp: str = "event_timestamp", full_names: bool = False,
                            entity_columns: dict[str, str] | None = None,
-                           progress: Any = None) -> int:
-        """A training set from a label file or query to a .parquet/.csv file; rows written
-        (see ``retrieval.training_set_file``; what ``featurekit train-set`` runs)."""
+                           progress: Any = None, save: str | None = None,
+                           overwrite: bool = False) -> int:
+        """A training set from a label file or query to a .parquet/.csv file and/or saved as
+        ``save``; rows written (see ``retrieval.training_set_file``; what ``featurekit
+        train-set`` runs)."""
         from featurekit.retrieval import training_set_file
 
-        return training_set_file(self, labels, features, str(out), timestamp=timestamp,
-                                 full_names=full_names, entity_columns=entity_columns,
-                                 progress=progress)
+        return training_set_file(self, labels, features, None if out is None else str(out),
+                                 timestamp=timestamp, full_names=full_names,
+                                 entity_columns=entity_columns, progress=progress, save=save,
+                                 overwrite=overwrite)
 
     def log_predictions(self, model: str, frame: Any, version: str | None = None,
                         allow_new_columns: bool = False) -> int:

@@ -259,3 +259,48 @@ def _number(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4g}"
+
+
+def services_table(services: list) -> Table:
+    """One row per feature service: version, views and features (``feature_services.yml``)."""
+    table = Table(title="feature services")
+    for column in ("service", "version", "views", "features", "description"):
+        table.add_column(column)
+    for s in services:
+        table.add_row(*_cells((s.name, s.version or "", ", ".join(s.views),
+                               ", ".join(s.features), s.description)))
+    return table
+
+
+def datasets_table(datasets: list) -> Table:
+    """One row per saved training set: when, rows, hash, what was asked, the file."""
+    table = Table(title="saved training sets")
+    for column in ("name", "saved at", "rows", "content hash", "features", "file"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for d in datasets:
+        table.add_row(*_cells((d.name, _time(d.created_at), f"{d.rows:,}", d.content_hash[:16],
+                               ", ".join(d.manifest["request"]["features"]), d.path)))
+    return table
+
+
+def verification_lines(result) -> list[str]:
+    """What ``featurekit datasets verify`` prints: the verdict, then what changed."""
+    if result.identical:
+        return [f"{result.name}: identical ({result.rows_now:,} rows, content hash "
+                f"{result.hash_now[:16]})"]
+    lines = [f"{result.name}: differs: {result.rows_saved:,} rows saved, {result.rows_now:,} "
+             f"rebuilt; content hash {result.hash_saved[:16]} saved, {result.hash_now[:16]} now"]
+    if result.changed_columns:
+        lines.append(f"  columns that differ: {', '.join(result.changed_columns)}")
+    if result.labels_changed:
+        lines.append("  the labels changed (their query returns other rows now)")
+    for view in result.changed_views:
+        what = [w for w, changed in (("SQL changed", view.sql_changed),
+                                     ("data changed", view.data_changed)) if changed]
+        lines.append(f"  {view.view}: {' and '.join(what)} (last success "
+                     f"{view.saved['last_success']} -> {view.now['last_success']}, data until "
+                     f"{view.saved['high_water_mark']} -> {view.now['high_water_mark']})")
+    if not result.labels_changed and not result.changed_views:
+        lines.append("  no view's SQL or recorded runs changed: its rows changed without a "
+                     "recorded refresh (e.g. a source table read by a view)")
+    return lines

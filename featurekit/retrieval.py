@@ -62,13 +62,15 @@ def _view_schema(project: Project, name: str) -> pa.Schema:
 
 def resolve_features(project: Project, features: Sequence[str], full_names: bool,
                      schema_of: Callable[[str], pa.Schema] | None = None) -> list[ViewRequest]:
-    """Group ``view.column`` / ``view.*`` references by view, with output names.
+    """Group ``view.column`` / ``view.*`` references by view, with output names; a feature
+    service's name stands for its references.
 
     Raises RetrievalError for a malformed reference, an unknown view or column (naming the
     closest), a model that is not a feature view, or two features with one output name.
     """
-    if isinstance(features, str):
-        features = [features]
+    from featurekit.services import expand
+
+    features = expand(features, project.feature_services)
     if not features:
         example = _hint("features=['view.*']", "--features 'view.*'")
         raise RetrievalError(f"no features requested; pass e.g. {example}")
@@ -77,8 +79,11 @@ def resolve_features(project: Project, features: Sequence[str], full_names: bool
     for ref in features:
         view, dot, column = str(ref).partition(".")
         if not dot or not view or not column:
+            services = project.feature_services
             raise RetrievalError(
-                f'feature reference "{ref}" must be "view.column" or "view.*"'
+                f'feature reference "{ref}" must be "view.column" or "view.*" (or the name of a '
+                f"feature service){did_you_mean(str(ref), services)}"
+                + (f"; services: {', '.join(services)}" if services else "")
             )
         if view not in project.headers:  # headers: no need to parse every model's SQL
             raise RetrievalError(
@@ -267,7 +272,8 @@ def training_set(project: Project, labels: Any, features: Sequence[str],
         project: the project whose target holds the feature views.
         labels: a pandas DataFrame, a pyarrow Table, or a SQL query (project dialect, may
             name models) run in the engine; it holds the entity columns and ``timestamp``.
-        features: ``"view.column"`` or ``"view.*"`` references, from any number of views.
+        features: ``"view.column"`` / ``"view.*"`` references from any number of views, or
+            a feature service's name (``models_sql/feature_services.yml``).
         timestamp: the label column with each row's point in time (naive = UTC).
         full_names: name feature columns ``view__column`` instead of ``column``.
         entity_columns: label column per entity column when they are named differently,
@@ -372,18 +378,20 @@ def _join(project: Project, keys: pa.Table, key_names: Mapping[str, str],
     return result, order
 
 
-def training_set_file(project: Project, labels: str, features: Sequence[str], out: str,
+def training_set_file(project: Project, labels: str, features: Sequence[str], out: str | None,
                       timestamp: str = "event_timestamp", full_names: bool = False,
                       entity_columns: Mapping[str, str] | None = None,
-                      progress: Progress | None = None) -> int:
+                      progress: Progress | None = None, save: str | None = None,
+                      overwrite: bool = False) -> int:
     """``training_set`` from a file (or query) to a file: what ``featurekit train-set`` runs.
 
     Args:
         project: the project whose target holds the feature views.
         labels: a ``.parquet`` or ``.csv`` file, or a SQL query (``SELECT ...``).
         features: feature references, as for ``training_set``.
-        out: where to write the result, ``.parquet`` or ``.csv``.
+        out: where to write the result, ``.parquet`` or ``.csv`` (None: only ``save``).
         timestamp, full_names, entity_columns, progress: as for ``training_set``.
+        save, overwrite: save the result under this name too (``datasets``).
 
     Returns:
         The number of rows written.
@@ -394,7 +402,7 @@ def training_set_file(project: Project, labels: str, features: Sequence[str], ou
     import pyarrow.parquet as pq
 
     formats = (".parquet", ".csv")
-    target = Path(out)
+    target = Path(out or "unused.parquet")
     if target.suffix.lower() not in formats:
         raise RetrievalError(f"--out {out}: write .parquet or .csv")
     source: Any = labels
@@ -410,11 +418,14 @@ def training_set_file(project: Project, labels: str, features: Sequence[str], ou
         )
     spelling = _COMMAND_LINE.set(True)
     try:
-        table = training_set(project, source, features, timestamp=timestamp,
-                             full_names=full_names, entity_columns=entity_columns,
-                             as_arrow=True, progress=progress)
+        table = project.training_set(source, features, timestamp=timestamp,
+                                     full_names=full_names, entity_columns=entity_columns,
+                                     as_arrow=True, progress=progress, save=save,
+                                     overwrite=overwrite)
     finally:
         _COMMAND_LINE.reset(spelling)
+    if out is None:
+        return table.num_rows
     (progress or (lambda message: None))(f"writing {target.name}")
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".parquet":

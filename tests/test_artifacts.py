@@ -95,7 +95,7 @@ def test_build_manifest_from_files_alone(make_project):
     manifest = build_manifest(project, catalog=False)
     assert not project.is_connected
     assert set(manifest) == {"metadata", "models", "sources", "tests", "monitors",
-                             "parent_map", "child_map"}
+                             "feature_services", "parent_map", "child_map"}
     assert list(manifest["models"]["events_daily"]["columns"]) == ["user_id", "day", "total"]
 
 

@@ -214,6 +214,9 @@ def parse_monitor(path: Path | str, text: str) -> Monitor:
                                f"reference window; add `reference: {{start: ..., end: ...}}`")
         if check.test == "freshness" and not timestamp:
             raise MonitorError(f"{path}:{check.line}: freshness needs `timestamp:`")
+        if check.test == "skew" and not (timestamp or check.options.get("at")):
+            raise MonitorError(f"{path}:{check.line}: skew needs `timestamp:` (or `at:`), the "
+                               f"log column holding when each prediction was served")
     webhook, timeout, retries, max_attempts = _alerts(path, document)
     return Monitor(
         name=path.stem, path=path, source=source, sql=sql, timestamp=timestamp,
@@ -397,6 +400,8 @@ def _check_options(test: str, options: dict[str, Any], at: Any) -> None:
                 raise MonitorError(f"{at(key)}: {key} must be a number")
         if test == "row_count" and "min" not in options and "max" not in options:
             raise MonitorError(f"{at('test')}: row_count needs `min:` and/or `max:`")
+    if test == "skew":
+        _check_skew(options, at)
     if TESTS[test].target == PERFORMANCE:
         if "label" not in options:
             raise MonitorError(f"{at('test')}: {test} needs `label:` (the outcome column)")
@@ -420,6 +425,34 @@ def _check_options(test: str, options: dict[str, Any], at: Any) -> None:
         exclude = options.get("exclude", [])
         if not isinstance(exclude, list):
             raise MonitorError(f"{at('exclude')}: exclude is a list of column names")
+
+
+def _check_skew(options: dict[str, Any], at: Any) -> None:
+    """``skew`` names a feature service or lists features; the rest has simple types."""
+    if ("service" in options) == ("features" in options):
+        raise MonitorError(f"{at('test')}: skew needs `service: <feature service>` or "
+                           f"`features: [view.column, ...]` (one of them)")
+    if "service" in options and not isinstance(options["service"], str):
+        raise MonitorError(f"{at('service')}: service is the name of a feature service")
+    features = options.get("features")
+    if "features" in options and (not isinstance(features, list) or not features
+                                  or not all(isinstance(f, str) for f in features)):
+        raise MonitorError(f"{at('features')}: features is a list of view.column / view.*")
+    tolerance = options.get("tolerance", 0)
+    if isinstance(tolerance, str):  # YAML 1.1 reads 1e-6 (no dot) as text
+        try:
+            tolerance = options["tolerance"] = float(tolerance)
+        except ValueError:
+            pass
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0:
+        raise MonitorError(f"{at('tolerance')}: tolerance is a number >= 0 (how far a served "
+                           f"number may be from the recomputed one)")
+    mapping = options.get("entity_columns", {})
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise MonitorError(f"{at('entity_columns')}: entity_columns maps entity columns to log "
+                           f"columns, e.g. {{customer_id: buyer_id}}")
+    if not isinstance(options.get("at", ""), str):
+        raise MonitorError(f"{at('at')}: at is the log column holding each prediction's time")
 
 
 def _unique_names(path: Path, checks: list[Check]) -> None:

@@ -169,7 +169,9 @@ class Evaluation:
             excluded = set(check.options.get("exclude", [])) | {self.monitor.timestamp}
             wanted = (NUMERIC, CATEGORICAL) if spec.target in (GROUP, ANY) else (spec.target,)
             return [c for c, kind in kinds.items() if kind in wanted and c not in excluded]
-        for column in check.columns:
+        columns = (check.columns if check.test == "unique"
+                   else self._service_columns(check.columns, kinds, check.line))
+        for column in columns:
             if column not in kinds:
                 raise MonitorError(self._unknown(check.line, column))
             kind = kinds[column]
@@ -193,7 +195,26 @@ class Evaluation:
                                    f"{kind}; {check.test} needs a numeric or text column")
         if check.test == "unique":
             return [",".join(check.columns)]  # one key, possibly composite: its results label
-        return list(check.columns)
+        return list(columns)
+
+    def _service_columns(self, names: list[str], kinds: dict[str, str],
+                         line: int) -> list[str]:
+        """``names`` with each feature service (that is not a column) replaced by the output
+        names of its features, e.g. ``columns: [fraud_v1]`` on a prediction log."""
+        from featurekit.retrieval import resolve_features
+
+        services = self.project.feature_services
+        out: list[str] = []
+        for name in names:
+            if name in kinds or name not in services:
+                out.append(name)
+                continue
+            try:
+                requests = resolve_features(self.project, [name], False)
+            except FeaturekitError as exc:
+                raise MonitorError(f"{self.monitor.where(line)}: {exc}") from None
+            out.extend(o for r in requests for _, o in r.columns if o not in out)
+        return out
 
     def _prefetch(self, plan: list[tuple[Check, list[str | None]]]) -> None:
         """One scan per window for every column's summary (instead of one per check)."""
@@ -348,6 +369,8 @@ class Evaluation:
         )
 
     def _run_check(self, check: Check, columns: list[str | None]) -> list[CheckResult]:
+        if check.test == "skew":
+            return self._skew(check)
         if check.test == "drift":
             return self._drift(check, [c for c in columns if c is not None])
         return [self._guarded(check, column, check.test,
@@ -613,6 +636,32 @@ class Evaluation:
         if last is None or last.last_success is None:
             return None
         return max(0.0, (self.as_of - last.last_success).total_seconds())
+
+    def _skew(self, check: Check) -> list[CheckResult]:
+        """Per served feature, the share of the window's predictions whose logged value
+        differs from the point-in-time value recomputed in the engine (``skew.py``)."""
+        from featurekit.monitoring.skew import plan, skew_counts
+
+        at, requests, compared = plan(self.project, self.monitor, check, self.source.columns,
+                                      self.source.label)
+        try:
+            rows, differing = skew_counts(self.project, self.current.sql, at, requests,
+                                          compared, check.options.get("tolerance", 0))
+        except _driver_errors() as exc:
+            if isinstance(exc, MonitorError):
+                raise
+            return [self._result(check, c.column, "skew", t.ERROR,
+                                 message=f"check failed: {_cause(exc)}") for c in compared]
+        if rows == 0:
+            return [self._result(check, c.column, "skew", t.NO_DATA, n_cur=0,
+                                 message="the current window has no predictions")
+                    for c in compared]
+        return [self._result(check, c.column, "skew",
+                             t.status(n / rows, check.warn, check.error, HIGHER),
+                             statistic=n / rows, n_cur=rows,
+                             message=f"{n} of {rows} served values differ from "
+                                     f"{c.view}.{c.view_column} at {at}")
+                for c, n in zip(compared, differing, strict=True)]
 
     def _performance(self, check: Check, test: str, warn: Any, error: Any) -> CheckResult:
         label = check.options["label"]

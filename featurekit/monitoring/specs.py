@@ -59,6 +59,9 @@ TESTS: dict[str, TestSpec] = {
         _spec("unique", ANY, HIGHER, None, 0.0),
         _spec("row_count", TABLE, LOWER, None, None, ("min", "max")),
         _spec("freshness", TABLE, HIGHER, "1d", "3d"),
+        # training-serving skew: served feature values vs the store's, point-in-time
+        _spec("skew", TABLE, HIGHER, 0.01, 0.05, ("service", "features", "tolerance",
+                                                   "entity_columns", "at", "full_names")),
         # model performance (scikit-learn)
         _spec("roc_auc", PERFORMANCE, LOWER, options=_PERF),
         _spec("accuracy", PERFORMANCE, LOWER, options=_PERF),
