@@ -77,7 +77,7 @@ def test_bad_reference_is_an_error_at_load_time(duck_project, features, line, me
     duck_project.write("models_sql/feature_services.yml",
                        f"feature_services:\n  s1:\n    features: {features}\n")
     with pytest.raises(ConfigError) as error:
-        duck_project.open()
+        _ = duck_project.open().feature_services  # checked when first used
     assert str(error.value).startswith(f"models_sql/feature_services.yml:{line}: ")
     assert message in str(error.value)
 
@@ -88,7 +88,7 @@ def test_reference_on_its_own_line_is_reported_there(duck_project):
                        "feature_services:\n  s1:\n    features:\n      - customer_spend.spend\n"
                        "      - customer_profile.agee\n")
     with pytest.raises(ConfigError, match=r'feature_services.yml:5: .*"agee" \(did you mean "age"'):
-        duck_project.open()
+        _ = duck_project.open().feature_services  # checked when first used
 
 
 @pytest.mark.parametrize("body, message", [
@@ -104,7 +104,7 @@ def test_malformed_file_names_the_line(duck_project, body, message):
     write_views(duck_project)
     duck_project.write("models_sql/feature_services.yml", body)
     with pytest.raises(ConfigError, match="feature_services.yml") as error:
-        duck_project.open()
+        _ = duck_project.open().feature_services  # checked when first used
     assert message in str(error.value)
 
 
