@@ -384,5 +384,20 @@ def train_set(project, labels: str, features: tuple[str, ...], timestamp: str,
     console.print(f"wrote {rows:,} {'row' if rows == 1 else 'rows'} to {out}")
 
 
+@main.command()
+@project_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=6566, show_default=True, type=int, help="Port (Feast's default).")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Worker processes (PostgreSQL targets; a DuckDB file admits one).")
+@click.option("--access-log", is_flag=True, help="Log every request.")
+def serve(project, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve online features (Feast's JSON shape), prediction/outcome logs, /health and
+    /metrics over HTTP; the OpenAPI page is at /docs."""
+    from featurekit.server import serve as run_server
+
+    run_server(project, host=host, port=port, workers=workers, access_log=access_log)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
