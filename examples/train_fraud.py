@@ -27,13 +27,9 @@ SELECT l.*, CAST(f.labeled_at AS TIMESTAMP) AS labeled_at
 FROM fraud_training_labels AS l
 JOIN fraud_labels AS f ON CAST(f.txn_id AS BIGINT) = l.txn_id
 """
-FEATURES = [
-    "customer_spend_7d.*",
-    "customer_profile.age",
-    "customer_profile.tenure_days",
-    "merchant_risk_30d.txn_count_30d",
-    "merchant_risk_30d.fraud_rate_30d",
-]
+# The feature service of models_sql/feature_services.yml: the 7-day spend, two profile
+# columns and the merchant's 30-day risk, as one versioned name.
+FEATURES = "fraud_v1"
 CUTOFF = pd.Timestamp("2024-02-01")
 
 

@@ -230,18 +230,22 @@ def _pretty(sql: str, project) -> str:
 @project_options
 @output_option
 def ls(project, output: str) -> None:
-    """List models with materialization, entity, schedule and last run, and the freshness
-    of the sources that declare it."""
-    from featurekit.render import freshness_table, status_table
+    """List models with materialization, entity, schedule and last run, the freshness
+    of the sources that declare it, and the feature services."""
+    from featurekit.render import freshness_table, services_table, status_table
 
     statuses, sources = project.ls(), project.freshness(record=False)
+    services = list(project.feature_services.values())
     if output == "json":
-        _print_json("ls", project, 0, models=statuses, sources=sources)
+        _print_json("ls", project, 0, models=statuses, sources=sources,
+                    feature_services=services)
         return
     console = _console()
     console.print(status_table(statuses))
     if sources:
         console.print(freshness_table(sources))
+    if services:
+        console.print(services_table(services))
 
 
 @main.command()
@@ -349,7 +353,8 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
 @click.option("--labels", "labels", required=True,
               help="Label rows: a .parquet or .csv file, or a SQL query (SELECT ...).")
 @click.option("--features", "-f", multiple=True, required=True,
-              help="view.column or view.* (repeat the option or separate with commas).")
+              help="view.column, view.* or a feature service's name (repeat the option or "
+                   "separate with commas).")
 @click.option("--timestamp", default="event_timestamp", show_default=True,
               help="Label column holding each row's point in time (naive = UTC).")
 @click.option("--entity", multiple=True,

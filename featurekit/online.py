@@ -35,7 +35,7 @@ def online_features(project: Project, features: Sequence[str],
 
     Args:
         project: the project whose target holds the feature views.
-        features: ``"view.column"`` or ``"view.*"`` references.
+        features: ``"view.column"`` or ``"view.*"`` references, or a feature service's name.
         entities: entity key values by column, e.g. ``{"customer_id": [1, 2]}``, or a frame.
         full_names: name feature columns ``view__column``.
         entity_columns: request column per entity column when named differently.

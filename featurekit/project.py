@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from featurekit.dag import Graph
 from featurekit.errors import ConfigError, ModelError, did_you_mean
 from featurekit.model import Model, parse_model
+from featurekit.services import FILE_NAME as SERVICES_FILE
+from featurekit.services import FeatureService, load_feature_services
 from featurekit.sources import Source, load_sources
 
 if TYPE_CHECKING:
@@ -105,6 +107,8 @@ class Project:
                                                        self.root / self.settings.seeds)
         self.models: dict[str, Model] = self._load_models()
         self.graph = Graph({name: model.depends_on for name, model in self.models.items()})
+        self.feature_services: dict[str, FeatureService] = load_feature_services(
+            self.models_dir / SERVICES_FILE, self.root, self.models)
         self._engine: Engine | None = None
 
     def __repr__(self) -> str:
@@ -161,6 +165,13 @@ class Project:
                 )
         model.depends_on = sorted(depends)
         model.sources = sorted(sources)
+
+    def feature_service(self, name: str) -> FeatureService:
+        """The feature service ``name`` (``models_sql/feature_services.yml``)."""
+        if name not in self.feature_services:
+            raise ConfigError(f'no feature service named "{name}"'
+                              f"{did_you_mean(name, self.feature_services)}")
+        return self.feature_services[name]
 
     # -- target and engine --------------------------------------------------------------
     @cached_property

@@ -225,3 +225,14 @@ def _number(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.3g}" if abs(value) < 1e-3 and value != 0 else f"{value:.4g}"
+
+
+def services_table(services: list) -> Table:
+    """One row per feature service: version, views and features (``feature_services.yml``)."""
+    table = Table(title="feature services")
+    for column in ("service", "version", "views", "features", "description"):
+        table.add_column(column)
+    for s in services:
+        table.add_row(*_cells((s.name, s.version or "", ", ".join(s.views),
+                               ", ".join(s.features), s.description)))
+    return table

@@ -62,13 +62,15 @@ def _view_schema(project: Project, name: str) -> pa.Schema:
 
 def resolve_features(project: Project, features: Sequence[str], full_names: bool,
                      schema_of: Callable[[str], pa.Schema] | None = None) -> list[ViewRequest]:
-    """Group ``view.column`` / ``view.*`` references by view, with output names.
+    """Group ``view.column`` / ``view.*`` references by view, with output names; a feature
+    service's name stands for its references.
 
     Raises RetrievalError for a malformed reference, an unknown view or column (naming the
     closest), a model that is not a feature view, or two features with one output name.
     """
-    if isinstance(features, str):
-        features = [features]
+    from featurekit.services import expand
+
+    features = expand(features, project.feature_services)
     if not features:
         example = _hint("features=['view.*']", "--features 'view.*'")
         raise RetrievalError(f"no features requested; pass e.g. {example}")
@@ -77,8 +79,11 @@ def resolve_features(project: Project, features: Sequence[str], full_names: bool
     for ref in features:
         view, dot, column = str(ref).partition(".")
         if not dot or not view or not column:
+            services = project.feature_services
             raise RetrievalError(
-                f'feature reference "{ref}" must be "view.column" or "view.*"'
+                f'feature reference "{ref}" must be "view.column" or "view.*" (or the name of a '
+                f"feature service){did_you_mean(str(ref), services)}"
+                + (f"; services: {', '.join(services)}" if services else "")
             )
         if view not in project.models:
             raise RetrievalError(
@@ -260,7 +265,8 @@ def training_set(project: Project, labels: Any, features: Sequence[str],
         project: the project whose target holds the feature views.
         labels: a pandas DataFrame, a pyarrow Table, or a SQL query (project dialect, may
             name models) run in the engine; it holds the entity columns and ``timestamp``.
-        features: ``"view.column"`` or ``"view.*"`` references, from any number of views.
+        features: ``"view.column"`` / ``"view.*"`` references from any number of views, or
+            a feature service's name (``models_sql/feature_services.yml``).
         timestamp: the label column with each row's point in time (naive = UTC).
         full_names: name feature columns ``view__column`` instead of ``column``.
         entity_columns: label column per entity column when they are named differently,
