@@ -58,6 +58,11 @@ def build_project(factory: ProjectFactory) -> None:
         SELECT driver_id, CAST(event_timestamp AS TIMESTAMP) AS event_timestamp, trips_today
         FROM driver_today
     """, header="entity: driver_id\ntimestamp: event_timestamp\nttl: 1d")
+    factory.write("models_sql/feature_services.yml", """
+        feature_services:
+          driver_v1:
+            features: [driver_hourly_stats.acc_rate, driver_activity.trips_today]
+    """)
     factory.write("monitors/drivers.yml", """
         source: driver_hourly_stats
         checks:
@@ -128,6 +133,18 @@ def test_missing_and_stale_entities_and_full_names(server):
     assert conv["statuses"] == ["PRESENT", "PRESENT", "NOT_FOUND"]
 
 
+def test_a_feature_service_names_the_features(server):
+    url, _ = server
+    answer = post(url, "/get-online-features", {"feature_service": "driver_v1",
+                                                "entities": {"driver_id": [1003, 1001]}})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["metadata"]["feature_names"] == ["driver_id", "acc_rate", "trips_today"]
+    assert body["results"][1]["values"] == [LATEST[1003][1], LATEST[1001][1]]
+    assert body["results"][2]["values"] == [None, 7]
+    assert body["results"][2]["statuses"] == ["NOT_FOUND", "PRESENT"]
+
+
 @pytest.mark.parametrize("body, says", [
     ("{not json", "invalid request"),
     ('{"features": ["driver_hourly_stats:conv_rate"]}', "entities"),
@@ -141,7 +158,7 @@ def test_missing_and_stale_entities_and_full_names(server):
      '"x": [1, 2]}}', "same number of values"),
     ('{"features": [], "entities": {"driver_id": [1]}}', "features"),
     ('{"entities": {"driver_id": [1]}}', "features"),
-    ('{"feature_service": "nope", "entities": {"driver_id": [1]}}', "nope"),
+    ('{"feature_service": "driver_v2", "entities": {"driver_id": [1]}}', "driver_v1"),
     ('{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": ["abc"]}}',
      "abc"),
     ("[1, 2]", "invalid request"),

@@ -291,11 +291,8 @@ def _features(body: OnlineFeaturesRequest) -> list[str] | None:
 
 
 def _service_features(project: Project, name: str) -> list[str]:
-    """The features a feature service names (models_sql/feature_services.yml)."""
-    resolve = getattr(project, "feature_service", None)
-    if resolve is None:
-        raise RejectedRequest(f'unknown feature service "{name}": this project defines none')
-    return list(resolve(name))
+    """The features a feature service names (``models_sql/feature_services.yml``)."""
+    return list(project.feature_service(name).features)
 
 
 def _frame(rows: list[dict[str, Any]], time_column: str) -> Any:
