@@ -308,13 +308,24 @@ def init(directory: str) -> None:
               help="Write a self-contained HTML report here.")
 @click.option("--prometheus", "prometheus_path", default=None, type=click.Path(),
               help="Write Prometheus textfile-collector metrics here (atomically).")
+@click.option("--prometheus-rules", "rules_path", default=None, type=click.Path(),
+              help="Write Prometheus alerting rules from the monitors' thresholds here and "
+                   "exit (nothing is evaluated).")
+@click.option("--alert-for", default="5m", show_default=True,
+              help="With --prometheus-rules: how long a condition holds before it fires.")
 @output_option
 def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, backfill: bool,
             start: str | None, end: str | None, every: str, fail_on: str,
-            report_path: str | None, prometheus_path: str | None, output: str) -> None:
+            report_path: str | None, prometheus_path: str | None, rules_path: str | None,
+            alert_for: str, output: str) -> None:
     """Run drift, data-quality, freshness and performance monitors (monitors/*.yml)."""
     from featurekit.errors import ConfigError
     from featurekit.render import failing_checks, monitor_table
+
+    if rules_path:
+        written = project.monitor_rules(rules_path, list(select) or None, for_=alert_for)
+        _console(stderr=output == "json").print(f"alerting rules written to {written}")
+        return
 
     if backfill and (start is None or end is None):
         raise ConfigError("--backfill needs --start and --end (and optionally --every 1d)")
