@@ -90,15 +90,19 @@ def server(request, tmp_path_factory):
         factory.cleanup()
 
 
-def post(url: str, path: str, body) -> httpx.Response:
+def post(url: str, path: str, body, content_type: str = "application/json") -> httpx.Response:
     content = body if isinstance(body, str) else json.dumps(body)
     return httpx.post(url + path, content=content, timeout=30,
-                      headers={"content-type": "application/json"})
+                      headers={"content-type": content_type})
 
 
-def test_feast_docs_request_gets_feast_shaped_answer(server):
+@pytest.mark.parametrize("content_type", [
+    "application/json",
+    "application/x-www-form-urlencoded",  # what the docs' `curl -d` sends
+])
+def test_feast_docs_request_gets_feast_shaped_answer(server, content_type):
     url, _ = server
-    answer = post(url, "/get-online-features", FEAST_DOCS_REQUEST)
+    answer = post(url, "/get-online-features", FEAST_DOCS_REQUEST, content_type)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     names = ["driver_id", "conv_rate", "acc_rate", "avg_daily_trips"]

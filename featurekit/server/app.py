@@ -178,6 +178,7 @@ def create_app(project: Project) -> FastAPI:
                     "health and Prometheus metrics.",
         version=_version(), lifespan=lifespan,
     )
+    app.add_middleware(JsonBody)
     app.add_middleware(metrics.middleware)
 
     @app.exception_handler(RequestValidationError)
@@ -273,6 +274,20 @@ def create_app(project: Project) -> FastAPI:
         return Response(body, media_type=content_type)
 
     return app
+
+
+class JsonBody:
+    """Reads every POST body as JSON: ``curl -d '{...}'``, as in Feast's docs, labels it
+    form-encoded (and some clients send no content type), but the body is JSON all the same."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
 
 
 class RejectedRequest(FeaturekitError):
