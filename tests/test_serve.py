@@ -351,3 +351,21 @@ def test_several_workers_need_an_engine_with_concurrent_writers(tmp_path):
                           env={**os.environ}, timeout=120)
     assert done.returncode == 2
     assert "--workers 1" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_two_workers_share_one_latency_histogram(tmp_path):
+    """With --workers 2 each scrape, whichever worker answers it, counts every request."""
+    require_engine("postgres")
+    factory = ProjectFactory("postgres", tmp_path / "proj")
+    factory._sources = {}
+    try:
+        build_project(factory)
+        with running_server(factory.root, "--workers", "2") as url:
+            for _ in range(40):  # a connection each: the workers take turns accepting
+                assert post(url, "/get-online-features", FEAST_DOCS_REQUEST).status_code == 200
+            key = ("featurekit_request_duration_seconds_count",
+                   (("method", "POST"), ("path", "/get-online-features"), ("status", "200")))
+            counts = {parse_metrics(httpx.get(url + "/metrics").text)[key] for _ in range(6)}
+            assert counts == {40}
+    finally:
+        factory.cleanup()

@@ -167,6 +167,7 @@ def create_app(project: Project) -> FastAPI:
     """The FastAPI application serving ``project``."""
     server = Server(project)
     metrics = Metrics()
+    online = feast_json.OnlineLookup()
 
     async def lifespan(app: FastAPI):
         yield
@@ -216,9 +217,7 @@ def create_app(project: Project) -> FastAPI:
                 wanted = _service_features(project, body.feature_service or "")
             else:
                 wanted = features
-            frame = project.online_features(wanted, body.entities,
-                                            full_names=body.full_feature_names)
-            return feast_json.response(frame, list(body.entities))
+            return online(project, wanted, body.entities, body.full_feature_names)
 
         return JSONResponse(await server.run(lookup))
 
@@ -286,7 +285,8 @@ class JsonBody:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+            # in place: the timing middleware outside reads the route the router sets here
+            scope["headers"] = [*headers, (b"content-type", b"application/json")]
         await self.app(scope, receive, send)
 
 

@@ -18,16 +18,67 @@ value is null), and its timestamp is the view's ``feature_ts`` of the row served
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from featurekit.errors import FeaturekitError
+from featurekit.online import MISSING, PRESENT, STALE, _aware, _lookup
+
 if TYPE_CHECKING:
-    import pandas as pd
+    from featurekit.project import Project
 
 #: featurekit's online status -> Feast's FieldStatus name
 STATUS = {"present": "PRESENT", "missing": "NOT_FOUND", "stale": "OUTSIDE_MAX_AGE"}
 EPOCH = "1970-01-01T00:00:00Z"
+
+
+class OnlineLookup:
+    """``online_features`` answered straight in Feast's JSON, without a DataFrame.
+
+    The lookup itself (statement, parameters, its cache per request shape) is
+    ``online._lookup``'s; only the rows' conversion differs: building a frame and reading it
+    back cost more than the database round trip of a single-entity request.
+    """
+
+    def __init__(self) -> None:
+        #: request shape -> (views, statement, key columns), filled by ``online._lookup``
+        self.statements: dict[Any, Any] = {}
+
+    def __call__(self, project: Project, features: Sequence[str],
+                 entities: Mapping[str, list[Any]], full_names: bool,
+                 now: datetime | None = None) -> dict[str, Any]:
+        n = len(next(iter(entities.values()), []))
+        shape = (tuple(features), full_names, (), tuple(entities), n)
+        try:
+            rows, views = _lookup(project, self.statements, shape, dict(entities), n)
+        except FeaturekitError:
+            raise
+        except Exception:  # a view rebuilt with other columns since cached: look again once
+            self.statements.clear()
+            rows, views = _lookup(project, self.statements, shape, dict(entities), n)
+        now = now or datetime.now(UTC)
+        names = list(entities)
+        results = [{"values": list(values), "statuses": ["PRESENT"] * n,
+                    "event_timestamps": [EPOCH] * n} for values in entities.values()]
+        position = 1  # after the request row number
+        for view in views:
+            oldest = now - view.model.ttl if view.model.ttl is not None else None
+            times = [row[position] for row in rows]
+            statuses = [MISSING if t is None
+                        else STALE if oldest is not None and _aware(t) < oldest else PRESENT
+                        for t in times]
+            shown = [STATUS[s] for s in statuses]
+            stamps = [timestamp_json(t) for t in times]
+            for offset, (_, output) in enumerate(view.columns, start=1):
+                values = [None if s == STALE else value_json(row[position + offset])
+                          for row, s in zip(rows, statuses)]
+                results.append({"values": values, "statuses": shown,
+                                "event_timestamps": stamps})
+                names.append(output)
+            position += 1 + len(view.columns)
+        return {"metadata": {"feature_names": names}, "results": results}
 
 
 def feature_reference(reference: str) -> str:
@@ -95,31 +146,3 @@ def _missing(value: Any) -> bool:
         return bool(value != value)  # NaN, NaT
     except (TypeError, ValueError):
         return False
-
-
-def response(frame: pd.DataFrame, entity_columns: list[str]) -> dict[str, Any]:
-    """Feast's JSON answer from an ``online_features`` frame.
-
-    Args:
-        frame: one row per requested entity (``online_features``' result): the request
-            columns, then per view its features, ``<view>__feature_ts`` and ``<view>__status``.
-        entity_columns: the request's entity columns, in request order.
-    """
-    n = len(frame)
-    names = list(entity_columns)
-    results = [{"values": [value_json(v) for v in frame[column].tolist()],
-                "statuses": ["PRESENT"] * n, "event_timestamps": [EPOCH] * n}
-               for column in entity_columns]
-    pending: list[str] = []
-    for column in frame.columns[len(entity_columns):]:
-        if column.endswith("__feature_ts"):
-            times = [timestamp_json(t) for t in frame[column].tolist()]
-            statuses = [STATUS[s] for s in frame[column[:-len("feature_ts")] + "status"]]
-            for name in pending:
-                results.append({"values": [value_json(v) for v in frame[name].tolist()],
-                                "statuses": statuses, "event_timestamps": times})
-            names += pending
-            pending = []
-        elif not column.endswith("__status"):
-            pending.append(column)
-    return {"metadata": {"feature_names": names}, "results": results}
