@@ -13,9 +13,11 @@ alternately, ``--runs`` times each, and the medians printed with their ratio.
 * featurekit: ``featurekit serve --workers N`` on PostgreSQL (a ``table`` feature view with its
   (entity, timestamp) unique index, ``entities x rows-per-entity`` rows made in the database).
 * Feast 0.67 (``feast serve -w N --no-access-log --max-requests 0``; its default restarts a
-  worker every 1000 requests) with its SQLite online store, materialized from the same rows
-  exported to Parquet, when the venv at ``--feast-venv`` has Feast (``python -m venv
-  /tmp/feastvenv && /tmp/feastvenv/bin/pip install 'feast==0.67.0'``); otherwise it says so.
+  worker every 1000 requests) with its SQLite online store (in-process: no round trip to a
+  server) and its PostgreSQL online store (the same server featurekit reads), each
+  materialized from the same rows exported to Parquet, when the venv at ``--feast-venv`` has
+  Feast (``python -m venv /tmp/feastvenv && /tmp/feastvenv/bin/pip install 'feast==0.67.0'
+  'psycopg[binary,pool]'``); otherwise it says so.
 
 Before any timing, 200 random customers are fetched from both servers and compared with a
 hand-written ``SELECT ... ORDER BY feature_ts DESC LIMIT 1`` per customer. Peak RSS is the
@@ -80,7 +82,7 @@ customer_stats = FeatureView(
 FEAST_STORE = """project: bench_serve
 registry: %(root)s/registry.db
 provider: local
-online_store: {type: sqlite, path: %(root)s/online.db}
+online_store: %(online)s
 offline_store: {type: file}
 entity_key_serialization_version: 3
 """
@@ -234,6 +236,9 @@ def main() -> None:
     parser.add_argument("--connections", default="1,4,16")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--feast-venv", default="/tmp/feastvenv")
+    parser.add_argument("--feast-stores", default="sqlite,postgres",
+                        help="Feast online stores to measure (postgres needs psycopg in the "
+                             "venv: pip install 'psycopg[binary,pool]')")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -260,23 +265,39 @@ def main() -> None:
                               str(project), "--port", str(fk_port), "--workers",
                               str(args.workers)], project, {})
     if feast.exists():
-        repo = root / "feast"
-        repo.mkdir()
-        frame.to_parquet(repo / "stats.parquet")
-        (repo / "feature_store.yaml").write_text(FEAST_STORE % {"root": repo})
-        (repo / "repo.py").write_text(FEAST_REPO % {"parquet": repo / "stats.parquet"})
-        started = time.perf_counter()
-        for step in (["apply"], ["materialize", "2000-01-01T00:00:00",
-                                 time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())]):
-            done = subprocess.run([str(feast), *step], cwd=repo, capture_output=True,
-                                  text=True)
-            if done.returncode != 0:
-                sys.exit(f"feast {step[0]} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-        print(f"feast apply + materialize (SQLite online store): "
-              f"{time.perf_counter() - started:.1f}s")
-        servers["feast"] = ([str(feast), "serve", "--host", "127.0.0.1", "--port",
-                             str(free_port()), "-w", str(args.workers), "--no-access-log",
-                             "--max-requests", "0"], repo, {})
+        from psycopg.conninfo import conninfo_to_dict
+
+        dsn = conninfo_to_dict(DSN)
+        stores = {
+            "sqlite": "{type: sqlite, path: %s/online.db}",
+            "postgres": (f"{{type: postgres, host: '{dsn.get('host', '127.0.0.1')}', "
+                         f"port: {dsn.get('port', 5432)}, database: "
+                         f"'{dsn.get('dbname', 'postgres')}', user: "
+                         f"'{dsn.get('user', 'postgres')}', password: "
+                         f"'{dsn.get('password', '')}', sslmode: disable, "
+                         f"db_schema: {SCHEMA}_feast}}"),
+        }
+        for store in args.feast_stores.split(","):
+            repo = root / f"feast_{store}"
+            repo.mkdir()
+            frame.to_parquet(repo / "stats.parquet")
+            online = stores[store] % repo if store == "sqlite" else stores[store]
+            (repo / "feature_store.yaml").write_text(FEAST_STORE % {"root": repo,
+                                                                    "online": online})
+            (repo / "repo.py").write_text(FEAST_REPO % {"parquet": repo / "stats.parquet"})
+            started = time.perf_counter()
+            for step in (["apply"], ["materialize", "2000-01-01T00:00:00",
+                                     time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())]):
+                done = subprocess.run([str(feast), *step], cwd=repo, capture_output=True,
+                                      text=True)
+                if done.returncode != 0:
+                    sys.exit(f"feast {step[0]} failed:\n{done.stdout[-2000:]}"
+                             f"{done.stderr[-2000:]}")
+            print(f"feast apply + materialize ({store} online store): "
+                  f"{time.perf_counter() - started:.1f}s")
+            servers[f"feast-{store}"] = (
+                [str(feast), "serve", "--host", "127.0.0.1", "--port", str(free_port()), "-w",
+                 str(args.workers), "--no-access-log", "--max-requests", "0"], repo, {})
     else:
         print(f"Feast: not measured ({feast} does not exist; create it with python -m venv "
               f"/tmp/feastvenv && /tmp/feastvenv/bin/pip install 'feast==0.67.0')")
@@ -314,13 +335,16 @@ def main() -> None:
             runs = results[(name, c)]
             med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
             print(f"{c:>11}  {name:<10} {med['rps']:8.0f} {med['p50']:8.2f} {med['p99']:8.2f}")
-        if "feast" in urls:
-            fk_rps = statistics.median(r["rps"] for r in results[("featurekit", c)])
-            fe_rps = statistics.median(r["rps"] for r in results[("feast", c)])
-            fk_p99 = statistics.median(r["p99"] for r in results[("featurekit", c)])
-            fe_p99 = statistics.median(r["p99"] for r in results[("feast", c)])
-            print(f"{c:>11}  ratio featurekit/feast: throughput x{fk_rps / fe_rps:.2f}, "
-                  f"p99 x{fk_p99 / fe_p99:.2f}")
+        fk_runs = results[("featurekit", c)]
+        for name in urls:
+            if name == "featurekit":
+                continue
+            runs = results[(name, c)]
+            rps = statistics.median(r["rps"] for r in fk_runs) / statistics.median(
+                r["rps"] for r in runs)
+            p99 = statistics.median(r["p99"] for r in fk_runs) / statistics.median(
+                r["p99"] for r in runs)
+            print(f"{c:>11}  featurekit / {name}: throughput x{rps:.2f}, p99 x{p99:.2f}")
     for name, mb in rss.items():
         print(f"peak RSS {name} (all processes): {mb:.0f} MB")
     import psycopg
@@ -328,6 +352,7 @@ def main() -> None:
     with psycopg.connect(DSN, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA}_meta CASCADE")
+        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA}_feast CASCADE")
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -130,7 +130,8 @@ class Server:
             raise
         except Exception as exc:  # noqa: BLE001 - the driver's own errors
             if self._connection_alive():
-                raise RejectedByDatabase(_cause(exc)) from None
+                raise RejectedByDatabase(
+                    f"the database rejected the request: {_cause(exc)}") from None
         # The connection died under us (a restart, pg_terminate_backend): reconnect, once.
         try:
             return work(self.project)
