@@ -16,6 +16,20 @@ from featurekit.errors import FeaturekitError
 LOG_WIDTH = 160
 
 
+class _Output:
+    """How this invocation speaks: set by the group options (--quiet, --log-format)."""
+
+    quiet = False
+    log_format = "text"
+    log: Any = None  # the EventLog of the running command
+    results: list[Any] = []  # what it did, for target/run_results.json
+
+    @classmethod
+    def silent(cls) -> bool:
+        """True when the rich console says nothing (quiet, or JSON events instead)."""
+        return cls.quiet or cls.log_format == "json"
+
+
 def _console(stderr: bool = False):
     """A console as wide as the terminal or ``COLUMNS``; LOG_WIDTH when neither says.
 
@@ -24,7 +38,7 @@ def _console(stderr: bool = False):
     """
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False, markup=False)
+    console = Console(stderr=stderr, highlight=False, markup=False, quiet=_Output.silent())
     if "COLUMNS" not in os.environ and not _has_terminal():
         console.width = LOG_WIDTH
     return console
@@ -42,10 +56,29 @@ def _has_terminal() -> bool:
 
 
 def _error(text: object, label: str = "error", style: str = "bold red") -> None:
-    """Print ``label: text`` to stderr on one line; the text is never read as markup."""
+    """Print ``label: text`` to stderr on one line; the text is never read as markup.
+
+    Shown with --quiet too; with --log-format json it is an event of level error or warn.
+    """
     from featurekit.render import message
 
-    _console(stderr=True).print(message(label, text, style), soft_wrap=True)
+    if _Output.log_format == "json":
+        warning = style == "yellow"
+        _events().emit("message" if warning else "error", f"{label}: {text}",
+                       level="warn" if warning else "error")
+        return
+    console = _console(stderr=True)
+    console.quiet = False
+    console.print(message(label, text, style), soft_wrap=True)
+
+
+def _events():
+    """The running command's EventLog (a text one, which writes nothing, outside commands)."""
+    from featurekit.logevents import EventLog
+
+    if _Output.log is None:
+        _Output.log = EventLog(_Output.log_format)
+    return _Output.log
 
 
 def project_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,13 +95,78 @@ def project_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 **kwargs: Any) -> Any:
         from featurekit.project import Project
 
+        run = _Invocation(click.get_current_context().info_name or command.__name__)
+        code = 2
         project = Project(project_dir, target=target, profiles_dir=profiles_dir)
         try:
-            return command(project, *args, **kwargs)
+            command(project, *args, **kwargs)
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+            raise
+        except FeaturekitError as exc:
+            code = exc.exit_code
+            raise
         finally:
+            run.finish(project, code)
             project.close()
 
     return wrapper
+
+
+class _Invocation:
+    """One command run on a project: its events, results and target/*.json artifacts."""
+
+    def __init__(self, command: str):
+        import time
+        import uuid
+
+        from featurekit.logevents import EventLog
+        from featurekit.state import utcnow
+
+        self.command, self.id = command, uuid.uuid4().hex
+        self.started_at, self.clock = utcnow(), time.perf_counter()
+        _Output.log = EventLog(_Output.log_format, command, self.id)
+        _Output.log.emit("command_started", f"featurekit {command}", args=sys.argv[1:])
+        _Output.results = []
+
+    def finish(self, project, code: int) -> None:
+        import time
+
+        from featurekit.engines import driver_errors
+        from featurekit.manifest import write_artifacts
+
+        elapsed = time.perf_counter() - self.clock
+        try:
+            write_artifacts(project, self.command, self.id, self.started_at, elapsed, code,
+                            _Output.results, sys.argv[1:],
+                            catalog=code in (0, 1) and project.is_connected)
+        except (FeaturekitError, OSError, *driver_errors()) as exc:
+            # the command's own outcome stands: a read-only folder or a broken monitor file
+            # costs the artifacts, not the exit code
+            if code in (0, 1):  # a command that already failed said why
+                _error(f"target/*.json not written: {exc}", "warning", "yellow")
+        _Output.log.emit("command_finished", f"featurekit {self.command} exited {code}",
+                         level="error" if code else "info", exit_code=code,
+                         elapsed_seconds=elapsed)
+
+
+def _results(results: list[Any]) -> None:
+    """Results the running command reports in target/run_results.json."""
+    _Output.results.extend(results)
+
+
+def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--select / --exclude: dbt-style model selectors (featurekit/selection.py)."""
+    command = click.option(
+        "--exclude", multiple=True,
+        help="Leave out models matching these selectors (same syntax as --select).",
+    )(command)
+    return click.option(
+        "--select", "-s", multiple=True,
+        help="Models: name, glob, tag:T, path:DIR, config.materialized:M, source:S; "
+             "+ before (ancestors) or after (descendants).",
+    )(command)
 
 
 def output_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -90,11 +188,21 @@ class FeaturekitGroup(click.Group):
     """Turns FeaturekitError into one clear line and its exit code (no traceback)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        # --debug is the group's option, but people add it at the end of a command line.
+        # --debug, --quiet and --log-format are the group's options, but people add them at
+        # the end of a command line.
         end = args.index("--") if "--" in args else len(args)
-        if "--debug" in args[:end]:
-            args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
-        return super().parse_args(ctx, args)
+        front, rest, index = [], [], 0
+        while index < end:
+            arg = args[index]
+            if arg in ("--debug", "--quiet", "-q") or arg.startswith("--log-format="):
+                front.append(arg)
+            elif arg == "--log-format" and index + 1 < end:
+                front += [arg, args[index + 1]]
+                index += 1
+            else:
+                rest.append(arg)
+            index += 1
+        return super().parse_args(ctx, [*front, *rest, *args[end:]])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -108,14 +216,24 @@ class FeaturekitGroup(click.Group):
 
 @click.group(cls=FeaturekitGroup)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print only errors (and what --output json or compile return).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True,
+              help="json: one JSON object per event on stderr, for log shippers.")
 @click.version_option(package_name="featurekit")
-def main(debug: bool) -> None:
-    """featurekit: SQL feature models, point-in-time training sets and model monitoring."""
+def main(debug: bool, quiet: bool, log_format: str) -> None:
+    """featurekit: SQL feature models, point-in-time training sets and model monitoring.
+
+    Commands that open a project write target/manifest.json and target/run_results.json.
+    """
+    _Output.quiet, _Output.log_format, _Output.log = quiet, log_format, None
+    _Output.results = []
 
 
 @main.command()
 @project_options
-@click.option("--select", "-s", multiple=True, help="Models: name, +name, name+, globs.")
+@selection_options
 @click.option("--full-refresh", is_flag=True, help="Rebuild everything from scratch.")
 @click.option("--all", "all_models", is_flag=True, help="Ignore schedules: run every model.")
 @click.option("--dry-run", is_flag=True, help="Print what is due and why; change nothing.")
@@ -123,8 +241,9 @@ def main(debug: bool) -> None:
               help="Keep running: refresh models as they come due (stop with Ctrl-C).")
 @click.option("--max-sleep", default=60.0, show_default=True, hidden=True)
 @output_option
-def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bool,
-            dry_run: bool, watch: bool, max_sleep: float, output: str) -> None:
+def refresh(project, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
+            all_models: bool, dry_run: bool, watch: bool, max_sleep: float,
+            output: str) -> None:
     """Refresh the models that are due, in dependency order.
 
     A model is due when its schedule elapsed, its SQL changed, an input has newer data, it
@@ -136,13 +255,16 @@ def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bo
 
     as_json = output == "json"
     console = _console(stderr=as_json)  # with --output json, stdout holds only the document
-    selection = list(select)
+    selection, excluded = list(select), list(exclude)
+    if watch and exclude:
+        raise ConfigError("--watch takes --select only")
     if watch and as_json:
         raise ConfigError("--output json describes one refresh; --watch runs until stopped")
     console.print(f"featurekit refresh: {project.target.name} ({project.target.describe()})")
     if dry_run:
         plan = project.refresh(selection, full_refresh=full_refresh, all_models=all_models,
-                               dry_run=True)
+                               dry_run=True, exclude=excluded)
+        _results(plan)
         if as_json:
             _print_json("refresh", project, 0, dry_run=True, models=plan)
         else:
@@ -152,9 +274,11 @@ def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bo
     if watch:
         _watch(project, selection, stop, console, max_sleep)
         sys.exit(0)
-    with RefreshDisplay(console, total=len(project.graph.select(selection))) as display:
+    with RefreshDisplay(console, total=len(project.select(selection, excluded))) as display:
         results = project.refresh(selection, full_refresh=full_refresh, all_models=all_models,
-                                  on_event=display.event, should_stop=stop.is_set)
+                                  on_event=_both(display.event), should_stop=stop.is_set,
+                                  exclude=excluded)
+    _results(results)
     failed = [r for r in results if r.status == "failed"]
     if as_json:
         _print_json("refresh", project, 1 if failed else 0, dry_run=False, models=results)
@@ -163,6 +287,15 @@ def refresh(project, select: tuple[str, ...], full_refresh: bool, all_models: bo
     for result in failed:
         _error(result.message, f"{result.model} failed")
     sys.exit(1 if failed else 0)
+
+
+def _both(display_event: Callable[..., None]) -> Callable[..., None]:
+    """A progress callback feeding the rich display and the JSON event log."""
+    def event(kind: str, name: str, result: Any) -> None:
+        display_event(kind, name, result)
+        _events().model_event(kind, name, result)
+
+    return event
 
 
 def _stop_on_signals(console):
@@ -197,21 +330,21 @@ def _watch(project, selection: list[str], stop, console, max_sleep: float) -> No
     display = RefreshDisplay(console, total=0)
     display.live = False  # a long-running loop logs lines, it does not redraw
     cycles = project.watch(stop, selection, on_cycle=cycle, on_error=failed,
-                           on_event=display.event, max_sleep=max_sleep)
+                           on_event=_both(display.event), max_sleep=max_sleep)
     console.print(f"stopped after {cycles} cycles")
 
 
 @main.command(name="compile")
 @project_options
-@click.option("--select", "-s", multiple=True, help="Models: name, +name, name+, globs.")
-def compile_(project, select: tuple[str, ...]) -> None:
+@selection_options
+def compile_(project, select: tuple[str, ...], exclude: tuple[str, ...]) -> None:
     """Print each model's final SQL for the target."""
     from rich.syntax import Syntax
 
     console = _console()
-    for name, sql in project.compile(list(select)).items():
+    for name, sql in project.compile(list(select), list(exclude)).items():
         console.rule(f"{name} ({project.models[name].materialized})")
-        if console.is_terminal:
+        if console.is_terminal and not console.quiet:
             console.print(Syntax(_pretty(sql, project), "sql"))
         else:
             click.echo(_pretty(sql, project) + ";")
@@ -228,13 +361,15 @@ def _pretty(sql: str, project) -> str:
 
 @main.command(name="ls")
 @project_options
+@selection_options
 @output_option
-def ls(project, output: str) -> None:
+def ls(project, select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
     """List models with materialization, entity, schedule and last run, the freshness
     of the sources that declare it, and the feature services."""
     from featurekit.render import freshness_table, services_table, status_table
 
-    statuses, sources = project.ls(), project.freshness(record=False)
+    statuses = project.ls(list(select), list(exclude))
+    sources = project.freshness(record=False)
     services = list(project.feature_services.values())
     if output == "json":
         _print_json("ls", project, 0, models=statuses, sources=sources,
@@ -246,6 +381,74 @@ def ls(project, output: str) -> None:
         console.print(freshness_table(sources))
     if services:
         console.print(services_table(services))
+
+
+#: event level of a check's or source's status
+_LEVEL = {"warn": "warn", "error": "error"}
+
+
+@main.command(name="test")
+@project_options
+@selection_options
+@output_option
+def test_(project, select: tuple[str, ...], exclude: tuple[str, ...], output: str) -> None:
+    """Run the data tests of the selected models (tests: in model headers, tests_sql/*.sql).
+
+    Each test is one query in the engine; results go to the metadata schema (table
+    test_results). Exit code 0: every test passed or only warned; 1: a test of severity error
+    failed; 2: usage or configuration error.
+    """
+    from featurekit.render import test_table
+
+    as_json = output == "json"
+    console = _console(stderr=as_json)
+    results = project.test(list(select), list(exclude), on_event=_events().model_event)
+    _results(results)
+    code = 1 if any(r.blocks for r in results) else 0
+    if as_json:
+        _print_json("test", project, code, tests=results)
+    else:
+        console.print(test_table(results))
+    sys.exit(code)
+
+
+@main.command()
+@project_options
+@selection_options
+@click.option("--full-refresh", is_flag=True, help="Rebuild everything from scratch.")
+@click.option("--all", "all_models", is_flag=True, help="Ignore schedules: run every model.")
+@output_option
+def build(project, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
+          all_models: bool, output: str) -> None:
+    """Refresh the selected models and run their tests, in dependency order.
+
+    A model whose error-severity test fails stops its descendants (reported as skipped);
+    warn tests only report. Exit code 0: all ok; 1: a model or an error test failed;
+    2: usage or configuration error.
+    """
+    from featurekit.render import RefreshDisplay, refresh_summary, test_table
+
+    as_json = output == "json"
+    console = _console(stderr=as_json)
+    console.print(f"featurekit build: {project.target.name} ({project.target.describe()})")
+    stop = _stop_on_signals(console)
+    selection, excluded = list(select), list(exclude)
+    with RefreshDisplay(console, total=len(project.select(selection, excluded))) as display:
+        result = project.build(selection, excluded, full_refresh=full_refresh,
+                               all_models=all_models, on_event=_both(display.event),
+                               should_stop=stop.is_set)
+    _results([*result.models, *result.tests])
+    code = 1 if result.failed else 0
+    if as_json:
+        _print_json("build", project, code, models=result.models, tests=result.tests)
+    else:
+        console.print(refresh_summary(result.models))
+        if result.tests:
+            console.print(test_table(result.tests))
+    for model in result.models:
+        if model.status == "failed":
+            _error(model.message, f"{model.model} failed")
+    sys.exit(code)
 
 
 @main.command()
@@ -268,6 +471,11 @@ def freshness(project, select: tuple[str, ...], as_of: str | None, fail_on: str,
     from featurekit.render import freshness_table
 
     results = project.freshness(list(select), as_of=as_of)
+    _results(results)
+    for r in results:
+        _events().emit("source_checked", f"{r.source} {r.status}: {r.message}",
+                       level=_LEVEL.get(r.status, "info"), source=r.source, status=r.status,
+                       age_seconds=r.age_seconds, newest=r.newest, message=r.message)
     code = int(any(SEVERITY[r.status] >= SEVERITY[fail_on] for r in results))
     if output == "json":
         _print_json("freshness", project, code, sources=results)
@@ -332,6 +540,13 @@ def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, 
     window = (start, end, every) if backfill else None
     run = project.monitor(list(select), run_all=run_all, as_of=as_of, backfill=window)
     code = 1 if run.failed(fail_on) else 0
+    _results(run.results)
+    for r in run.results:
+        column = f" {r.column}" if r.column else ""
+        _events().emit("check_finished", f"{r.monitor} {r.check}{column}: {r.status}",
+                       level=_LEVEL.get(r.status, "info"), monitor=r.monitor, check=r.check,
+                       column=r.column, test=r.test, status=r.status, statistic=r.statistic,
+                       p_value=r.p_value, as_of=r.as_of, message=r.message)
     as_json = output == "json"
     console = _console(stderr=as_json)  # with --output json, stdout holds only the document
     if as_json:

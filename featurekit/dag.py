@@ -1,11 +1,10 @@
-"""The model graph: topological order, cycles and dbt-style selection."""
+"""The model graph: topological order, cycles, ancestors and descendants."""
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Mapping
 
-from featurekit.errors import ConfigError, ModelError, did_you_mean
+from featurekit.errors import ModelError
 
 
 class Graph:
@@ -68,31 +67,3 @@ class Graph:
                 seen.add(node)
                 stack.extend(edges[node])
         return seen
-
-    def select(self, selectors: Iterable[str] | None) -> list[str]:
-        """Models picked by dbt-style selectors, in dependency order.
-
-        ``name``, ``+name`` (with ancestors), ``name+`` (with descendants), globs such as
-        ``customer_*``; several selectors (or one with spaces/commas) are a union.
-        None or empty selects everything.
-        """
-        words = [w for s in (selectors or []) for w in s.replace(",", " ").split()]
-        if not words:
-            return list(self.order)
-        chosen: set[str] = set()
-        for word in words:
-            up, down = word.startswith("+"), word.endswith("+")
-            pattern = word.strip("+")
-            names = fnmatch.filter(self.order, pattern)
-            if not names:
-                raise ConfigError(
-                    f'--select {word}: no model named "{pattern}"'
-                    f"{did_you_mean(pattern, self.order)}"
-                )
-            for name in names:
-                chosen.add(name)
-                if up:
-                    chosen |= self.ancestors(name)
-                if down:
-                    chosen |= self.descendants(name)
-        return [node for node in self.order if node in chosen]

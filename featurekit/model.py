@@ -6,10 +6,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featurekit.durations import is_duration, parse_duration
 from featurekit.errors import ModelError, did_you_mean
+
+if TYPE_CHECKING:
+    from featurekit.datatests import DataTest
 
 MATERIALIZATIONS = ("view", "table", "materialized_view", "incremental")
 HEADER_KEYS = (
@@ -23,6 +26,7 @@ HEADER_KEYS = (
     "description",
     "columns",
     "tags",
+    "tests",
 )
 _HEADER = re.compile(r"\A(?P<lead>\s*)/\*\s*featurekit\b(?P<yaml>.*?)\*/", re.DOTALL)
 
@@ -44,6 +48,7 @@ class Model:
     description: str = ""
     columns: dict[str, str] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    tests: list[DataTest] = field(default_factory=list)  # the header's data tests
     depends_on: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     expression: Any = field(default=None, repr=False)  # the parsed sqlglot query
@@ -65,6 +70,7 @@ def parse_model(path: Path, text: str | None = None) -> Model:
     match = _HEADER.match(text)
     header: dict[str, Any] = {}
     sql = text
+    header_line = 1
     if match:
         header_line = text[: match.start("yaml")].count("\n") + 1
         try:
@@ -85,6 +91,12 @@ def parse_model(path: Path, text: str | None = None) -> Model:
         raise ModelError(f"{path}: the model has no SQL; write a SELECT after the header")
     model = Model(name=name, path=path, sql=sql)
     _apply_header(model, header)
+    if header.get("tests") is not None:
+        from featurekit.datatests import header_item_lines, parse_generic_tests
+
+        assert match is not None
+        lines = header_item_lines(match.group("yaml"), header_line)
+        model.tests = parse_generic_tests(model, header["tests"], lines, header_line)
     return model
 
 

@@ -22,15 +22,19 @@ from featurekit.sources import Source, load_sources
 if TYPE_CHECKING:
     from sqlglot import exp
 
+    from featurekit.build import BuildResult
+    from featurekit.datatests import DataTest
     from featurekit.engines.base import Engine
     from featurekit.freshness import SourceFreshness
     from featurekit.profiles import Target
     from featurekit.refresh import ModelResult, ModelStatus
+    from featurekit.testrun import TestResult
 
 SETTINGS_DEFAULTS = {
     "models": "models_sql",
     "monitors": "monitors",
     "seeds": "seeds",
+    "tests": "tests_sql",
     "dialect": "duckdb",
     "profile": "featurekit",
 }
@@ -43,6 +47,7 @@ class Settings:
     models: str = "models_sql"
     monitors: str = "monitors"
     seeds: str = "seeds"
+    tests: str = "tests_sql"
     dialect: str = "duckdb"
     profile: str = "featurekit"
 
@@ -109,6 +114,7 @@ class Project:
         self.graph = Graph({name: model.depends_on for name, model in self.models.items()})
         self.feature_services: dict[str, FeatureService] = load_feature_services(
             self.models_dir / SERVICES_FILE, self.root, self.models)
+        self.tests: dict[str, DataTest] = self._load_tests()
         self._engine: Engine | None = None
 
     def __repr__(self) -> str:
@@ -142,15 +148,21 @@ class Project:
         return models
 
     def _resolve_references(self, model: Model, models: dict[str, Model]) -> None:
+        model.depends_on, model.sources = self._references(model.expression, model.path,
+                                                           models, model.name)
+
+    def _references(self, expression: exp.Expression, path: Path, models: dict[str, Model],
+                    own_name: str | None = None) -> tuple[list[str], list[str]]:
+        """(models, sources) a query reads; an unknown table is an error at ``path:line``."""
         from featurekit.sql import table_references
 
         by_relation = {s.relation.lower(): s.name for s in self.sources.values()}
         depends, sources = set(), set()
-        for ref in table_references(model.expression):
+        for ref in table_references(expression):
             key = ref.qualified.lower()
             if ref.schema is None and ref.name in models:
-                if ref.name == model.name:
-                    raise ModelError(f"{model.path}:{ref.line}:{ref.col}: model reads itself")
+                if ref.name == own_name:
+                    raise ModelError(f"{path}:{ref.line}:{ref.col}: model reads itself")
                 depends.add(ref.name)
             elif ref.schema is None and ref.name in self.sources:
                 sources.add(ref.name)
@@ -159,12 +171,44 @@ class Project:
             else:
                 known = [*models, *self.sources]
                 raise ModelError(
-                    f'{model.path}:{ref.line}:{ref.col}: unknown table "{ref.qualified}"'
+                    f'{path}:{ref.line}:{ref.col}: unknown table "{ref.qualified}"'
                     f"{did_you_mean(ref.qualified, known)}; it is neither a model nor a source "
                     f"declared in {self.settings.models}/sources.yml"
                 )
-        model.depends_on = sorted(depends)
-        model.sources = sorted(sources)
+        return sorted(depends), sorted(sources)
+
+    def _load_tests(self) -> dict[str, DataTest]:
+        """Generic tests from model headers, then singular tests (``tests_sql/*.sql``)."""
+        from featurekit.datatests import check_columns, load_singular, output_columns
+
+        tests: dict[str, DataTest] = {}
+        singular = load_singular(self.root / self.settings.tests, self.root,
+                                 self.settings.dialect)
+        for test in [*(t for m in self.models.values() for t in m.tests), *singular]:
+            if test.name in tests:
+                raise ModelError(f"{test.where_label}: test {test.name} is declared twice "
+                                 f"(also at {tests[test.name].where_label})")
+            if test.kind == "singular":
+                test.depends_on, test.sources = self._references(
+                    test.expression, test.path, self.models)
+            elif test.kind == "relationships":
+                to = test.options["to"]
+                if to not in self.models and to not in self.sources:
+                    raise ModelError(
+                        f'{test.where_label}: relationships test: unknown model "{to}"'
+                        f"{did_you_mean(to, [*self.models, *self.sources])}; `to:` names a "
+                        f"model or a source in {self.settings.models}/sources.yml")
+                if to in self.models and to != test.model:
+                    test.depends_on = [*test.depends_on, to]
+                elif to not in self.models:
+                    test.sources = [to]
+            if test.model is not None:  # columns are known now when the SQL lists them
+                parent = test.options.get("to")
+                check_columns(test, output_columns(self.models[test.model].expression),
+                              output_columns(self.models[parent].expression)
+                              if parent in self.models else None, self.settings.dialect)
+            tests[test.name] = test
+        return tests
 
     def feature_service(self, name: str) -> FeatureService:
         """The feature service ``name`` (``models_sql/feature_services.yml``)."""
@@ -189,6 +233,11 @@ class Project:
 
             self._engine = connect(self.target)
         return self._engine
+
+    @property
+    def is_connected(self) -> bool:
+        """True once a connection to the target is open."""
+        return self._engine is not None
 
     def close(self) -> None:
         if self._engine is not None:
@@ -259,9 +308,22 @@ class Project:
         rewritten = rewrite_tables(expression, replace)
         return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
 
-    def compile(self, select: list[str] | None = None) -> dict[str, str]:
+    def select(self, select: list[str] | None = None,
+               exclude: list[str] | None = None) -> list[str]:
+        """Models picked by dbt-style selectors, minus ``exclude``, in dependency order.
+
+        Selectors: ``name``, globs, ``tag:T``, ``path:DIR``, ``config.materialized:M``,
+        ``source:S``, each with ``+`` before (ancestors) or after (descendants); see
+        ``featurekit.selection``. None or empty selects every model.
+        """
+        from featurekit.selection import select_models
+
+        return select_models(self, select, exclude)
+
+    def compile(self, select: list[str] | None = None,
+                exclude: list[str] | None = None) -> dict[str, str]:
         """Final SQL per selected model, in dependency order; unsupported SQL fails here."""
-        return {name: self.compile_model(name) for name in self.graph.select(select)}
+        return {name: self.compile_model(name) for name in self.select(select, exclude)}
 
     def fingerprint(self, name: str, compiled: str | None = None) -> str:
         """A hash of everything that defines the model's rows; a change forces a rebuild."""
@@ -274,16 +336,18 @@ class Project:
     # -- actions ------------------------------------------------------------------------
     def refresh(self, select: list[str] | None = None, full_refresh: bool = False,
                 all_models: bool = False, dry_run: bool = False, on_event: Any = None,
-                should_stop: Any = None) -> list[ModelResult]:
+                should_stop: Any = None, exclude: list[str] | None = None
+                ) -> list[ModelResult]:
         """Refresh the selected models that are due, in dependency order.
 
         Args:
-            select: dbt-style selectors (``name``, ``+name``, ``name+``, globs); None = all.
+            select: dbt-style selectors (see ``select``); None = all.
             full_refresh: rebuild everything from scratch (incremental models too).
             all_models: ignore schedules: run every selected model.
             dry_run: return the plan (``due`` / ``up_to_date`` with reasons); build nothing.
             on_event: ``callback(kind, model, result)`` for progress displays.
             should_stop: checked between models; True stops before the next one starts.
+            exclude: selectors of models to leave out.
 
         Returns:
             One ModelResult per selected model (and per dependent rebuilt after a drop).
@@ -292,7 +356,41 @@ class Project:
 
         return run_refresh(self, select=select, full_refresh=full_refresh,
                            all_models=all_models, dry_run=dry_run, on_event=on_event,
-                           should_stop=should_stop)
+                           should_stop=should_stop, exclude=exclude)
+
+    def test(self, select: list[str] | None = None, exclude: list[str] | None = None,
+             on_event: Any = None) -> list[TestResult]:
+        """Run the data tests of the selected models (see ``testrun``); results are recorded.
+
+        Args:
+            select: model selectors (see ``select``); None = every test.
+            exclude: selectors of models whose tests are left out.
+            on_event: ``callback(kind, test, result)`` with kind test_start / test_finish.
+
+        Returns:
+            One TestResult per test, in dependency order.
+        """
+        from featurekit.testrun import run_tests
+
+        return run_tests(self, select, exclude, on_event=on_event)
+
+    def build(self, select: list[str] | None = None, exclude: list[str] | None = None,
+              full_refresh: bool = False, all_models: bool = False, on_event: Any = None,
+              should_stop: Any = None) -> BuildResult:
+        """Refresh the selected models and run their tests in DAG order (see ``build``).
+
+        A model whose ``severity: error`` test fails stops its descendants (reported as
+        skipped); ``warn`` tests only report. Arguments as ``refresh`` (no dry run);
+        ``on_event`` also gets test_start / test_finish.
+
+        Returns:
+            A BuildResult: ``.models`` (ModelResult each), ``.tests`` (TestResult each) and
+            ``.failed``.
+        """
+        from featurekit.build import run_build
+
+        return run_build(self, select, exclude, full_refresh=full_refresh,
+                         all_models=all_models, on_event=on_event, should_stop=should_stop)
 
     def watch(self, stop: Any, select: list[str] | None = None, on_cycle: Any = None,
               on_error: Any = None, on_event: Any = None, max_sleep: float = 60.0) -> int:
@@ -309,11 +407,20 @@ class Project:
                      stop, select, on_cycle=on_cycle, on_error=on_error, on_event=on_event,
                      max_sleep=max_sleep)
 
-    def ls(self) -> list[ModelStatus]:
-        """Every model with its materialization, schedule and last run."""
+    def ls(self, select: list[str] | None = None,
+           exclude: list[str] | None = None) -> list[ModelStatus]:
+        """Every selected model (see ``select``) with its materialization, schedule and last
+        run."""
         from featurekit.refresh import model_statuses
 
-        return model_statuses(self)
+        chosen = set(self.select(select, exclude))
+        return [status for status in model_statuses(self) if status.model in chosen]
+
+    def manifest(self, catalog: bool = True) -> dict[str, Any]:
+        """The project as data (``manifest.build_manifest``; docs/artifacts.md)."""
+        from featurekit.manifest import build_manifest
+
+        return build_manifest(self, catalog=catalog)
 
     def freshness(self, select: list[str] | None = None, as_of: Any = None,
                   record: bool = True) -> list[SourceFreshness]:

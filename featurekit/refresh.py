@@ -12,7 +12,7 @@ import queue
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -61,6 +61,9 @@ class ModelStatus:
 
 
 Event = Callable[[str, str, "ModelResult | None"], None]
+#: ``after_model(engine, model)``, run once a model is built or found up to date; a message
+#: it returns (e.g. "tests failed") stops the model's descendants
+AfterModel = Callable[["Engine", str], "str | None"]
 
 
 def lock_key(engine: Engine, model: str) -> str:
@@ -94,25 +97,30 @@ def recover_interrupted(engine: Engine, state: State) -> list[str]:
 def run_refresh(project: Project, select: list[str] | None = None, full_refresh: bool = False,
                 all_models: bool = False, dry_run: bool = False,
                 on_event: Event | None = None,
-                should_stop: Callable[[], bool] | None = None) -> list[ModelResult]:
+                should_stop: Callable[[], bool] | None = None,
+                exclude: list[str] | None = None,
+                after_model: AfterModel | None = None,
+                also_sources: Iterable[str] = ()) -> list[ModelResult]:
     """Refresh the selected models that are due (all of them with ``all_models``).
 
     Every selected model is compiled first, so SQL the target cannot run stops the refresh
     before anything is written. A failing model's descendants are skipped; others go on.
     ``dry_run`` returns the plan (status ``due`` / ``up_to_date`` with reasons) and builds
     nothing: no seed is loaded, no model run (runs left by dead processes are still marked
-    interrupted, as that is what they are).
+    interrupted, as that is what they are). ``after_model`` (``build``) also passes the models
+    that are up to date through the runner, so each is handed over once its parents settled;
+    ``also_sources`` are seeds its tests read, loaded like the models' own.
     """
     notify = on_event or (lambda kind, model, result: None)
-    selected = project.graph.select(select)
+    selected = project.select(select, exclude)
     compiled = {name: project.compile_model(name) for name in selected}
     engine = project.engine
     state = State(engine)
     state.ensure()
     for model in recover_interrupted(engine, state):
         notify("recovered", model, None)
-    sources = [project.sources[s] for s in
-               sorted({s for name in selected for s in project.models[name].sources})]
+    read = {s for name in selected for s in project.models[name].sources}
+    sources = [project.sources[s] for s in sorted(read | set(also_sources))]
     check_tables(engine, sources)
     seed_times: dict[str, datetime | None] = dict(state.seed_times())
     for source, digest in stale_seeds(engine, state, sources, force=full_refresh):
@@ -132,14 +140,15 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
                 for i in plan]
     results = []
     for item in plan:
-        if not item.due:
+        if not item.due and after_model is None:
             result = ModelResult(item.model, UP_TO_DATE, reason=item.reason)
             results.append(result)
             notify("finish", item.model, result)
     runner = _Runner(project, engine, compiled, fingerprints, last_runs, full_refresh, notify,
-                     should_stop or (lambda: False))
+                     should_stop or (lambda: False), after_model)
+    runner.up_to_date = {i.model for i in plan if not i.due} if after_model else set()
     reasons = {item.model: item.reason for item in plan}
-    for result in runner.run([i for i in plan if i.due]):
+    for result in runner.run([i for i in plan if i.due or after_model]):
         result.reason = reasons.get(result.model, "its table was dropped by a rebuild upstream")
         results.append(result)
     order = {name: index for index, name in enumerate(project.graph.order)}
@@ -151,8 +160,12 @@ class _Runner:
 
     def __init__(self, project: Project, engine: Engine, compiled: dict[str, str],
                  fingerprints: dict[str, str], last_runs: dict[str, LastRun],
-                 full_refresh: bool, notify: Event, should_stop: Callable[[], bool]):
+                 full_refresh: bool, notify: Event, should_stop: Callable[[], bool],
+                 after_model: AfterModel | None = None):
         self.project = project
+        self.after_model = after_model
+        self.up_to_date: set[str] = set()  # models handed to after_model without a build
+        self.stopped: dict[str, str] = {}  # model -> why after_model stops its descendants
         self.engine = engine
         self.compiled = compiled
         self.fingerprints = fingerprints
@@ -188,13 +201,17 @@ class _Runner:
                         if any(p not in done for p in parents):
                             continue
                         pending.remove(name)
-                        broken = [p for p in parents if done[p].status != SUCCESS]
-                        if broken:
-                            self._finish(done, ModelResult(
-                                name, SKIPPED,
-                                message=f"upstream {', '.join(broken)} did not succeed"))
+                        broken = [p for p in parents
+                                  if done[p].status not in (SUCCESS, UP_TO_DATE)]
+                        stopped = [self.stopped[p] for p in self.project.models[name].depends_on
+                                   if p in self.stopped]
+                        if broken or stopped:
+                            why = (f"upstream {', '.join(broken)} did not succeed" if broken
+                                   else "; ".join(stopped))
+                            self._finish(done, ModelResult(name, SKIPPED, message=why))
                             continue
-                        self.notify("start", name, None)
+                        if name not in self.up_to_date:
+                            self.notify("start", name, None)
                         running[pool.submit(self._run_locked, name)] = name
                     if not running:
                         continue
@@ -215,10 +232,14 @@ class _Runner:
         self.notify("finish", result.model, result)
 
     def _add_dropped_children(self, name: str, in_run: set[str], pending: list[str]) -> None:
-        """A rebuild may drop dependent views (PostgreSQL CASCADE): put them back now."""
+        """A rebuild may drop dependent views (PostgreSQL CASCADE): put them back now.
+
+        A child never built is left alone: it was not dropped, and it was not selected.
+        """
         order = self.project.graph.order
         for child in self.project.graph.children[name]:
-            if child in in_run or self.engine.relation_kind(child) is not None:
+            if (child in in_run or child not in self.last_runs
+                    or self.engine.relation_kind(child) is not None):
                 continue
             in_run.add(child)
             self.compiled[child] = self.project.compile_model(child)
@@ -237,11 +258,19 @@ class _Runner:
     def _run_locked(self, name: str) -> ModelResult:
         engine = self._connection()
         try:
-            with engine.lock(lock_key(engine, name)) as acquired:
-                if not acquired:
-                    return ModelResult(name, SKIPPED, message=(
-                        "another featurekit process is refreshing it right now; skipped"))
-                return self._run_model(engine, self.project.models[name])
+            if name in self.up_to_date:
+                result = ModelResult(name, UP_TO_DATE)
+            else:
+                with engine.lock(lock_key(engine, name)) as acquired:
+                    if not acquired:
+                        return ModelResult(name, SKIPPED, message=(
+                            "another featurekit process is refreshing it right now; skipped"))
+                    result = self._run_model(engine, self.project.models[name])
+            if self.after_model is not None and result.status in (SUCCESS, UP_TO_DATE):
+                stop = self.after_model(engine, name)
+                if stop:
+                    self.stopped[name] = stop
+            return result
         finally:
             self.connections.put(engine)
 

@@ -7,7 +7,7 @@ brackets, so they are always rendered as ``Text`` (never parsed as rich markup).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -63,6 +63,9 @@ class RefreshDisplay:
             self.progress.stop()
 
     def event(self, kind: str, model: str, result: ModelResult | None) -> None:
+        if kind in ("test_start", "test_finish"):
+            self._test_event(kind, model, result)
+            return
         if kind == "start":
             self.progress.update(self.task, description=f"refreshing {model}")
             if not self.live:  # logs say when each model began: a hang shows where it is
@@ -82,6 +85,37 @@ class RefreshDisplay:
         if result.message:
             line += f" — {result.message}"
         self.console.print(Text.assemble(styled(result.status), line), soft_wrap=True)
+
+
+    def _test_event(self, kind: str, test: str, result: Any) -> None:
+        """build: a line per finished test that did not pass (the table lists all)."""
+        if kind == "test_finish" and result.status != "pass":
+            line = f" test {test} {result.message}".rstrip()
+            self.console.print(Text.assemble(styled(result.status), line), soft_wrap=True)
+
+
+def test_table(results: list) -> Table:
+    """``featurekit test``: one row per test with its status and failing rows."""
+    table = Table(title="tests")
+    for column in ("test", "model", "status", "failures", "where", "message"):
+        table.add_column(column, justify="right" if column == "failures" else "left")
+    for r in results:
+        table.add_row(*_cells((r.test, r.model or "", styled(r.status),
+                               "" if r.failures is None else f"{r.failures:,}",
+                               f"{r.path}:{r.line}", r.message + _first_sample(r.samples))))
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    table.caption = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no tests"
+    return table
+
+
+def _first_sample(samples: list[dict]) -> str:
+    """``; e.g. order_id=4, n_records=2``: the first failing row, cut to a readable length."""
+    if not samples:
+        return ""
+    text = ", ".join(f"{column}={value}" for column, value in samples[0].items())
+    return f"; e.g. {text[:77] + '...' if len(text) > 80 else text}"
 
 
 def refresh_summary(results: list[ModelResult]) -> Table:

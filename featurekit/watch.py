@@ -27,7 +27,7 @@ def next_wake(project: Project, select: list[str] | None = None) -> datetime | N
     """When the next selected model with a schedule comes due (None: none has one)."""
     runs = State(project.engine).last_runs()
     moments = []
-    for name in project.graph.select(select):
+    for name in project.select(select):
         schedule, last = project.models[name].refresh, runs.get(name)
         if schedule and last and last.last_success:
             moments.append(next_due(schedule, last.last_success))

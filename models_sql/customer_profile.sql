@@ -4,6 +4,11 @@ timestamp: feature_ts
 materialized: table
 refresh: 1d
 description: Static customer attributes, known from the day the customer signed up.
+tags: [customer, daily]
+tests:
+  - not_null: [customer_id, feature_ts]
+  - unique: customer_id
+  - accepted_values: {column: segment, values: [standard, premium, student, business]}
 columns:
   signup_date: Date the customer opened the account.
   age: Age in years in 2024 (2024 - birth_year).

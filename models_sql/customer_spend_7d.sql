@@ -10,6 +10,11 @@ description: >
   at the end of each active day, and 7 days later when that day leaves the window
   (then the window may be empty: spend 0, averages NULL). Rows never lie after the
   last day in the data.
+tags: [customer, hourly]
+tests:
+  - unique: [customer_id, feature_ts]
+  - expression: "spend_7d >= 0"
+  - expression: "online_share_7d BETWEEN 0 AND 1"
 columns:
   spend_7d: Total amount spent in the 7 days before feature_ts.
   txn_count_7d: Number of transactions in the 7 days before feature_ts.

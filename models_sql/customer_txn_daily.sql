@@ -11,6 +11,12 @@ description: >
   of that day (midnight after it), the moment the day's totals became known.
   Incremental: each refresh recomputes the days from two days before the newest
   feature_ts on (late transactions up to two days old are picked up).
+tags: [customer, hourly]
+tests:
+  - not_null: [customer_id, feature_ts]
+  - unique: [customer_id, feature_ts]
+  - expression: "txn_count > 0 AND online_count <= txn_count"
+  - expression: "max_amount <= total_amount"
 columns:
   txn_count: Number of transactions that day.
   total_amount: Sum of the day's amounts.

@@ -9,6 +9,11 @@ description: >
   the fraud rate among those transactions whose label was known before feature_ts
   (labeled_at < feature_ts), so the value is point-in-time honest: fraud reported
   later does not leak back. One row per merchant per day from its first transaction.
+tags: [merchant, daily]
+tests:
+  - unique: [merchant_id, feature_ts]
+  - relationships: {column: merchant_id, to: merchants}
+  - expression: "fraud_count_30d <= labeled_count_30d AND labeled_count_30d <= txn_count_30d"
 columns:
   txn_count_30d: Transactions in [feature_ts - 30 days, feature_ts).
   avg_amount_30d: Average amount of those transactions (NULL when none).

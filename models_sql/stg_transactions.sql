@@ -5,6 +5,14 @@ description: >
   Cleaned card transactions: typed columns, channel in lower case, reversals
   (amount <= 0) removed, joined with the merchant's category and the customer's
   home country.
+tags: [staging]
+tests:
+  - not_null: [txn_id, customer_id, merchant_id, ts]
+  - unique: txn_id
+  - accepted_values: {column: channel, values: [pos, online, atm]}
+  - relationships: {column: merchant_id, to: merchants, field: merchant_id}
+  - relationships: {column: customer_id, to: customers}
+  - expression: "amount > 0"
 columns:
   txn_id: Transaction id (unique).
   ts: When the transaction happened (naive UTC).

@@ -676,3 +676,95 @@ def test_unique_on_a_column_whose_name_has_a_comma(make_project):
     assert (found[("unique", "a,b")].statistic, found[("unique", "a,b")].n_cur) == (repeats, 6)
     composite = found[("composite", "a,b,a")]
     assert (composite.status, composite.statistic) == ("error", repeats)
+
+
+INFINITE = """
+source: events
+timestamp: ts
+reference: {start: 2024-01-01, end: 2024-01-02}
+current: {start: 2024-01-02, end: 2024-01-03}
+checks:
+  - {column: x, test: psi, bins: 4}
+  - {column: x, test: ks}
+  - {column: x, test: wasserstein}
+"""
+
+
+def test_infinities_are_ordered_values_outer_bins_and_left_out_of_wasserstein(make_project):
+    inf = float("inf")
+    ref, cur = [-inf, -inf, 1.0, 1.5, 2.0, inf, inf], [0.5, 1.3, 1.6, 2.0, 4.0, -inf]
+    frame = pd.DataFrame({
+        "id": range(13), "x": ref + cur,
+        "ts": [START + timedelta(hours=3 * i) for i in range(7)]
+        + [START + timedelta(days=1, hours=3 * i) for i in range(6)],
+    })
+    _, project, _ = setup(make_project, {"inf": INFINITE}, frame)
+    found = by_key(project.monitor(as_of="2024-01-05"))
+    r, c = np.array(ref), np.array(cur)
+    finite_r, finite_c = r[np.isfinite(r)], c[np.isfinite(c)]
+    # PSI: edges are quantiles of the finite values; -inf and +inf fall in the outer bins
+    edges = np.quantile(finite_r, [0.25, 0.5, 0.75])
+    ref_counts = np.bincount(np.searchsorted(edges, r, side="right"), minlength=4)
+    cur_counts = np.bincount(np.searchsorted(edges, c, side="right"), minlength=4)
+    p = np.where(ref_counts == 0, 1e-4, ref_counts / 7)
+    q = np.where(cur_counts == 0, 1e-4, cur_counts / 6)
+    psi = found[("psi", "x")]
+    assert (psi.n_ref, psi.n_cur) == (7, 6)
+    assert psi.statistic == pytest.approx(float(np.sum((q - p) * np.log(q / p))), rel=1e-12)
+    # KS: infinities are ordered values like any other
+    ks = scipy.stats.ks_2samp(r, c, method="auto")
+    assert (found[("ks", "x")].statistic, found[("ks", "x")].p_value) == (ks.statistic,
+                                                                          ks.pvalue)
+    # Wasserstein: over the finite values, in units of their standard deviation
+    w = found[("wasserstein", "x")]
+    assert w.status != "no_data"
+    assert w.statistic == pytest.approx(
+        scipy.stats.wasserstein_distance(finite_r, finite_c) / np.std(finite_r), rel=1e-12)
+    assert "4 reference and 1 current values infinite" in w.message
+    assert (w.n_ref, w.n_cur) == (7, 6)
+
+
+def test_wasserstein_without_finite_reference_values_says_so(make_project):
+    inf = float("inf")
+    frame = pd.DataFrame({"id": range(4), "x": [inf, -inf, 1.0, 2.0],
+                          "ts": [START + timedelta(hours=i * 12) for i in range(4)]})
+    _, project, _ = setup(make_project, {"inf": INFINITE}, frame)
+    found = by_key(project.monitor(as_of="2024-01-05"))
+    w = found[("wasserstein", "x")]
+    assert w.status == "no_data" and w.statistic is None
+    assert "no finite values" in w.message
+    assert found[("psi", "x")].n_ref == 2
+
+
+BATCHED = """
+source: events
+timestamp: ts
+reference: {start: 2024-01-01, end: 2024-01-02}
+current: {start: 2024-01-02, end: 2024-01-03}
+checks:
+  - {test: drift, columns: all, exclude: [id], numeric_test: ks}
+  - {column: b, test: wasserstein}
+"""
+
+
+def test_ecdf_columns_read_in_batches_match_scipy(make_project, monkeypatch):
+    from featurekit.monitoring import evaluate
+
+    monkeypatch.setattr(evaluate, "VALUES_PER_BATCH", 1000)  # 400 values a column: 2 a batch
+    rng = np.random.default_rng(11)
+    n = 400
+    frame = pd.DataFrame({
+        "id": range(n), "ts": [START + timedelta(minutes=i * 2 * 1440 // n) for i in range(n)],
+        **{name: rng.normal(shift, size=n).round(3) for name, shift in
+           (("a", 0.0), ("b", 0.5), ("c", 1.0), ("d", 0.0), ("e", 2.0))},
+    })
+    frame.loc[frame.index % 9 == 0, "c"] = None
+    _, project, _ = setup(make_project, {"batched": BATCHED}, frame)
+    found = by_key(project.monitor(as_of="2024-01-05"))
+    ref, cur = frame[frame.ts < "2024-01-02"], frame[frame.ts >= "2024-01-02"]
+    for column in "abcde":
+        expected = scipy.stats.ks_2samp(ref[column].dropna(), cur[column].dropna())
+        result = found[("drift", column)]
+        assert (result.statistic, result.p_value) == (expected.statistic, expected.pvalue)
+    assert found[("wasserstein", "b")].statistic == pytest.approx(
+        scipy.stats.wasserstein_distance(ref.b, cur.b) / np.std(ref.b), rel=1e-12)

@@ -90,13 +90,13 @@ def test_edges_bins_and_psi_match_numpy(engine, ref, cur, bins):
 @given(ref=numbers, cur=numbers)
 def test_ks_and_wasserstein_match_scipy(engine, ref, cur):
     ref_w, cur_w = load(engine, ref, cur)
-    ecdf = stats.ecdf(engine, ref_w, cur_w, "x", len(ref), len(cur))
+    ecdf = stats.ecdf(engine, ref_w, cur_w, "x")
     # the largest ECDF difference, bit for bit (method='exact' rounds it to a multiple of
     # 1/lcm(n, m), so small windows use scipy on the raw values, checked next)
     assert ecdf.ks == scipy.stats.ks_2samp(ref, cur, method="asymp").statistic
     expected = scipy.stats.ks_2samp(ref, cur, method="auto")
-    assert checks.ks_exact(stats.raw_values(engine, ref_w, "x"),
-                           stats.raw_values(engine, cur_w, "x")) == (
+    assert checks.ks_exact(stats.sorted_values(engine, ref_w, ["x"])["x"],
+                           stats.sorted_values(engine, cur_w, ["x"])["x"]) == (
         expected.statistic, expected.pvalue)
     assert ecdf.wasserstein == pytest.approx(scipy.stats.wasserstein_distance(ref, cur),
                                              rel=1e-9, abs=1e-9)
@@ -109,7 +109,7 @@ def test_ks_pvalue_is_asymptotic_above_ten_thousand_rows(engine):
     rng = np.random.default_rng(7)
     ref, cur = rng.normal(size=12_000).round(2), rng.normal(0.05, size=10_500).round(2)
     ref_w, cur_w = load(engine, list(ref), list(cur))
-    ecdf = stats.ecdf(engine, ref_w, cur_w, "x", 12_000, 10_500)
+    ecdf = stats.ecdf(engine, ref_w, cur_w, "x")
     expected = scipy.stats.ks_2samp(ref, cur, method="auto")
     assert ecdf.ks == expected.statistic
     assert checks.ks_asymptotic_pvalue(ecdf.ks, 12_000, 10_500) == expected.pvalue
@@ -206,7 +206,7 @@ def test_constant_column_gives_zero_drift_and_floored_std(engine):
     counts = stats.bin_counts(engine, ref_w, {"x": edges})["x"]
     assert counts == [0] * 9 + [50]  # every value equals every edge: the top bin
     assert checks.psi(counts, stats.bin_counts(engine, cur_w, {"x": edges})["x"]) == 0.0
-    ecdf = stats.ecdf(engine, ref_w, cur_w, "x", 50, 30)
+    ecdf = stats.ecdf(engine, ref_w, cur_w, "x")
     assert ecdf.ks == 0.0 and ecdf.wasserstein == 0.0
     assert checks.normed_wasserstein(0.5, 0.0) == 500.0  # std floored at 0.001
 
@@ -263,5 +263,61 @@ def test_nulls_never_reach_the_distributions(engine, ref, cur):
     edges = stats.quantiles(engine, ref_w, "x", len(r), stats.quantile_levels(4))
     assert edges == list(np_edges(r, 4))
     assert stats.bin_counts(engine, cur_w, {"x": edges})["x"] == list(np_bins(c, np.array(edges)))
-    ecdf = stats.ecdf(engine, ref_w, cur_w, "x", len(r), len(c))
+    ecdf = stats.ecdf(engine, ref_w, cur_w, "x")
     assert ecdf.ks == scipy.stats.ks_2samp(r, c, method="asymp").statistic
+
+
+inf = float("inf")
+with_infinities = st.lists(st.one_of(st.sampled_from([inf, -inf]), st.integers(-3, 3).map(float),
+                                     st.floats(-1e3, 1e3).map(lambda v: round(v, 3))),
+                           min_size=1, max_size=40)
+
+
+@SETTINGS
+@given(ref=with_infinities, cur=with_infinities, bins=st.sampled_from([2, 4, 10]))
+def test_infinities_order_for_ks_fall_in_outer_bins_and_leave_wasserstein(engine, ref, cur,
+                                                                          bins):
+    ref_w, cur_w = load(engine, ref, cur)
+    r, c = np.array(ref), np.array(cur)
+    finite_r, finite_c = r[np.isfinite(r)], c[np.isfinite(c)]
+    _, summary = stats.summaries(engine, ref_w, ["x"])
+    assert summary["x"].finite == len(finite_r)
+    edges, distinct = stats.quantiles_and_distinct(engine, ref_w, "x", len(r),
+                                                   stats.quantile_levels(bins), len(finite_r))
+    expected_edges = list(np_edges(finite_r, bins)) if len(finite_r) else []
+    assert edges == expected_edges and distinct == len(np.unique(r))
+    assert stats.bin_counts(engine, cur_w, {"x": edges})["x"] == list(np_bins(c, np.array(edges)))
+    # the same from the values read for the ECDF tests
+    ref_values = stats.sorted_values(engine, ref_w, ["x"])["x"]
+    cur_values = stats.sorted_values(engine, cur_w, ["x"])["x"]
+    assert stats.edges_and_distinct(ref_values, stats.quantile_levels(bins)) == (edges, distinct)
+    assert stats.sorted_bin_counts(cur_values, edges) == list(np_bins(c, np.array(edges)))
+    ecdf = stats.compare_ecdfs(ref_values, cur_values)
+    assert ecdf.ks == scipy.stats.ks_2samp(r, c, method="asymp").statistic
+    assert ecdf.left_out == (len(r) - len(finite_r), len(c) - len(finite_c))
+    if len(finite_r) and len(finite_c):
+        assert ecdf.wasserstein == pytest.approx(
+            scipy.stats.wasserstein_distance(finite_r, finite_c), rel=1e-9, abs=1e-9)
+        assert ecdf.ref_std == pytest.approx(np.std(finite_r), rel=1e-12, abs=1e-12)
+    else:
+        assert np.isnan(ecdf.wasserstein)
+
+
+@pytest.mark.parametrize("nullable", [None, "right", "wrong"])
+def test_bulk_values_skip_nulls_whatever_the_hint(engine, nullable):
+    """70 columns (two NULL masks on PostgreSQL); a wrong "no NULLs" hint is caught."""
+    rng = np.random.default_rng(5)
+    columns = {}
+    for i in range(70):
+        values = rng.normal(size=50)
+        columns[f"c{i}"] = pa.array([None if i % 3 == 0 and j % 7 == 0 else float(v)
+                                     for j, v in enumerate(values)], pa.float64())
+    engine.load_arrow(pa.table(columns), "wide")
+    hint = {None: None, "right": [i % 3 == 0 for i in range(70)],
+            "wrong": [False] * 70}[nullable]
+    select = ", ".join(f'CAST("c{i}" AS DOUBLE PRECISION) AS "c{i}"' for i in range(70))
+    found = engine.fetch_doubles(f"SELECT {select} FROM {engine.relation('wide')} WHERE ? = 1",
+                                 [1], hint)
+    for i, values in enumerate(found):
+        expected = np.array([v for v in columns[f"c{i}"].to_pylist() if v is not None])
+        assert values.dtype == np.float64 and list(values) == list(expected)

@@ -41,13 +41,13 @@ def test_dependencies_are_inferred_from_sql(duck_project):
 )
 def test_selection_like_dbt(duck_project, selector, expected):
     chain(duck_project)
-    assert sorted(duck_project.open().graph.select(selector)) == expected
+    assert sorted(duck_project.open().select(selector)) == expected
 
 
 def test_selection_of_unknown_model_suggests(duck_project):
     chain(duck_project)
     with pytest.raises(ConfigError, match=r'no model named "bb" \(did you mean "b"\?\)'):
-        duck_project.open().graph.select(["bb"])
+        duck_project.open().select(["bb"])
 
 
 def test_unknown_table_names_file_line_and_suggests(duck_project):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from featurekit.errors import DuplicateKeyError, RefreshError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
     from sqlglot import exp
@@ -57,6 +58,15 @@ class Engine:
         raise NotImplementedError
 
     def fetch_arrow(self, sql: str) -> pa.Table:
+        raise NotImplementedError
+
+    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None,
+                      nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
+        """The non-NULL values of each column of a query whose columns are all DOUBLE PRECISION.
+
+        Read in bulk as float64 arrays (no Python object per value), in the query's order.
+        ``nullable`` may say which columns can hold NULLs (a hint an engine may use).
+        """
         raise NotImplementedError
 
     def fetch_df(self, sql: str) -> pd.DataFrame:

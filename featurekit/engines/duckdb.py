@@ -9,6 +9,7 @@ from featurekit.engines.base import Engine
 from featurekit.errors import DatabaseLocked, EngineError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
     from featurekit.engines.pit import PitView
@@ -55,6 +56,15 @@ class DuckDBEngine(Engine):
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         return self.conn.sql(sql).to_arrow_table()  # .execute() would copy the rows
+
+    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None,
+                      nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
+        table = self.conn.sql(sql, params=params or None).to_arrow_table()
+        out = []
+        while table.num_columns:  # release each Arrow column once it is copied out
+            out.append(table.column(0).drop_null().to_numpy())
+            table = table.remove_column(0)
+        return out
 
     def relation(self, name: str, schema: str | None = None) -> str:
         # Three-part names: a file called featurekit.duckdb makes a catalog "featurekit" that

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 
 #: tests judged on their p-value rather than their statistic
 P_VALUE_TESTS = ("ks", "chi2")
+#: values (both windows, all columns) an exact ECDF comparison holds in memory at once:
+#: 40M doubles = 320 MB, e.g. 20 columns of two million-row windows
+VALUES_PER_BATCH = 40_000_000
 
 
 class Evaluation:
@@ -58,6 +61,8 @@ class Evaluation:
         self.as_of = as_of
         self.run_id = run_id
         self.evaluated_at = evaluated_at
+        self._ecdfs: dict[str, stats.Ecdf] = {}  # exact ECDF comparisons (KS, Wasserstein)
+        self._small: dict[str, tuple[Any, Any]] = {}  # values for scipy's exact KS
 
     # -- set-up -------------------------------------------------------------------------
     def run(self) -> list[CheckResult]:
@@ -200,6 +205,7 @@ class Evaluation:
         drift = [c for check, cols in plan if check.spec.needs_reference
                  or check.test == "range" for c in cols if c is not None]
         self.reference.prefetch(drift)
+        self._all_ecdfs(plan)
         # bins of every numeric column compared with the reference: one scan per window
         edges: dict[str, list[float]] = {}
         for check, cols in plan:
@@ -218,54 +224,111 @@ class Evaluation:
         if edges:
             self.reference.prefetch_bins(edges)
             self.current.prefetch_bins(edges)
-        self._ecdfs = self._all_ecdfs(plan)
-
-    def _all_ecdfs(self, plan: list[tuple[Check, list[str | None]]]) -> dict[str, stats.Ecdf]:
-        """The exact ECDF comparison of every column a KS / Wasserstein test needs.
-
-        Each is one sort of the union of the windows' values; on engines that allow several
-        connections (``threads`` in the profile) they run side by side.
-        """
-        assert self.reference is not None
-        wanted: dict[str, tuple[int, int]] = {}
+        # category counts of every column compared as categories: one scan per window
+        categorical = []
         for check, cols in plan:
             for column in cols:
-                if column is None or self.source.columns.get(column) != NUMERIC:
+                if (check.spec.needs_reference and column is not None
+                        and self._compared_as_categories(check, column)
+                        and self.reference.summary(column).count
+                        and self.current.summary(column).count):
+                    categorical.append(column)
+        if categorical:
+            self.reference.prefetch_categories(categorical)
+            self.current.prefetch_categories(categorical)
+
+    def _compared_as_categories(self, check: Check, column: str) -> bool:
+        """Whether ``_distribution`` reads the column's category counts for this check."""
+        kind = self.source.columns.get(column)
+        if kind not in (NUMERIC, CATEGORICAL):
+            return False
+        test, as_category = (self._drift_test(check, column) if check.test == "drift"
+                             else (check.test, False))
+        if test not in ("psi", "jensen_shannon", "chi2", "l_infinity"):
+            return False
+        return kind != NUMERIC or as_category or test in ("chi2", "l_infinity")
+
+    def _all_ecdfs(self, plan: list[tuple[Check, list[str | None]]]) -> None:
+        """The exact ECDF comparison of every column a KS / Wasserstein test may need.
+
+        Both windows' values of those columns are read in bulk, one query per window (side by
+        side on engines that allow several connections), sorted and compared in numpy. The
+        sorted reference also gives its quantile edges, distinct count and bin counts, and the
+        current window its bin counts, so none of those needs a query (or sort) of its own.
+        """
+        assert self.reference is not None
+        wanted: list[str] = []
+        for check, cols in plan:
+            test = (check.options.get("numeric_test") or DEFAULT_DRIFT[NUMERIC]
+                    if check.test == "drift" else check.test)
+            if test not in ("ks", "wasserstein"):
+                continue
+            for column in cols:
+                if (column is None or column in wanted
+                        or self.source.columns.get(column) != NUMERIC):
                     continue
-                test = (self._drift_test(check, column)[0] if check.test == "drift"
-                        else check.test)
-                if test not in ("ks", "wasserstein"):
-                    continue
-                counts = (self.reference.summary(column).count,
-                          self.current.summary(column).count)
-                if all(counts):
-                    wanted[column] = counts
-        workers = min(self.engine.target.threads, len(wanted))
-        if not self.engine.concurrent_writers or workers < 2:
-            return {c: stats.ecdf(self.engine, self.reference.sql, self.current.sql, c, *n)
-                    for c, n in wanted.items()}
+                if self.reference.summary(column).count and self.current.summary(column).count:
+                    wanted.append(column)
+        self._compare(wanted)
+
+    def _compare(self, columns: list[str]) -> None:
+        """ECDF comparisons of the columns, a batch of at most VALUES_PER_BATCH values at once
+        (both windows; each batch is one more scan), so memory stays bounded."""
+        assert self.reference is not None
+        rows = max((self.reference.summary(c).count + self.current.summary(c).count
+                    for c in columns), default=0)
+        size = max(1, VALUES_PER_BATCH // max(rows, 1))
+        for start in range(0, len(columns), size):
+            self._compare_batch(columns[start:start + size])
+
+    def _compare_batch(self, columns: list[str]) -> None:
+        assert self.reference is not None
+        reference, current = self._sorted_values(columns)
+        for column in columns:
+            ref, cur = reference.pop(column), current.pop(column)
+            edges = self.reference.edges_from(column, DEFAULT_BINS, ref)
+            self.current.bins_from(column, edges, cur)
+            self._ecdfs[column] = stats.compare_ecdfs(ref, cur)
+            if len(ref) <= t.EXACT_KS_MAX and len(cur) <= t.EXACT_KS_MAX:
+                self._small[column] = (ref, cur)  # scipy's exact KS p-value reads them
+
+    def _sorted_values(self, columns: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Both windows' sorted values of the columns.
+
+        On engines that allow several connections, up to ``threads`` of them read side by
+        side: the two windows, each window's columns split between half of them.
+        """
+        assert self.reference is not None
+        workers = self.engine.target.threads if self.engine.concurrent_writers else 1
+        split = max(1, min(workers // 2, len(columns)))
+        tasks = [(window, columns[i::split], [window.summary(c).nulls > 0
+                                              for c in columns[i::split]])
+                 for window in (self.reference, self.current) for i in range(split)]
+        found: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+
+        def read(engine: Any, task: tuple[WindowStats, list[str], list[bool]]) -> None:
+            window, names, nullable = task
+            part = stats.sorted_values(engine, window.sql, names, nullable)
+            found[window is self.current].update(part)
+
+        if workers < 2:
+            for task in tasks:
+                read(self.engine, task)
+            return found
         from concurrent.futures import ThreadPoolExecutor
 
         from featurekit.engines import connect
 
-        engines = [connect(self.engine.target) for _ in range(workers)]
+        engines = [self.engine]
         try:
-            for engine in engines:
-                engine.prepare_for_monitoring()
-            columns = list(wanted)
-
-            def work(i: int) -> dict[str, stats.Ecdf]:
-                engine = engines[i]
-                return {c: stats.ecdf(engine, self.reference.sql, self.current.sql, c,
-                                      *wanted[c]) for c in columns[i::workers]}
-
-            found: dict[str, stats.Ecdf] = {}
-            with ThreadPoolExecutor(workers) as pool:
-                for part in pool.map(work, range(workers)):
-                    found.update(part)
+            for _ in tasks[1:]:
+                engines.append(connect(self.engine.target))
+                engines[-1].prepare_for_monitoring()
+            with ThreadPoolExecutor(len(tasks)) as pool:
+                list(pool.map(read, engines, tasks))
             return found
         finally:
-            for engine in engines:
+            for engine in engines[1:]:
                 engine.close()
 
     # -- results ------------------------------------------------------------------------
@@ -450,31 +513,35 @@ class Evaluation:
 
     def _ecdf(self, check: Check, column: str, test: str, warn: Any, error: Any) -> CheckResult:
         assert self.reference is not None
-        ref = self.reference.summary(column)
-        cur = self.current.summary(column)
-        distance = getattr(self, "_ecdfs", {}).get(column) or stats.ecdf(
-            self.engine, self.reference.sql, self.current.sql, column, ref.count, cur.count)
-        p_value = None
+        if column not in self._ecdfs:
+            self._compare([column])
+        distance = self._ecdfs[column]
+        p_value, message = None, ""
         if test == "ks":
             value = distance.ks
-            if ref.count <= t.EXACT_KS_MAX and cur.count <= t.EXACT_KS_MAX:
-                value, p_value = t.ks_exact(
-                    stats.raw_values(self.engine, self.reference.sql, column),
-                    stats.raw_values(self.engine, self.current.sql, column),
-                )
+            if column in self._small:
+                value, p_value = t.ks_exact(*self._small[column])
             else:
-                p_value = t.ks_asymptotic_pvalue(value, ref.count, cur.count)
+                p_value = t.ks_asymptotic_pvalue(value, distance.n_ref, distance.n_cur)
             status = t.status(p_value, warn, error, LOWER)
         else:
-            value = t.normed_wasserstein(distance.wasserstein, ref.std)
+            value = t.normed_wasserstein(distance.wasserstein, distance.ref_std)
             status = t.status(value, warn, error, HIGHER)
+            left_ref, left_cur = distance.left_out
+            if left_ref or left_cur:
+                message = (f"{left_ref} reference and {left_cur} current values infinite or "
+                           "NaN, left out of the distance and the standard deviation")
+            if status == t.NO_DATA:
+                value, message = None, "a window has no finite values; " + message
         plot = None
+        ref, cur = self.reference.summary(column), self.current.summary(column)
         if ref.min is not None and cur.min is not None:
             edges = self.reference.edges(column, DEFAULT_BINS)
             plot = _plot(_bin_labels(edges), self.reference.bins(column, edges),
                          self.current.bins(column, edges))
         return self._result(check, column, test, status, statistic=value, p_value=p_value,
-                            n_ref=ref.count, n_cur=cur.count, warn=warn, error=error, plot=plot)
+                            n_ref=distance.n_ref, n_cur=distance.n_cur, warn=warn, error=error,
+                            plot=plot, message=message)
 
     def _range(self, check: Check, column: str, warn: Any, error: Any) -> CheckResult:
         low, high = check.options.get("min"), check.options.get("max")
@@ -588,7 +655,9 @@ def _bin_labels(edges: list[float]) -> list[str]:
     bounds_ = [None, *edges, None]
     labels = []
     for low, high in zip(bounds_[:-1], bounds_[1:]):
-        if low is None:
+        if low is None and high is None:
+            labels.append("all values")  # no finite reference value: no edges
+        elif low is None:
             labels.append(f"< {high:.4g}")
         elif high is None:
             labels.append(f">= {low:.4g}")

@@ -1,8 +1,13 @@
 """Statistics computed where the data is: each function runs one query over a window.
 
 Python receives only small tables: counts per bin or category, a few order statistics,
-one row of aggregates. The single exception is ``raw_values``, used for scipy's exact KS test
-on windows of at most 10,000 rows.
+one row of aggregates. The exception is KS and Wasserstein, exact only over every value:
+``sorted_values`` reads a window's values of those columns in bulk (one query, float64 arrays)
+and ``compare_ecdfs`` compares them in numpy.
+
+Infinite values are ordered values: KS compares them like any other, PSI bins put them in the
+outer bins (edges are quantiles of the finite values). Moments leave them out: Wasserstein
+is measured over the finite values only, and says how many it left out.
 
 Every numeric value is compared as DOUBLE PRECISION (``CAST(... AS DOUBLE PRECISION)``), the
 type numpy uses in the reference implementations, so bins and ECDFs agree exactly.
@@ -19,9 +24,12 @@ from featurekit.monitoring.query import Sql, join
 from featurekit.state import as_naive_utc
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from featurekit.engines.base import Engine
 
 DOUBLE = "DOUBLE PRECISION"
+INF = float("inf")
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,7 @@ class Summary:
     max: float | None = None
     mean: float | None = None
     std: float | None = None  # population standard deviation (numpy's default, ddof=0)
+    finite: int | None = None  # non-null values that are neither infinite nor NaN
 
     @property
     def nulls(self) -> int:
@@ -58,20 +67,20 @@ def summaries(engine: Engine, window: Sql, numeric: Sequence[str],
 
     One scan of the window for every column.
     """
-    parts = ["count(*)"]
+    parts: list[Sql | str] = ["count(*)"]
     for column in numeric:
         v = _num(engine, column)
         parts += [f"count({engine.quote(column)})", f"min({v})", f"max({v})", f"avg({v})",
-                  f"stddev_pop({v})"]
+                  f"stddev_pop({v})", Sql(f"count(CASE WHEN abs({v}) < ? THEN 1 END)", (INF,))]
     for column in other:
         parts.append(f"count({engine.quote(column)})")
-    row = _fetch(engine, "SELECT " + ", ".join(parts) + _from(window))[0]
+    row = _fetch(engine, "SELECT " + join(parts) + _from(window))[0]
     rows, out, i = int(row[0]), {}, 1
     for column in numeric:
-        count, low, high, mean, std = row[i:i + 5]
+        count, low, high, mean, std, finite = row[i:i + 6]
         out[column] = Summary(rows, int(count), _float(low), _float(high), _float(mean),
-                              _float(std))
-        i += 5
+                              _float(std), int(finite))
+        i += 6
     for column in other:
         out[column] = Summary(rows, int(row[i]))
         i += 1
@@ -103,40 +112,68 @@ def quantiles(engine: Engine, window: Sql, column: str, count: int,
 
 
 def quantiles_and_distinct(engine: Engine, window: Sql, column: str, count: int,
-                           levels: Sequence[float]) -> tuple[list[float], int]:
-    """``quantiles`` and the number of distinct non-null values (as DOUBLE PRECISION).
+                           levels: Sequence[float],
+                           finite: int | None = None) -> tuple[list[float], int]:
+    """``quantiles`` of the finite values and the number of distinct non-null values.
 
-    The count is the ``dense_rank`` of the largest value in the same sort, so it costs no
-    extra scan and no hash table per column (unlike ``count(DISTINCT ...)``).
+    ``finite`` (default ``count``) is the number of finite values: infinities and NaN are
+    left out of the quantiles (they fall in the outer bins) and counted as distinct values.
+    The distinct count is the ``dense_rank`` of the largest value in the same sort, so it
+    costs no extra scan and no hash table per column (unlike ``count(DISTINCT ...)``).
     """
+    finite = count if finite is None else finite
+    v, c = _num(engine, column), engine.quote(column)
+    other = 0
+    if finite < count:
+        other = int(_fetch(engine, f"SELECT count(DISTINCT {v})" + _from(window)
+                           + Sql(f" WHERE {c} IS NOT NULL AND NOT abs({v}) < ?", (INF,)))[0][0])
+    if finite == 0:
+        return [], other
+    positions = _positions(finite, levels)
+    where = Sql(f" WHERE {c} IS NOT NULL") + (Sql(f" AND abs({v}) < ?", (INF,))
+                                              if finite < count else "")
+    query = (
+        "SELECT pos, v, d FROM (SELECT v, row_number() OVER (ORDER BY v) - 1 AS pos, "
+        "dense_rank() OVER (ORDER BY v) AS d FROM ("
+        f"SELECT {v} AS v" + _from(window) + where + ") AS s) AS r "
+        "WHERE pos IN (" + join([Sql("?", (p,)) for p in positions]) + ")"
+    )
+    found = _fetch(engine, query)
+    at = {int(pos): float(value) for pos, value, _ in found}
+    distinct = max((int(d) for pos, _, d in found if int(pos) == finite - 1), default=0)
+    return _interpolate(finite, levels, at.__getitem__), distinct + other
+
+
+def _positions(count: int, levels: Sequence[float]) -> list[int]:
+    """The order statistics (0-based) numpy's linear quantiles of ``count`` values read."""
+    previous, following, _ = _virtual(count, levels)
+    return sorted({int(p) for p in (*previous, *following, count - 1)})
+
+
+def _virtual(count: int, levels: Sequence[float]) -> tuple[Any, Any, Any]:
     import numpy as np
 
-    q = np.asarray(levels, dtype=np.float64)
-    virtual = (count - 1) * q
+    virtual = (count - 1) * np.asarray(levels, dtype=np.float64)
     previous = np.floor(virtual)
     following = previous + 1
     above = virtual >= count - 1
     previous[above] = count - 1
     following[above] = count - 1
-    positions = sorted({int(p) for p in (*previous, *following, count - 1)})
-    v, c = _num(engine, column), engine.quote(column)
-    query = (
-        "SELECT pos, v, d FROM (SELECT v, row_number() OVER (ORDER BY v) - 1 AS pos, "
-        "dense_rank() OVER (ORDER BY v) AS d FROM ("
-        f"SELECT {v} AS v" + _from(window) + f" WHERE {c} IS NOT NULL) AS s) AS r "
-        "WHERE pos IN (" + join([Sql("?", (p,)) for p in positions]) + ")"
-    )
-    found = _fetch(engine, query)
-    at = {int(pos): float(value) for pos, value, _ in found}
-    distinct = max((int(d) for pos, _, d in found if int(pos) == count - 1), default=0)
-    a = np.array([at[int(p)] for p in previous], dtype=np.float64)
-    b = np.array([at[int(p)] for p in following], dtype=np.float64)
-    gamma = virtual - previous
+    return previous, following, virtual - previous
+
+
+def _interpolate(count: int, levels: Sequence[float], value_at: Any) -> list[float]:
+    """numpy's linear quantiles from the order statistics (``value_at(position)``)."""
+    import numpy as np
+
+    previous, following, gamma = _virtual(count, levels)
+    a = np.array([value_at(int(p)) for p in previous], dtype=np.float64)
+    b = np.array([value_at(int(p)) for p in following], dtype=np.float64)
     # numpy's _lerp: a + (b-a)*t, and b - (b-a)*(1-t) where t >= 0.5
     diff = b - a
     result = a + diff * gamma
     np.subtract(b, diff * (1 - gamma), out=result, where=gamma >= 0.5)
-    return [float(x) for x in result], distinct
+    return [float(x) for x in result]
 
 
 def bin_counts(engine: Engine, window: Sql,
@@ -181,19 +218,34 @@ def category_counts(engine: Engine, window: Sql, column: str,
     (``number_label``), so both engines and both column types (``1``, ``1.0``) give the same
     categories: engines print numbers as text differently (DuckDB ``1.0``, PostgreSQL ``1``).
     """
-    if numeric:
-        v = _num(engine, column)
-        query = (f"SELECT {v}, count(*)" + _from(window)
-                 + f" WHERE {engine.quote(column)} IS NOT NULL GROUP BY {v}")
-        out: dict[str, int] = {}
-        for key, n in _fetch(engine, query):  # an engine may group 0.0 and -0.0 apart
-            label = number_label(float(key))
-            out[label] = out.get(label, 0) + int(n)
-        return out
-    k = f"CAST({engine.quote(column)} AS VARCHAR)"
-    query = (f"SELECT {k}, count(*)" + _from(window)
-             + f" WHERE {engine.quote(column)} IS NOT NULL GROUP BY {k}")
-    return {str(key): int(n) for key, n in _fetch(engine, query)}
+    return categories_of(engine, window, {column: numeric})[column]
+
+
+def categories_of(engine: Engine, window: Sql,
+                  columns: dict[str, bool]) -> dict[str, dict[str, int]]:
+    """``category_counts`` of several columns (name -> numeric) in one scan: GROUPING SETS."""
+    if not columns:
+        return {}
+    keys = [_num(engine, c) if numeric else f"CAST({engine.quote(c)} AS VARCHAR)"
+            for c, numeric in columns.items()]
+    names = [f"k{i}" for i in range(len(keys))]
+    query = (
+        f"SELECT {', '.join(f'GROUPING({k})' for k in names)}, {', '.join(names)}, count(*) "
+        f"FROM (SELECT {', '.join(f'{k} AS {n}' for k, n in zip(keys, names))}"
+        + _from(window) + f") AS g GROUP BY GROUPING SETS ({', '.join(f'({n})' for n in names)})"
+    )
+    out: dict[str, dict[str, int]] = {c: {} for c in columns}
+    size = len(names)
+    for row in _fetch(engine, query):
+        i = list(row[:size]).index(0)  # the one column this row is grouped by
+        key, n = row[size + i], int(row[-1])
+        if key is None:
+            continue  # the NULL group
+        column = list(columns)[i]
+        label = number_label(float(key)) if columns[column] else str(key)
+        # an engine may group 0.0 and -0.0 apart: one category
+        out[column][label] = out[column].get(label, 0) + n
+    return out
 
 
 def number_label(value: float) -> str:
@@ -209,52 +261,137 @@ def number_label(value: float) -> str:
     return repr(value)
 
 
+def sorted_values(engine: Engine, window: Sql, columns: Sequence[str],
+                  nullable: Sequence[bool] | None = None) -> dict[str, np.ndarray]:
+    """Each column's non-null values as DOUBLE PRECISION, sorted: one bulk read of the window.
+
+    KS and Wasserstein are exact only over every value; the engine sends them as float64
+    arrays (DuckDB: Arrow; PostgreSQL: binary COPY), never a Python object per value.
+    ``nullable`` says which columns may hold NULLs, when known (a hint for the engine).
+    """
+    import numpy as np
+
+    if not columns:
+        return {}
+    select = ", ".join(f"{_num(engine, c)} AS {engine.quote(c)}" for c in columns)
+    query = "SELECT " + select + _from(window)
+    found = engine.fetch_doubles(query.text, list(query.params) or None, nullable)
+    out = {}
+    for column, values in zip(columns, found):
+        if values.flags.writeable:
+            values.sort()
+        else:  # a read-only view of the engine's buffer
+            values = np.sort(values)
+        out[column] = values
+    return out
+
+
 @dataclass(frozen=True)
 class Ecdf:
     """Exact comparison of two empirical CDFs (reference F, current G) over their values."""
 
-    ks: float  # max |F - G|, identical to scipy.stats.ks_2samp's statistic
-    wasserstein: float  # integral |F - G| dx, scipy.stats.wasserstein_distance
+    ks: float  # max |F - G| over every value, identical to scipy.stats.ks_2samp's statistic
+    wasserstein: float  # integral |F - G| dx over the finite values (scipy's distance)
     n_ref: int
     n_cur: int
+    ref_std: float  # population standard deviation of the reference's finite values
+    left_out: tuple[int, int] = (0, 0)  # non-finite values Wasserstein left out (ref, cur)
 
 
-def ecdf(engine: Engine, reference: Sql, current: Sql, column: str, n_ref: int,
-         n_cur: int) -> Ecdf:
-    """KS statistic and 1-D Wasserstein distance from one window-function query.
+def compare_ecdfs(reference: np.ndarray, current: np.ndarray) -> Ecdf:
+    """KS statistic and 1-D Wasserstein distance of two sorted samples, exactly.
 
-    ``n_ref`` / ``n_cur`` are the windows' non-null counts. The union of distinct values is
-    sorted once; one running sum of ``n_cur`` per reference row and ``-n_ref`` per current row
-    gives ``n_ref * n_cur * (F - G)`` exactly (integers), a second the reference count ``ca``.
-    At each value the KS difference is then computed as scipy does, ``ca/n - cb/m`` in floating
-    point, so the maximum is bit-identical to ``scipy.stats.ks_2samp``'s.
+    Both ECDFs are evaluated at every distinct value of either sample from integer counts
+    (values <= v); the KS difference at each is ``ca/n - cb/m`` as scipy computes it, so the
+    maximum is bit-identical to ``scipy.stats.ks_2samp``'s. Wasserstein sums |F - G| times the
+    gap to the next value (``scipy.stats.wasserstein_distance``) over the finite values: an
+    infinite value would make every distance infinite.
+
+    >>> import numpy as np
+    >>> e = compare_ecdfs(np.array([1.0, 2.0, 3.0]), np.array([2.0, 3.0, 4.0]))
+    >>> round(e.ks, 4), e.wasserstein
+    (0.3333, 1.0)
     """
-    v, c = _num(engine, column), engine.quote(column)
-    running = "ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    cb_times_n = f"CAST(ca * ? - cum AS {DOUBLE})"  # = cb * n_ref, exact below 2**53
-    query = (
-        Sql(f"WITH u AS (SELECT {v} AS v, ? AS a, 1 AS r", (n_cur,)) + _from(reference)
-        + Sql(f" WHERE {c} IS NOT NULL UNION ALL SELECT {v} AS v, ? AS a, 0 AS r", (-n_ref,))
-        + _from(current) + f" WHERE {c} IS NOT NULL), "
-        "g AS (SELECT v, CAST(sum(a) AS BIGINT) AS d, CAST(sum(r) AS BIGINT) AS r "
-        "FROM u GROUP BY v), "
-        f"e AS (SELECT v, sum(d) OVER ({running}) AS cum, sum(r) OVER ({running}) AS ca, "
-        "lead(v) OVER (ORDER BY v) AS nv FROM g) "
-        + Sql(f"SELECT max(abs(CAST(ca AS {DOUBLE}) / CAST(? AS {DOUBLE}) - {cb_times_n} "
-              f"/ CAST(? AS {DOUBLE}) / CAST(? AS {DOUBLE}))), "
-              f"sum(abs(CAST(cum AS {DOUBLE})) * (nv - v)) FROM e",
-              (n_ref, n_cur, n_ref, n_cur))
-    )
-    ks, area = _fetch(engine, query)[0]
-    distance = float(area or 0.0) / (float(n_ref) * float(n_cur)) if n_ref and n_cur else 0.0
-    return Ecdf(float(ks or 0.0), distance, n_ref, n_cur)
+    import numpy as np
+
+    n, m = len(reference), len(current)
+    if not n or not m:
+        return Ecdf(0.0, 0.0, n, m, 0.0)
+    values, ca, cb = _ecdf_counts(reference, current)
+    d = ca / n - cb / m
+    ks = max(float(d.max()), float(-d.min()), 0.0)
+    ref, cur = _finite(reference), _finite(current)
+    if len(ref) < n or len(cur) < m:
+        if not len(ref) or not len(cur):
+            return Ecdf(ks, float("nan"), n, m, float("nan"), (n - len(ref), m - len(cur)))
+        values, ca, cb = _ecdf_counts(ref, cur)
+        d = ca / len(ref) - cb / len(cur)
+    distance = float(np.sum(np.abs(d[:-1]) * np.diff(values)))
+    return Ecdf(ks, distance, n, m, float(np.std(ref)), (n - len(ref), m - len(cur)))
 
 
-def raw_values(engine: Engine, window: Sql, column: str) -> list[float]:
-    """The non-null values of a column (only for small windows: scipy's exact KS test)."""
-    v, c = _num(engine, column), engine.quote(column)
-    return [float(r[0]) for r in _fetch(engine, f"SELECT {v}" + _from(window)
-                                        + f" WHERE {c} IS NOT NULL")]
+def _finite(values: np.ndarray) -> np.ndarray:
+    """The finite part of a sorted array (-inf first; +inf, then NaN, last)."""
+    import numpy as np
+
+    if not len(values) or (values[0] > -INF and values[-1] < INF):
+        return values
+    low = np.searchsorted(values, -INF, side="right")
+    high = np.searchsorted(values, INF, side="left")
+    return values[low:high]
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A sorted array's distinct values and, for each, how many values are <= it."""
+    import numpy as np
+
+    last = np.empty(len(values), dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=last[:-1])
+    if len(values) and np.isnan(values[-1]):  # NaN sorts last; the engines count it once
+        last[:-1] &= ~(np.isnan(values[1:]) & np.isnan(values[:-1]))
+    last[-1:] = True
+    index = np.flatnonzero(last)
+    return values[index], index + 1
+
+
+def _ecdf_counts(reference: np.ndarray,
+                 current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The union of two sorted samples' values, with each sample's count of values <= it."""
+    import numpy as np
+
+    ref_values, ref_counts = _distinct(reference)
+    cur_values, cur_counts = _distinct(current)
+    both = np.concatenate([ref_values, cur_values])
+    order = np.argsort(both, kind="stable")  # two sorted runs: a linear merge
+    both = both[order]
+    seen_ref = np.cumsum(order < len(ref_values))  # reference values merged so far
+    seen_cur = np.arange(1, len(order) + 1) - seen_ref
+    ca = np.concatenate([[0], ref_counts])[seen_ref]
+    cb = np.concatenate([[0], cur_counts])[seen_cur]
+    # a value in both samples appears twice in a row: its counts are those of the second
+    values, last = _distinct(both)
+    return values, ca[last - 1], cb[last - 1]
+
+
+def ecdf(engine: Engine, reference: Sql, current: Sql, column: str) -> Ecdf:
+    """``compare_ecdfs`` of one column of two windows."""
+    ref = sorted_values(engine, reference, [column])[column]
+    return compare_ecdfs(ref, sorted_values(engine, current, [column])[column])
+
+
+def edges_and_distinct(values: np.ndarray, levels: Sequence[float]) -> tuple[list[float], int]:
+    """``quantiles_and_distinct`` from a window's sorted values, read for an ECDF test."""
+    finite = _finite(values)
+    edges = _interpolate(len(finite), levels, finite.__getitem__) if len(finite) else []
+    return edges, len(_distinct(values)[0])
+
+
+def sorted_bin_counts(values: np.ndarray, edges: Sequence[float]) -> list[int]:
+    """``bin_counts`` from a window's sorted values: bin = number of edges <= value."""
+    import numpy as np
+
+    below = np.searchsorted(values, np.asarray(edges, dtype=np.float64), side="left")
+    return [int(x) for x in np.diff([0, *below, len(values)])]
 
 
 def outside_share(engine: Engine, window: Sql, column: str, low: float | None,

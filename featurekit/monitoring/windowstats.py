@@ -4,7 +4,8 @@ A scheduled run of a monitor with a fixed reference (``{start, end}`` or ``{tabl
 reference's summaries, quantile edges, bin counts and category counts from
 ``monitor_references`` instead of scanning it again. The key is a hash of everything that
 defines the reference rows (source, timestamp column, window, target schema) and the column.
-KS and Wasserstein compare exact ECDFs and still read the reference rows (see ``stats.ecdf``).
+KS and Wasserstein compare exact ECDFs and still read the reference rows (see
+``stats.sorted_values``); the sorted values then give the edges and bin counts too.
 The number of distinct values of a numeric column comes with its quantile edges (the same sort)
 and is stored with them: drift groups compare a column with few of them as categories.
 """
@@ -21,6 +22,8 @@ from featurekit.monitoring import stats
 from featurekit.monitoring.stats import Summary
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from featurekit.engines.base import Engine
     from featurekit.monitoring.query import Sql
     from featurekit.monitoring.results import Results
@@ -52,6 +55,12 @@ class WindowStats:
         self._rows = rows
         self._summaries.update(found)
 
+    def prefetch_categories(self, columns: Sequence[str]) -> None:
+        """Category counts of every given column not known yet, in one scan."""
+        wanted = {c: self.kinds.get(c) == "numeric" for c in dict.fromkeys(columns)
+                  if c not in self._categories}
+        self._categories.update(stats.categories_of(self.engine, self.sql, wanted))
+
     def prefetch_bins(self, edges: dict[str, Sequence[float]]) -> None:
         wanted = {c: e for c, e in edges.items() if (c, tuple(e)) not in self._bins}
         for column, counts in stats.bin_counts(self.engine, self.sql, wanted).items():
@@ -80,21 +89,40 @@ class WindowStats:
         """Inner bin edges: this window's quantiles at 1/bins, 2/bins, ..."""
         key = (column, bins)
         if key not in self._edges:
-            count = self.summary(column).count
-            edges, distinct = stats.quantiles_and_distinct(self.engine, self.sql, column, count,
-                                                           stats.quantile_levels(bins))
+            summary = self.summary(column)
+            edges, distinct = stats.quantiles_and_distinct(
+                self.engine, self.sql, column, summary.count, stats.quantile_levels(bins),
+                summary.finite)
             self._edges[key] = edges
             self._distinct[column] = distinct
         return self._edges[key]
 
+    def edges_from(self, column: str, bins: int, values: np.ndarray) -> list[float]:
+        """``edges``, computed from this window's sorted values when not known yet (with the
+        distinct count and this window's bin counts)."""
+        key = (column, bins)
+        if key not in self._edges or column not in self._distinct:
+            edges, distinct = stats.edges_and_distinct(values, stats.quantile_levels(bins))
+            self._edges.setdefault(key, edges)
+            self._distinct.setdefault(column, distinct)
+        self.bins_from(column, self._edges[key], values)
+        return self._edges[key]
+
+    def bins_from(self, column: str, edges: Sequence[float], values: np.ndarray) -> None:
+        """``bins``, counted in this window's sorted values when not known yet."""
+        key = (column, tuple(edges))
+        if key not in self._bins:
+            self._bins[key] = stats.sorted_bin_counts(values, edges)
+
     def distinct_values(self, column: str, bins: int) -> int:
         """Distinct non-null values of a numeric column (computed with its ``bins`` edges)."""
         if column not in self._distinct:
-            count = self.summary(column).count
-            if count == 0:
+            summary = self.summary(column)
+            if summary.count == 0:
                 return 0
-            edges, distinct = stats.quantiles_and_distinct(self.engine, self.sql, column, count,
-                                                           stats.quantile_levels(bins))
+            edges, distinct = stats.quantiles_and_distinct(
+                self.engine, self.sql, column, summary.count, stats.quantile_levels(bins),
+                summary.finite)
             self._edges.setdefault((column, bins), edges)
             self._distinct[column] = distinct
         return self._distinct[column]
@@ -128,8 +156,8 @@ class StoredReference(WindowStats):
             return
         self._loaded.add(column)
         stored = self.results.reference(self.key(column))
-        if stored is None:
-            return
+        if stored is None or "finite" not in stored.get("summary", {"finite": None}):
+            return  # none, or stored before infinities were told apart: compute it again
         self.reused += 1
         self._stored.add(column)
         if "summary" in stored:
@@ -152,6 +180,12 @@ class StoredReference(WindowStats):
             super().prefetch(missing)
             self._dirty.update(missing)
 
+    def prefetch_categories(self, columns: Sequence[str]) -> None:
+        for column in columns:
+            self._load(column)
+        self._dirty.update(c for c in columns if c not in self._categories)
+        super().prefetch_categories(columns)
+
     def prefetch_bins(self, edges: dict[str, Sequence[float]]) -> None:
         for column in edges:
             self._load(column)
@@ -171,6 +205,16 @@ class StoredReference(WindowStats):
         if (column, bins) not in self._edges:
             self._dirty.add(column)
         return super().edges(column, bins)
+
+    def edges_from(self, column: str, bins: int, values: np.ndarray) -> list[float]:
+        self._load(column)
+        if column not in self._distinct and column in self._stored:
+            self._forget(column)  # as in distinct_values
+        before = (len(self._edges), len(self._distinct), len(self._bins))
+        edges = super().edges_from(column, bins, values)
+        if (len(self._edges), len(self._distinct), len(self._bins)) != before:
+            self._dirty.add(column)
+        return edges
 
     def distinct_values(self, column: str, bins: int) -> int:
         self._load(column)
