@@ -83,24 +83,28 @@ _LEXEMES = re.compile(
 
 
 @functools.lru_cache(maxsize=512)
-def _numbered_placeholders(sql: str) -> str:
-    """``?`` parameter markers as PostgreSQL's ``$1, $2, ...``.
+def _placeholders(sql: str, client_side: bool = False) -> str:
+    """``?`` parameter markers as PostgreSQL's ``$1, $2, ...`` (or, for psycopg's client-side
+    binding, ``%s`` with every literal ``%`` doubled).
 
     Only a ``?`` outside string literals, quoted names and comments is a marker.
 
-    >>> _numbered_placeholders("SELECT 'a?', x FROM t WHERE x = ? AND y = ?::int -- ?")
+    >>> _placeholders("SELECT 'a?', x FROM t WHERE x = ? AND y = ?::int -- ?")
     "SELECT 'a?', x FROM t WHERE x = $1 AND y = $2::int -- ?"
+    >>> _placeholders("SELECT '5%?' WHERE x = ?", client_side=True)
+    "SELECT '5%%?' WHERE x = %s"
     """
-    number = 0
-
-    def renumber(match: re.Match[str]) -> str:
-        nonlocal number
-        if match.group(0) != "?":
-            return match.group(0)
-        number += 1
-        return f"${number}"
-
-    return _LEXEMES.sub(renumber, sql)
+    pieces, position, number = [], 0, 0
+    for match in _LEXEMES.finditer(sql):
+        if match.group(0) == "?":
+            number += 1
+            pieces += [sql[position:match.start()], None]
+            position = match.end()
+    pieces.append(sql[position:])
+    if client_side:
+        return "".join("%s" if p is None else p.replace("%", "%%") for p in pieces)
+    markers = iter(range(1, number + 1))
+    return "".join(f"${next(markers)}" if p is None else p for p in pieces)
 
 
 class PostgresEngine(Engine):
@@ -155,7 +159,7 @@ class PostgresEngine(Engine):
     def _params(sql: str, params: Sequence[Any] | None) -> str:
         # Internal SQL marks parameters with `?`; the connection's RawCursor sends `$n` to the
         # server untouched, so `%` and a `?` inside a name or a string literal stay as they are.
-        return _numbered_placeholders(sql) if params else sql
+        return _placeholders(sql) if params else sql
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.conn.execute(self._params(sql, params), params)
@@ -216,7 +220,7 @@ class PostgresEngine(Engine):
         from psycopg import ClientCursor
 
         if params:  # COPY takes no bind parameters: bind them client-side
-            sql = ClientCursor(self.conn).mogrify(self._params(sql, params), params)
+            sql = ClientCursor(self.conn).mogrify(_placeholders(sql, client_side=True), params)
         names = [self.quote(name) for name, _ in self.describe_query(sql)]
         if not names:
             return []
