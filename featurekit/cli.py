@@ -518,14 +518,24 @@ def init(directory: str) -> None:
               help="Write the report's content (windows, checks, plots, history) as JSON.")
 @click.option("--prometheus", "prometheus_path", default=None, type=click.Path(),
               help="Write Prometheus textfile-collector metrics here (atomically).")
+@click.option("--prometheus-rules", "rules_path", default=None, type=click.Path(),
+              help="Write Prometheus alerting rules from the monitors' thresholds here and "
+                   "exit (nothing is evaluated).")
+@click.option("--alert-for", default="5m", show_default=True,
+              help="With --prometheus-rules: how long a condition holds before it fires.")
 @output_option
 def monitor(project, select: tuple[str, ...], run_all: bool, as_of: str | None, backfill: bool,
             start: str | None, end: str | None, every: str, fail_on: str,
             report_path: str | None, report_json: str | None, prometheus_path: str | None,
-            output: str) -> None:
+            rules_path: str | None, alert_for: str, output: str) -> None:
     """Run drift, data-quality, freshness and performance monitors (monitors/*.yml)."""
     from featurekit.errors import ConfigError
     from featurekit.render import failing_checks, monitor_table
+
+    if rules_path:
+        written = project.monitor_rules(rules_path, list(select) or None, for_=alert_for)
+        _console(stderr=output == "json").print(f"alerting rules written to {written}")
+        return
 
     if backfill and (start is None or end is None):
         raise ConfigError("--backfill needs --start and --end (and optionally --every 1d)")
@@ -661,7 +671,6 @@ def datasets_verify(project, name: str) -> None:
     sys.exit(0 if result.identical else 1)
 
 
-
 @main.group()
 def docs() -> None:
     """A static documentation site: models, columns, lineage, runs and monitors."""
@@ -698,6 +707,22 @@ def docs_serve(project_dir: str, folder: str | None, port: int) -> None:
             f"serving {site} at {url} (Ctrl-C to stop)"))
     except KeyboardInterrupt:
         console.print("stopped")
+
+
+@main.command()
+@project_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=6566, show_default=True, type=int, help="Port (Feast's default).")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Worker processes (PostgreSQL targets; a DuckDB file admits one).")
+@click.option("--access-log", is_flag=True, help="Log every request.")
+def serve(project, host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve online features (Feast's JSON shape), prediction/outcome logs, /health and
+    /metrics over HTTP; the OpenAPI page is at /docs."""
+    from featurekit.server import serve as run_server
+
+    run_server(project, host=host, port=port, workers=workers, access_log=access_log)
+
 
 if __name__ == "__main__":  # pragma: no cover
     main()

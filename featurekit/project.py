@@ -660,6 +660,16 @@ class Project:
 
         return write_textfile(path, run.results)
 
+    def monitor_rules(self, path: str | Path, select: list[str] | None = None,
+                      for_: str = "5m") -> Path:
+        """Write Prometheus alerting rules from the selected monitors' thresholds (see
+        ``monitoring.rules``); ``for_`` is how long a condition holds before it fires."""
+        from featurekit.monitoring.rules import alerting_rules, write_rules
+        from featurekit.monitoring.runner import select_monitors
+
+        monitors = select_monitors(self.monitors, select)
+        return write_rules(path, alerting_rules(self, monitors, for_))
+
     def monitor_report(self, run: Any, path: str | Path | None = None,
                        json_path: str | Path | None = None) -> list[Path]:
         """Write the report of a monitor run (with each check's history): self-contained
