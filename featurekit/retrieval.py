@@ -70,7 +70,11 @@ def resolve_features(project: Project, features: Sequence[str], full_names: bool
     """
     from featurekit.services import expand
 
-    features = expand(features, project.feature_services)
+    items = [features] if isinstance(features, str) else list(features)
+    # Only a name without a dot can be a service: plain references need not load them (and
+    # so parse every model's SQL).
+    named = any("." not in str(item) for item in items)
+    features = expand(items, project.feature_services if named else {})
     if not features:
         example = _hint("features=['view.*']", "--features 'view.*'")
         raise RetrievalError(f"no features requested; pass e.g. {example}")

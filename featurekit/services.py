@@ -91,6 +91,9 @@ def load_feature_services(path: Path, root: Path,
         if name in models:
             raise ConfigError(f'{shown}:{line}: feature service "{name}" has the name of a '
                               f"model; rename the service")
+        if "." in name:  # "a.b" reads as view a, column b wherever features are listed
+            raise ConfigError(f'{shown}:{line}: feature service "{name}" has a dot in its '
+                              f"name; rename the service")
         services[name] = _service(name, body, shown, line, models)
     return services
 

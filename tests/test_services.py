@@ -97,6 +97,8 @@ def test_reference_on_its_own_line_is_reported_there(duck_project):
     ("feature_services:\n  s1:\n    description: x\n", ":2: feature service s1 has no features"),
     ("feature_services:\n  customer_spend:\n    features: [customer_spend.spend]\n",
      ':2: feature service "customer_spend" has the name of a model'),
+    ("feature_services:\n  v1.2:\n    features: [customer_spend.spend]\n",
+     ':2: feature service "v1.2" has a dot in its name'),
     ("services:\n  s1: {}\n", ":1: the file holds one key, feature_services"),
     ("feature_services:\n  s1: [\n", ":3: invalid YAML"),
 ])
