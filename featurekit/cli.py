@@ -342,21 +342,12 @@ def compile_(project, select: tuple[str, ...], exclude: tuple[str, ...]) -> None
     from rich.syntax import Syntax
 
     console = _console()
-    for name, sql in project.compile(list(select), list(exclude)).items():
+    for name, sql in project.compile(list(select), list(exclude), pretty=True).items():
         console.rule(f"{name} ({project.models[name].materialized})")
         if console.is_terminal and not console.quiet:
-            console.print(Syntax(_pretty(sql, project), "sql"))
+            console.print(Syntax(sql, "sql"))
         else:
-            click.echo(_pretty(sql, project) + ";")
-
-
-def _pretty(sql: str, project) -> str:
-    import sqlglot
-
-    from featurekit.engines import engine_class
-
-    dialect = engine_class(project.target.type).dialect
-    return sqlglot.transpile(sql, read=dialect, write=dialect, pretty=True)[0]
+            click.echo(sql + ";")
 
 
 @main.command(name="ls")

@@ -321,19 +321,22 @@ class Project:
         source_schema, _, source_name = source.relation.rpartition(".")
         return source_schema or self.target.schema, source_name, source.timestamp
 
-    def compile_model(self, name: str, inputs_since: datetime | None = None) -> str:
+    def compile_model(self, name: str, inputs_since: datetime | None = None,
+                      pretty: bool = False) -> str:
         """The model's SQL in the target dialect, with qualified references.
 
         Args:
             name: the model.
             inputs_since: when given, every input that declares a timestamp is read only from
                 that moment on (incremental refresh); inputs without one are read whole.
+            pretty: lay the SQL out on lines, for people to read.
         """
         model = self.model(name)
-        return self.compile_query(model.expression, f"{model.path}: model {name}", inputs_since)
+        return self.compile_query(model.expression, f"{model.path}: model {name}", inputs_since,
+                                  pretty)
 
     def compile_query(self, expression: exp.Expression, where: str,
-                      inputs_since: datetime | None = None) -> str:
+                      inputs_since: datetime | None = None, pretty: bool = False) -> str:
         """Any query in the project dialect, rendered for the target: names of models and
         sources become their relations; SQL the target cannot run fails here, naming ``where``.
         """
@@ -359,7 +362,7 @@ class Project:
             return rows_since(qualified_table(relation, schema), timestamp, inputs_since, alias)
 
         rewritten = rewrite_tables(expression, replace)
-        return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
+        return render(rewritten, engine.dialect, where, engine.unsupported(rewritten), pretty)
 
     def select(self, select: list[str] | None = None,
                exclude: list[str] | None = None) -> list[str]:
@@ -374,13 +377,14 @@ class Project:
         return select_models(self, select, exclude)
 
     def compile(self, select: list[str] | None = None, exclude: list[str] | None = None,
-                check: bool = True) -> dict[str, str]:
+                check: bool = True, pretty: bool = False) -> dict[str, str]:
         """Final SQL per selected model, in dependency order; unsupported SQL fails here.
 
         With ``check`` the models' columns and the compiled SQL are checked too (see
         ``check``), against the target database when it can be reached.
         """
-        compiled = {name: self.compile_model(name) for name in self.select(select, exclude)}
+        compiled = {name: self.compile_model(name, pretty=pretty)
+                    for name in self.select(select, exclude)}
         if check:
             from featurekit.engines import connect
             from featurekit.errors import EngineError

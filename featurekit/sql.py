@@ -146,8 +146,10 @@ def render(
     dialect: str,
     where: str,
     unsupported: Iterable[str] = (),
+    pretty: bool = False,
 ) -> str:
-    """Render for the target dialect; constructs it cannot run fail here, not in the driver."""
+    """Render for the target dialect (laid out on lines with ``pretty``); constructs it
+    cannot run fail here, not in the driver."""
     problems = list(unsupported)
     if problems:
         raise CompileError(
@@ -156,7 +158,8 @@ def render(
     try:
         # The caller's expression is already a private copy (rewrite_tables): skip another.
         return sqlglot.Dialect.get_or_raise(dialect).generate(
-            expression, copy=False, unsupported_level=ErrorLevel.RAISE, comments=False
+            expression, copy=False, unsupported_level=ErrorLevel.RAISE, comments=False,
+            pretty=pretty,
         )
     except UnsupportedError as exc:
         raise CompileError(f"{where}: cannot run on {dialect}: {exc}") from None

@@ -74,7 +74,7 @@ def _model_node(project: Project, facts: _DatabaseFacts, name: str, lineage: Any
     names = lineage.columns or list(types)
     last = facts.runs.get(name)
     try:
-        compiled, compile_error = _pretty(project, project.compile_model(name)), ""
+        compiled, compile_error = project.compile_model(name, pretty=True), ""
     except Exception as exc:  # noqa: BLE001 - shown on the page; `featurekit compile` raises it
         compiled, compile_error = "", str(exc)
     return {
@@ -254,16 +254,6 @@ def _model_freshness(schedule: str | None, last_success: datetime | None) -> dic
 
     due = next_due(schedule, last_success)
     return {"status": "late" if due < utcnow() else "ok", "next_due": _iso(due)}
-
-
-def _pretty(project: Project, sql: str) -> str:
-    """Compiled SQL laid out on lines, as ``featurekit compile`` prints it."""
-    import sqlglot
-
-    from featurekit.engines import engine_class
-
-    dialect = engine_class(project.target.type).dialect
-    return sqlglot.transpile(sql, read=dialect, write=dialect, pretty=True)[0]
 
 
 def _duration(value: Any) -> str | None:
