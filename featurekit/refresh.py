@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import queue
 import re
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -19,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from featurekit.engines import driver_errors
 from featurekit.errors import FeaturekitError
 from featurekit.incremental import build_window, high_water_mark, window_start
 from featurekit.plan import PlanItem, plan_refresh
@@ -72,12 +72,8 @@ def lock_key(engine: Engine, model: str) -> str:
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
-    """Database errors that mean "this model failed", whichever drivers are loaded."""
-    errors: list[type[BaseException]] = [FeaturekitError]
-    for driver in ("duckdb", "psycopg"):
-        if driver in sys.modules:
-            errors.append(sys.modules[driver].Error)
-    return tuple(errors)
+    """What a failed query raises: featurekit's own errors and the loaded drivers'."""
+    return (FeaturekitError, *driver_errors())
 
 
 def dead_runs(engine: Engine, last_runs: dict[str, LastRun]) -> list[str]:

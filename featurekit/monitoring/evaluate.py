@@ -8,11 +8,11 @@ without rows gives ``no_data`` with the reason; a check the database fails on is
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from featurekit.engines import driver_errors
 from featurekit.errors import FeaturekitError, MonitorError, did_you_mean
 from featurekit.monitoring import checks as t
 from featurekit.monitoring import stats
@@ -770,9 +770,5 @@ def _cause(exc: BaseException) -> str:
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [FeaturekitError]
-    if "duckdb" in sys.modules:
-        errors.append(sys.modules["duckdb"].Error)
-    if "psycopg" in sys.modules:
-        errors.append(sys.modules["psycopg"].Error)
-    return tuple(errors)
+    """What a failed query raises: featurekit's own errors and the loaded drivers'."""
+    return (FeaturekitError, *driver_errors())
