@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,8 @@ class Target:
     options: dict[str, Any] = field(default_factory=dict, repr=False)
     threads: int = 1
     metadata_schema: str = "featurekit"
+    #: A separate state store (``state:``); None keeps run state in the target itself.
+    state: Target | None = None
 
     def __repr__(self) -> str:
         return f"Target(name={self.name!r}, type={self.type!r}, {self.describe()})"
@@ -163,7 +165,33 @@ def load_target(
             f"targets: {', '.join(outputs)}"
         )
     where = f'{path}: target "{name}"'
+    base = project_dir or path.parent
     options = _render(dict(outputs[name] or {}), where)
+    state = options.pop("state", None)
+    target = target_from_output(name, options, where, base)
+    if state is None:
+        return target
+    return replace(target, state=state_from_output(target, state, where, base))
+
+
+def state_from_output(target: Target, state: Any, where: str, base: Path) -> Target:
+    """The separate state store a target's ``state:`` names (see ``statestore``).
+
+    It is read like an output, so url, env_var and relative paths work the same; its
+    ``schema`` is where the state tables go, by default the target's metadata schema.
+    """
+    where = f"{where}: state"
+    if not isinstance(state, dict):
+        raise ConfigError(f"{where}: expected a mapping such as "
+                          f"{{type: duckdb, path: .featurekit/state.duckdb}}")
+    options = {"schema": target.metadata_schema, **state}
+    return target_from_output(f"{target.name}.state", options, where, base)
+
+
+def target_from_output(name: str, options: dict[str, Any], where: str, base: Path) -> Target:
+    """A Target from one output mapping (env vars already rendered; ``where`` names it in
+    errors; relative DuckDB paths resolve against ``base``)."""
+    options = dict(options)
     engine = options.pop("type", None)
     if engine not in ENGINE_TYPES:
         raise ConfigError(
@@ -182,6 +210,6 @@ def load_target(
     if engine == "duckdb":
         raw = str(options.get("path", "featurekit.duckdb"))
         if raw != ":memory:" and not Path(raw).is_absolute():
-            raw = str((project_dir or path.parent) / raw)
+            raw = str(base / raw)
         options["path"] = raw
     return Target(name, engine, schema, options, threads, metadata_schema)
