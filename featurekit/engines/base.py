@@ -37,6 +37,9 @@ class Engine:
     native_materialized_views = False
     #: True when several models may be refreshed at once (one connection each).
     concurrent_writers = False
+    #: True when featurekit's run state, reference statistics and refresh locks can live in
+    #: the target itself; else they go to a separate state store (``statestore``).
+    holds_state = True
     _in_transaction = False  # set while a transaction() block is open on this connection
     #: How identifiers are quoted (a quote inside one is doubled).
     identifier_quote = '"'

@@ -42,6 +42,8 @@ class DuckDBEngine(Engine):
         path = self.target.options.get("path", "featurekit.duckdb")
         if self.read_only and path != ":memory:" and not os.path.exists(path):
             path = ":memory:"  # no database yet: read an empty one rather than create the file
+        if path != ":memory:":  # e.g. a state store's .featurekit/ folder on first use
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         try:
             self.conn = self._open(duckdb, path)
         except duckdb.IOException as exc:
