@@ -176,7 +176,7 @@ def test_second_scheduler_skips_a_model_locked_by_the_first(make_project):
     import psycopg
 
     from featurekit.engines.postgres import PostgresEngine
-    from featurekit.refresh import lock_key
+    from featurekit.state import State
     from tests.conftest import PG_DSN
 
     p = project_with_schedule(make_project)
@@ -185,7 +185,7 @@ def test_second_scheduler_skips_a_model_locked_by_the_first(make_project):
     other = PostgresEngine(project.target)
     other.connect()
     try:
-        with other.lock(lock_key(other, "static")) as held:
+        with State(other).model_lock("static") as held:
             assert held
             got = reasons(project.refresh(all_models=True))
             assert got["static"][0] == "skipped"
