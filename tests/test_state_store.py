@@ -241,3 +241,35 @@ def test_unreachable_state_store_names_the_state_store(make_project):
     assert "hunter2" not in message
     with pytest.raises(ConnectionFailed, match="state store of target"):
         project.ls()
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb"], indirect=True)
+def test_cli_refresh_and_ls_through_a_postgres_state_store(make_project, pg_state_schema):
+    from click.testing import CliRunner
+
+    from featurekit.cli import main
+
+    p = project_with_schedule(make_project)
+    with_state(p, f"{{type: postgres, url: '{PG_DSN}', schema: {pg_state_schema}}}")
+    where = ["--project-dir", str(p.root)]
+    refreshed = CliRunner().invoke(main, ["refresh", *where])
+    assert refreshed.exit_code == 0, refreshed.output
+    listing = CliRunner().invoke(main, ["ls", *where])
+    assert listing.exit_code == 0, listing.output
+    line = next(x for x in listing.output.splitlines() if "│ daily " in x)
+    assert "success" in line and "1h" in line
+    assert pg_rows(f'SELECT count(*) FROM "{pg_state_schema}".runs') == [(4,)]
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb"], indirect=True)
+def test_cli_reports_an_unreachable_state_store_without_traceback(make_project):
+    from click.testing import CliRunner
+
+    from featurekit.cli import main
+
+    p = project_with_schedule(make_project)
+    with_state(p, "{type: postgres, host: 127.0.0.1, port: 1}")
+    result = CliRunner().invoke(main, ["ls", "--project-dir", str(p.root)])
+    assert result.exit_code == 2
+    assert 'state store of target "test"' in result.output
+    assert "Traceback" not in result.output
