@@ -145,6 +145,18 @@ def test_duckdb_target_with_separate_duckdb_state_file(make_project):
 
 
 @pytest.mark.parametrize("engine_name", ["duckdb"], indirect=True)
+def test_state_tables_go_in_the_named_schema(make_project):
+    p = project_with_schedule(make_project)
+    with_state(p, "{type: duckdb, path: .featurekit/state.duckdb, schema: ops}")
+    project = p.open()
+    project.refresh()
+    project.close()
+    state_file = p.root / ".featurekit" / "state.duckdb"
+    assert duckdb_tables(state_file) == {("ops", "runs"), ("ops", "seeds")}
+    assert duckdb_rows(state_file, "SELECT DISTINCT target_schema FROM ops.runs") == [("main",)]
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb"], indirect=True)
 def test_engine_that_cannot_hold_state_defaults_to_a_project_state_file(make_project,
                                                                         monkeypatch):
     from featurekit.engines.duckdb import DuckDBEngine
