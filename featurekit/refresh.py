@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from featurekit.engines import driver_errors
 from featurekit.errors import FeaturekitError
 from featurekit.incremental import build_window, high_water_mark, window_start
 from featurekit.plan import PlanItem, plan_refresh
@@ -71,9 +70,9 @@ def lock_key(engine: Engine, model: str) -> str:
     return f"featurekit refresh {engine.schema}.{model}"
 
 
-def _driver_errors() -> tuple[type[BaseException], ...]:
-    """What a failed query raises: featurekit's own errors and the loaded drivers'."""
-    return (FeaturekitError, *driver_errors())
+def _query_errors(engine: Engine) -> tuple[type[BaseException], ...]:
+    """What a failed query raises: featurekit's own errors and the engine's driver's."""
+    return (FeaturekitError, *engine.errors)
 
 
 def dead_runs(engine: Engine, last_runs: dict[str, LastRun]) -> list[str]:
@@ -350,7 +349,7 @@ class _Runner:
             else:
                 action, rows = materialize(engine, model, self.compiled[model.name], rebuild)
                 high_water = high_water_mark(engine, model)
-        except _driver_errors() as exc:
+        except _query_errors(engine) as exc:
             message = str(exc).strip()
             if not isinstance(exc, FeaturekitError):
                 message = database_error(model, message)
