@@ -1,7 +1,10 @@
 """The engine interface: everything engine-specific lives behind these methods.
 
-Callers hand engines SQL already rendered in the engine's dialect (``sql.render``) and
-identifiers quoted with ``Engine.quote``. Internal statements with values use ``?`` placeholders.
+Two kinds of SQL reach an engine. ``execute``/``fetchall``/``fetch_arrow`` take SQL already
+in the engine's dialect (model SQL rendered by ``sql.render``, or an engine's own statements).
+``run``/``rows``/``run_count`` take featurekit's own statements, written once in the canonical
+dialect with named ``:value`` placeholders (``engines.statements``), and render them for the
+engine. Identifiers are quoted with ``Engine.quote`` in both.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class Engine:
     identifier_quote = '"'
     #: Connect without creating anything and refuse writes (``engines.connect(read_only=)``).
     read_only = False
+    #: True when the driver takes parameters by position (``$1``...) rather than by name.
+    positional_parameters = False
 
     def __init__(self, target: Target):
         self.target = target
@@ -81,20 +86,45 @@ class Engine:
     def close(self) -> None:
         raise NotImplementedError
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+    def execute(self, sql: str, params: Any = None) -> None:
         raise NotImplementedError
 
-    def execute_count(self, sql: str, params: Sequence[Any] | None = None) -> int:
+    def execute_count(self, sql: str, params: Any = None) -> int:
         """Run an INSERT/UPDATE/DELETE; the number of rows it touched."""
         raise NotImplementedError
 
-    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+    def fetchall(self, sql: str, params: Any = None) -> list[tuple]:
         raise NotImplementedError
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         raise NotImplementedError
 
-    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None,
+    # -- featurekit's own statements (canonical SQL, named parameters) -------------------
+    def prepare(self, statement: str, params: Mapping[str, Any] | None = None
+                ) -> tuple[str, Any]:
+        """A canonical statement as this engine's SQL, with the values its driver binds."""
+        from featurekit.engines.statements import render
+
+        rendered = render(statement, self.dialect, self.positional_parameters)
+        return rendered.sql, rendered.values(params, self.positional_parameters)
+
+    def native(self, statement: str) -> str:
+        """A canonical statement without parameters as this engine's SQL."""
+        return self.prepare(statement)[0]
+
+    def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        """Run a canonical statement (see ``engines.statements``)."""
+        self.execute(*self.prepare(statement, params))
+
+    def run_count(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+        """Run a canonical INSERT/UPDATE/DELETE; the number of rows it touched."""
+        return self.execute_count(*self.prepare(statement, params))
+
+    def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        """The rows of a canonical query."""
+        return self.fetchall(*self.prepare(statement, params))
+
+    def fetch_doubles(self, sql: str, params: Any = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         """The non-NULL values of each column of a query whose columns are all DOUBLE PRECISION.
 

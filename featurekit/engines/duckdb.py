@@ -115,19 +115,19 @@ class DuckDBEngine(Engine):
     def close(self) -> None:
         self.conn.close()
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+    def execute(self, sql: str, params: Any = None) -> None:
         self.conn.execute(sql, params)
 
-    def execute_count(self, sql: str, params: Sequence[Any] | None = None) -> int:
+    def execute_count(self, sql: str, params: Any = None) -> int:
         return int(self.conn.execute(sql, params).fetchone()[0])  # DML returns its count
 
-    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+    def fetchall(self, sql: str, params: Any = None) -> list[tuple]:
         return self.conn.execute(sql, params).fetchall()
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         return self.conn.sql(sql).to_arrow_table()  # .execute() would copy the rows
 
-    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None,
+    def fetch_doubles(self, sql: str, params: Any = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         table = self.conn.sql(sql, params=params or None).to_arrow_table()
         out = []

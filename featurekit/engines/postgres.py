@@ -209,6 +209,7 @@ class PostgresEngine(Engine):
     temporary_tables = True
     asof_join = False
     lateral_join = True
+    positional_parameters = True  # psycopg RawCursor: the server binds $1, $2, ...
     #: Label sets at least this large use the sort/window plan instead of index probes
     #: (None: always probe). benchmarks/bench_training_set.py, 10M feature rows: probes in
     #: entity order took 0.5-0.7 s / 2.6-7 s for 100k / 1M labels, the window plan 10-40 s /
@@ -264,13 +265,13 @@ class PostgresEngine(Engine):
         # server untouched, so `%` and a `?` inside a name or a string literal stay as they are.
         return _placeholders(sql) if params else sql
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+    def execute(self, sql: str, params: Any = None) -> None:
         self.conn.execute(self._params(sql, params), params)
 
-    def execute_count(self, sql: str, params: Sequence[Any] | None = None) -> int:
+    def execute_count(self, sql: str, params: Any = None) -> int:
         return self.conn.execute(self._params(sql, params), params).rowcount
 
-    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+    def fetchall(self, sql: str, params: Any = None) -> list[tuple]:
         return self.conn.execute(self._params(sql, params), params).fetchall()
 
     def fetch_arrow(self, sql: str) -> pa.Table:
@@ -310,7 +311,7 @@ class PostgresEngine(Engine):
             table = table.set_column(names.index(name), name, column)
         return table
 
-    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None,
+    def fetch_doubles(self, sql: str, params: Any = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         """Binary COPY, read by numpy as one structured array (float8send is a byte copy;
         CSV would print and parse every number).
