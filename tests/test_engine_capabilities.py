@@ -123,3 +123,16 @@ def test_asof_join_in_a_model_compiles_only_where_it_runs(make_project):
     with pytest.raises(CompileError, match=r"models_sql/joined.sql: model joined: cannot run on "
                                            r"\w+: ASOF JOIN \(use a LATERAL subquery\)"):
         project.compile_model("joined")
+
+
+def test_an_engine_without_asof_or_lateral_names_both_at_compile_time():
+    from sqlglot import parse_one
+
+    from featurekit.engines.duckdb import DuckDBEngine
+
+    plain = type("PlainEngine", (DuckDBEngine,), {"asof_join": False, "lateral_join": False})
+    query = parse_one("SELECT * FROM a ASOF JOIN b ON a.k = b.k AND a.t >= b.t, "
+                      "LATERAL (SELECT a.k) AS l", read="duckdb")
+    assert plain.unsupported(query) == ["ASOF JOIN (use a window over the union of both sides)",
+                                        "LATERAL (use a join on a grouped subquery)"]
+    assert DuckDBEngine.unsupported(query) == []

@@ -195,7 +195,10 @@ class Engine:
         ):
             problems.append("ASOF JOIN (use a LATERAL subquery)" if cls.lateral_join
                             else "ASOF JOIN (use a window over the union of both sides)")
-        if not cls.lateral_join and any(expression.find_all(exp.Lateral)):
+        # (Hive's LATERAL VIEW explode(...) parses as a Lateral too, but is another construct.)
+        if not cls.lateral_join and any(
+            not lateral.args.get("view") for lateral in expression.find_all(exp.Lateral)
+        ):
             problems.append("LATERAL (use a join on a grouped subquery)")
         return problems
 
