@@ -24,7 +24,7 @@ PG_DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:54
 ENGINES = ["duckdb", "postgres"]
 # The test keys of the first two engines when FEATUREKIT_TEST_X does not say: each DuckDB test
 # has a file of its own (in its default schema); PostgreSQL's server is FEATUREKIT_PG_DSN.
-_DEFAULT_KEYS = {"duckdb": {"path": "test.duckdb"}, "postgres": {"url": PG_DSN}}
+_DEFAULT_KEYS = {"duckdb": lambda: {"path": "test.duckdb"}, "postgres": lambda: pg_params()}
 _OWN_FILE = {"duckdb"}
 _unavailable: dict[str, str | None] = {}
 
@@ -34,7 +34,9 @@ def engine_test_keys(engine: str) -> dict:
     import yaml
 
     text = os.environ.get(f"FEATUREKIT_TEST_{engine.upper()}")
-    return yaml.safe_load(text) if text else dict(_DEFAULT_KEYS.get(engine, {}))
+    if text:
+        return yaml.safe_load(text)
+    return _DEFAULT_KEYS[engine]() if engine in _DEFAULT_KEYS else {}
 
 
 def profiles_yaml(engine: str, schema: str, metadata: str) -> str:
