@@ -80,9 +80,12 @@ def dead_runs(engine: Engine, last_runs: dict[str, LastRun]) -> list[str]:
 
     Only a model's latest run can still be running: a run starts under the model's lock,
     and each refresh first marks the dead ones. A run whose lock can be taken has no live
-    process behind it (PostgreSQL advisory locks die with their session; DuckDB admits one
-    process per file).
+    process behind it (advisory locks die with their session; an engine without concurrent
+    writers admits one process). An engine with concurrent writers but no advisory locks
+    cannot tell, so its running rows are left as they are.
     """
+    if engine.concurrent_writers and not engine.advisory_locks:
+        return []
     dead = []
     for model, last in last_runs.items():
         if last.status != RUNNING or last.run_id is None:
