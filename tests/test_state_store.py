@@ -239,6 +239,15 @@ def test_state_that_is_not_a_mapping(tmp_path):
         load_target(write_profiles(tmp_path, "postgres"))
 
 
+def test_state_keys_are_checked_like_an_outputs(tmp_path):
+    with pytest.raises(ConfigError, match=r'target "dev": state: unknown key "hots" for a '
+                                          r'postgres target \(did you mean "host"\?\)'):
+        load_target(write_profiles(tmp_path, "{type: postgres, hots: db}"))
+    with pytest.raises(ConfigError, match=r'target "dev": state: a state store keeps its own '
+                                          r"state; remove its state: key"):
+        load_target(write_profiles(tmp_path, "{type: duckdb, state: {type: duckdb}}"))
+
+
 @pytest.mark.parametrize("engine_name", ["duckdb"], indirect=True)
 def test_unreachable_state_store_names_the_state_store(make_project):
     p = project_with_schedule(make_project)
