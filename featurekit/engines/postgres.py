@@ -79,16 +79,13 @@ _LEXEMES = re.compile(
 
 
 @functools.lru_cache(maxsize=512)
-def _placeholders(sql: str, client_side: bool = False) -> str:
-    """``?`` parameter markers as PostgreSQL's ``$1, $2, ...`` (or, for psycopg's client-side
-    binding, ``%s`` with every literal ``%`` doubled).
+def _placeholders(sql: str) -> str:
+    """``?`` parameter markers as PostgreSQL's ``$1, $2, ...``.
 
     Only a ``?`` outside string literals, quoted names and comments is a marker.
 
     >>> _placeholders("SELECT 'a?', x FROM t WHERE x = ? AND y = ?::int -- ?")
     "SELECT 'a?', x FROM t WHERE x = $1 AND y = $2::int -- ?"
-    >>> _placeholders("SELECT '5%?' WHERE x = ?", client_side=True)
-    "SELECT '5%%?' WHERE x = %s"
     """
     pieces, position, number = [], 0, 0
     for match in _LEXEMES.finditer(sql):
@@ -97,8 +94,6 @@ def _placeholders(sql: str, client_side: bool = False) -> str:
             pieces += [sql[position:match.start()], None]
             position = match.end()
     pieces.append(sql[position:])
-    if client_side:
-        return "".join("%s" if p is None else p.replace("%", "%%") for p in pieces)
     markers = iter(range(1, number + 1))
     return "".join(f"${next(markers)}" if p is None else p for p in pieces)
 
@@ -240,7 +235,8 @@ class PostgresEngine(Engine):
             table = table.set_column(names.index(name), name, column)
         return table
 
-    def fetch_doubles(self, sql: str, params: Any = None,
+    def fetch_doubles(self, statement: str | exp.Expression,
+                      params: Mapping[str, Any] | None = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         """Binary COPY, read by numpy as one structured array (float8send is a byte copy;
         CSV would print and parse every number).
@@ -250,10 +246,13 @@ class PostgresEngine(Engine):
         nullable that has a NULL anyway is caught (the first NULL's length word reads -1 where
         8 was expected) and the query read again with every column masked.
         """
-        from psycopg import ClientCursor
+        from psycopg.sql import Literal
 
-        if params:  # COPY takes no bind parameters: bind them client-side
-            sql = ClientCursor(self.conn).mogrify(_placeholders(sql, client_side=True), params)
+        from featurekit.engines.statements import render_with_literals
+
+        # COPY takes no bind parameters: the values are written in by psycopg's own quoting
+        sql = render_with_literals(statement, self.dialect, params,
+                                   lambda value: Literal(value).as_string(self.conn))
         names = [self.quote(name) for name, _ in self.describe_query(sql)]
         if not names:
             return []

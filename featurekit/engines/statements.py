@@ -7,6 +7,10 @@ statement once and turns it into the engine's SQL with the placeholders its driv
 ``$1, $2, ...`` for PostgreSQL (values in ``Rendered.names`` order), ``$name`` for DuckDB,
 ``:name`` for Spark. Values are always bound by the driver; the SQL text is never searched
 for markers, so a ``?`` or ``:`` inside a string literal or a quoted name is just text.
+
+A statement may also be given as a sqlglot expression: canonical text parsed by ``parse``
+into which parts parsed in another dialect were put (a monitor's ``sql:`` source, an engine's
+point-in-time join). It is rendered the same way, but not cached.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 #: The dialect featurekit's own statements are written in.
 CANONICAL = "postgres"
@@ -44,8 +51,7 @@ class Rendered:
         return {name: params[name] for name in self.names}
 
 
-@functools.lru_cache(maxsize=4096)
-def render(statement: str, dialect: str, positional: bool) -> Rendered:
+def render(statement: str | exp.Expression, dialect: str, positional: bool) -> Rendered:
     """``statement`` (canonical SQL) in ``dialect``.
 
     ``positional`` numbers the placeholders (``$1``...: PostgreSQL's own markers) instead
@@ -58,27 +64,37 @@ def render(statement: str, dialect: str, positional: bool) -> Rendered:
     >>> render('SELECT CAST(a AS TEXT) AS "b:c" FROM t WHERE x = :x', "duckdb", False).sql
     'SELECT CAST(a AS TEXT) AS "b:c" FROM t WHERE x = $x'
     """
+    if isinstance(statement, str):
+        return _render_text(statement, dialect, positional)
+    return _render_tree(statement, dialect, positional)
+
+
+@functools.lru_cache(maxsize=4096)
+def _render_text(statement: str, dialect: str, positional: bool) -> Rendered:
+    return _render_tree(parse(statement), dialect, positional)
+
+
+def _render_tree(expression: exp.Expression, dialect: str, positional: bool) -> Rendered:
     from sqlglot import exp
 
-    expression = _parse(statement)
-    names: list[str] = []
+    numbers: dict[str, int] = {}  # name -> its number, in order of first use
     for placeholder in expression.find_all(exp.Placeholder):
         if not placeholder.name:
-            raise StatementError(f"anonymous placeholder in {statement!r}: name it (:name)")
-        if placeholder.name not in names:
-            names.append(placeholder.name)
-    if positional and names:
+            raise StatementError(f"anonymous placeholder in {expression.sql()!r}: name it "
+                                 "(:name)")
+        numbers.setdefault(placeholder.name, len(numbers) + 1)
+    if positional and numbers:
         def number(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Placeholder):
-                return exp.Parameter(this=exp.Literal.number(names.index(node.name) + 1))
+                return exp.Parameter(this=exp.Literal.number(numbers[node.name]))
             return node
 
         expression = expression.transform(number)
-    return Rendered(expression.sql(dialect=dialect), tuple(names))
+    return Rendered(expression.sql(dialect=dialect), tuple(numbers))
 
 
-def render_with_literals(statement: str, dialect: str, params: Mapping[str, Any] | None,
-                         literal: Callable[[Any], str]) -> str:
+def render_with_literals(statement: str | exp.Expression, dialect: str,
+                         params: Mapping[str, Any] | None, literal: Callable[[Any], str]) -> str:
     """``statement`` in ``dialect`` with each value written in as a literal.
 
     For the few statements whose parameters no driver binds (PostgreSQL's COPY):
@@ -95,11 +111,14 @@ def render_with_literals(statement: str, dialect: str, params: Mapping[str, Any]
             return sqlglot.parse_one(literal(values[node.name]), read=dialect)
         return node
 
-    return _parse(statement).transform(substitute).sql(dialect=dialect)
+    tree = parse(statement) if isinstance(statement, str) else statement
+    return tree.transform(substitute).sql(dialect=dialect)
 
 
 @functools.lru_cache(maxsize=4096)
-def _parse(statement: str) -> Any:
+def parse(statement: str) -> exp.Expression:
+    """A canonical statement as a sqlglot expression (cached and shared: ``transform`` it,
+    which copies, rather than change it in place)."""
     import sqlglot
     from sqlglot.errors import ParseError
 
