@@ -358,6 +358,16 @@ def test_mistakes_only_the_database_reveals(make_project, check, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize("marker", ["?", "$1", ":x"])
+def test_a_parameter_marker_in_a_sql_source_is_refused_at_its_line(make_project, marker):
+    text = (f"timestamp: ts\nsql: SELECT * FROM events WHERE x > {marker}\n"
+            "checks:\n  - {test: row_count, min: 1}\n")
+    _, project, _ = setup(make_project, {"marked": text})
+    with pytest.raises(MonitorError, match="monitors/marked.yml:2: the query has a parameter "
+                                           "marker .* write the value into the query"):
+        project.monitor(as_of="2024-01-10")
+
+
 def test_unknown_source_suggests_the_closest(make_project):
     factory = make_project()
     factory.model("orders_daily", "SELECT 1 AS id")

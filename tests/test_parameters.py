@@ -86,3 +86,37 @@ def test_a_statement_missing_a_value_names_it(make_project):
     engine = make_project().open().engine
     with pytest.raises(StatementError, match=":b"):
         engine.rows("SELECT :a, :b", {"a": 1})
+
+
+def test_monitor_sql_source_with_markers_in_literals_is_compared_exactly(make_project):
+    """A `sql:` source enters the canonical monitor queries as its parsed tree: `:v0`, `$1`
+    and `?` in its literals stay text, and the windows' values (bound or, for PostgreSQL's
+    COPY, written in) reach the bulk read of a KS test."""
+    import numpy as np
+    import scipy.stats
+
+    factory = make_project()
+    factory.write("monitors/q.yml", """
+        source:
+          sql: "SELECT ts, v::DOUBLE AS v FROM events WHERE tag NOT IN (':v0', '$1', '?')"
+        timestamp: ts
+        reference: {start: 2024-01-01, end: 2024-01-03}
+        current: {start: 2024-01-03, end: 2024-01-05}
+        checks:
+          - {column: v, test: ks}
+    """)
+    project = factory.open()
+    rng = np.random.default_rng(3)
+    ts = [datetime(2024, 1, 1 + i // 50, i % 24) for i in range(200)]
+    tags = [(":v0", "$1", "?", "a", "b")[i % 5] for i in range(200)]
+    values = rng.normal(size=200) + np.array([0.0] * 100 + [0.5] * 100)
+    events = pd.DataFrame({"ts": ts, "tag": tags, "v": values})
+    project.engine.load_arrow(pa.Table.from_pandas(events, preserve_index=False), "events")
+    [ks] = project.monitor(as_of="2024-01-06").results
+    kept = events[events.tag.isin(["a", "b"])]
+    ref = kept[kept.ts < datetime(2024, 1, 3)].v
+    cur = kept[kept.ts >= datetime(2024, 1, 3)].v
+    expected = scipy.stats.ks_2samp(ref, cur)
+    assert (ks.n_ref, ks.n_cur) == (len(ref), len(cur)) == (40, 40)
+    assert ks.statistic == expected.statistic
+    assert ks.p_value == pytest.approx(expected.pvalue, rel=1e-9)

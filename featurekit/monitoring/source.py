@@ -18,8 +18,6 @@ from featurekit.errors import MonitorError, did_you_mean
 from featurekit.monitoring.query import Sql, describe, embedded
 
 if TYPE_CHECKING:
-    from sqlglot import exp
-
     from featurekit.monitoring.config import Monitor
     from featurekit.project import Project
 
@@ -58,6 +56,8 @@ def resolve_relation(project: Project, name: str) -> tuple[str | None, str | Non
 def _rewrite_sql(project: Project, monitor: Monitor) -> exp.Expression:
     """A ``sql:`` source in the project dialect, with its tables qualified, checked for the
     target (a construct the target cannot run is a CompileError at the monitor's line)."""
+    from sqlglot import exp
+
     from featurekit.sql import parse, qualified_table, render, rewrite_tables
 
     engine = project.engine
@@ -76,6 +76,9 @@ def _rewrite_sql(project: Project, monitor: Monitor) -> exp.Expression:
 
     rewritten = rewrite_tables(expression, replace)
     render(rewritten.copy(), engine.dialect, where, engine.unsupported(rewritten))
+    if any(isinstance(node, (exp.Placeholder, exp.Parameter)) for node in rewritten.walk()):
+        raise MonitorError(f"{where}: the query has a parameter marker (?, $1 or :name) but "
+                           f"monitors pass no parameters; write the value into the query")
     return rewritten
 
 
