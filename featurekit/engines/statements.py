@@ -71,26 +71,46 @@ def render(statement: str | exp.Expression, dialect: str, positional: bool) -> R
 
 @functools.lru_cache(maxsize=4096)
 def _render_text(statement: str, dialect: str, positional: bool) -> Rendered:
-    return _render_tree(parse(statement), dialect, positional)
+    return _render_tree(parse(statement), dialect, positional, owned=True)
 
 
-def _render_tree(expression: exp.Expression, dialect: str, positional: bool) -> Rendered:
+def _render_tree(expression: exp.Expression, dialect: str, positional: bool,
+                 owned: bool = False) -> Rendered:
+    """``render`` of a tree; one ``owned`` by the caller is changed in place (copying a large
+    tree costs more than parsing its text)."""
     from sqlglot import exp
 
-    numbers: dict[str, int] = {}  # name -> its number, in order of first use
-    for placeholder in expression.find_all(exp.Placeholder):
-        if not placeholder.name:
-            raise StatementError(f"anonymous placeholder in {expression.sql()!r}: name it "
-                                 "(:name)")
-        numbers.setdefault(placeholder.name, len(numbers) + 1)
+    numbers = _numbers(expression)
+    if not owned:
+        expression = expression.copy()
     if positional and numbers:
         def number(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Placeholder):
                 return exp.Parameter(this=exp.Literal.number(numbers[node.name]))
             return node
 
-        expression = expression.transform(number)
-    return Rendered(expression.sql(dialect=dialect), tuple(numbers))
+        expression = expression.transform(number, copy=False)
+    return Rendered(_generate(expression, dialect), tuple(numbers))
+
+
+def _numbers(expression: exp.Expression) -> dict[str, int]:
+    """The placeholder names of a statement, numbered in order of first use."""
+    from sqlglot import exp
+
+    numbers: dict[str, int] = {}
+    for placeholder in expression.find_all(exp.Placeholder):
+        if not placeholder.name:
+            raise StatementError(f"anonymous placeholder in {expression.sql()!r}: name it "
+                                 "(:name)")
+        numbers.setdefault(placeholder.name, len(numbers) + 1)
+    return numbers
+
+
+def _generate(expression: exp.Expression, dialect: str) -> str:
+    """``expression`` (which may be changed: the caller's own copy) as ``dialect``'s SQL."""
+    import sqlglot
+
+    return sqlglot.Dialect.get_or_raise(dialect).generate(expression, copy=False)
 
 
 def render_with_literals(statement: str | exp.Expression, dialect: str,
@@ -103,22 +123,22 @@ def render_with_literals(statement: str | exp.Expression, dialect: str,
     import sqlglot
     from sqlglot import exp
 
-    rendered = render(statement, dialect, False)
-    values = rendered.values(params, positional=False) or {}
+    tree = parse(statement) if isinstance(statement, str) else statement.copy()
+    values = dict(params or {})
+    missing = [name for name in _numbers(tree) if name not in values]
+    if missing:
+        raise StatementError(f"no value for :{', :'.join(missing)} in {tree.sql(CANONICAL)!r}")
 
     def substitute(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Placeholder):
             return sqlglot.parse_one(literal(values[node.name]), read=dialect)
         return node
 
-    tree = parse(statement) if isinstance(statement, str) else statement
-    return tree.transform(substitute).sql(dialect=dialect)
+    return _generate(tree.transform(substitute, copy=False), dialect)
 
 
-@functools.lru_cache(maxsize=4096)
 def parse(statement: str) -> exp.Expression:
-    """A canonical statement as a sqlglot expression (cached and shared: ``transform`` it,
-    which copies, rather than change it in place)."""
+    """A canonical statement as a sqlglot expression (a new tree each time: the caller's)."""
     import sqlglot
     from sqlglot.errors import ParseError
 

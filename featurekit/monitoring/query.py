@@ -154,7 +154,7 @@ def _embed(text: str, embedded: Mapping[str, exp.Expression]) -> exp.Expression:
             return exp.Subquery(this=embedded[node.name].copy(), alias=node.args.get("alias"))
         return node
 
-    return parse(text).transform(put)
+    return parse(text).transform(put, copy=False)
 
 
 # -- running them --------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from featurekit.errors import MonitorError, did_you_mean
 from featurekit.monitoring.query import Sql, describe, embedded
 
 if TYPE_CHECKING:
+    from sqlglot import exp
+
     from featurekit.monitoring.config import Monitor
     from featurekit.project import Project
 

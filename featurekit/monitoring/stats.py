@@ -60,6 +60,21 @@ def _num(engine: Engine, column: str) -> str:
     return f"CAST({engine.quote(column)} AS {DOUBLE})"
 
 
+def _columns_of(engine: Engine, window: Sql, numeric: Sequence[str],
+                other: Sequence[str] = ()) -> Sql:
+    """`` FROM`` the window's ``numeric`` columns as DOUBLE PRECISION, named ``n0, n1, ...``,
+    and ``other`` columns as they are, ``o0, o1, ...``.
+
+    Each value is cast once, and a query with an aggregate per column and bin names each
+    column in a few characters: its text is parsed and rendered for the engine once per run.
+    """
+    select = [f"{_num(engine, c)} AS n{i}" for i, c in enumerate(numeric)]
+    select += [f"{engine.quote(c)} AS o{i}" for i, c in enumerate(other)]
+    if not select:
+        return _from(window)
+    return f" FROM (SELECT {', '.join(select)}" + _from(window) + ") AS c"
+
+
 def summaries(engine: Engine, window: Sql, numeric: Sequence[str],
               other: Sequence[str] = ()) -> tuple[int, dict[str, Summary]]:
     """Row count and, per column, non-null count (+ min/max/mean/std for numeric columns).
@@ -68,13 +83,12 @@ def summaries(engine: Engine, window: Sql, numeric: Sequence[str],
     """
     parts: list[Sql | str] = ["count(*)"]
     inf = value(INF)
-    for column in numeric:
-        v = _num(engine, column)
-        parts += [f"count({engine.quote(column)})", f"min({v})", f"max({v})", f"avg({v})",
-                  f"stddev_pop({v})", f"count(CASE WHEN abs({v}) < " + inf + " THEN 1 END)"]
-    for column in other:
-        parts.append(f"count({engine.quote(column)})")
-    row = _fetch(engine, "SELECT " + join(parts) + _from(window))[0]
+    for i in range(len(numeric)):
+        v = f"n{i}"
+        parts += [f"count({v})", f"min({v})", f"max({v})", f"avg({v})", f"stddev_pop({v})",
+                  f"count(CASE WHEN abs({v}) < " + inf + " THEN 1 END)"]
+    parts += [f"count(o{i})" for i in range(len(other))]
+    row = _fetch(engine, "SELECT " + join(parts) + _columns_of(engine, window, numeric, other))[0]
     rows, out, i = int(row[0]), {}, 1
     for column in numeric:
         count, low, high, mean, std, finite = row[i:i + 6]
@@ -184,21 +198,21 @@ def bin_counts(engine: Engine, window: Sql,
     columns. With repeated edges some bins are necessarily empty.
     """
     parts: list[Sql | str] = []
-    for column, column_edges in edges.items():
-        v = _num(engine, column)
-        bounds = [None, *column_edges, None]
+    for i, column_edges in enumerate(edges.values()):
+        v = f"n{i}"
+        bounds = [None, *(value(edge) for edge in column_edges), None]  # one value per edge
         for low, high in zip(bounds[:-1], bounds[1:]):
             conditions: list[Sql | str] = []
             if low is not None:
-                conditions.append(f"{v} >= " + value(low))
+                conditions.append(f"{v} >= " + low)
             if high is not None:
-                conditions.append(f"{v} < " + value(high))
+                conditions.append(f"{v} < " + high)
             if not conditions:
                 conditions.append(f"{v} IS NOT NULL")
-            parts.append("sum(CASE WHEN " + join(conditions, " AND ") + " THEN 1 ELSE 0 END)")
+            parts.append("count(CASE WHEN " + join(conditions, " AND ") + " THEN 1 END)")
     if not parts:
         return {}
-    row = _fetch(engine, "SELECT " + join(parts) + _from(window))[0]
+    row = _fetch(engine, "SELECT " + join(parts) + _columns_of(engine, window, list(edges)))[0]
     out, i = {}, 0
     for column, column_edges in edges.items():
         size = len(column_edges) + 1
