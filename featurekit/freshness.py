@@ -99,7 +99,6 @@ def newest_row(project: Project, source: Source, as_of: datetime) -> tuple[str, 
     """
     from sqlglot import exp
 
-    from featurekit.engines import driver_errors
     from featurekit.sql import render, timestamp_literal
 
     engine = project.engine
@@ -114,7 +113,7 @@ def newest_row(project: Project, source: Source, as_of: datetime) -> tuple[str, 
     where = f'{project.settings.models}/sources.yml: source "{source.name}"'
     try:
         value = engine.fetchall(render(query, engine.dialect, where))[0][0]
-    except driver_errors() as exc:  # e.g. a timestamp: column the table does not have
+    except engine.errors as exc:  # e.g. a timestamp: column the table does not have
         reason = " ".join(str(exc).strip().splitlines()[:1])
         raise ConfigError(f"{where}: cannot read the newest {source.timestamp} of "
                           f"{schema}.{name}: {reason}") from None

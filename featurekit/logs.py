@@ -419,7 +419,7 @@ def _create(engine: Engine, model: str, table: str, batch: Batch, lock: str,
             return None
         engine.execute(f"CREATE TABLE {target} ({', '.join(f'{q(n)} {t}' for n, t in columns)})")
         engine.load_arrow(rows, table, mode="append")  # every row is new
-        if engine.concurrent_writers:
+        if engine.unique_indexes:
             # Built after the rows are in (faster); guards against other writers.
             engine.execute(f"CREATE UNIQUE INDEX ON {target} ({q(PREDICTION_ID)})")
         if unknown_in is not None and unknown is not None:
@@ -487,7 +487,7 @@ def _insert_sql(engine: Engine, target: str, temp: str, batch: Batch,
     sql = (f"INSERT INTO {target} ({', '.join(q(n) for n in batch.schema.names)}) "
            f"SELECT {', '.join(values)} FROM {temp} AS s "
            f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})")
-    if engine.concurrent_writers:
+    if engine.unique_indexes:
         # Into an existing unique index, key order keeps page accesses sequential.
         sql += f" ORDER BY s.{key}"
     return sql, params or None
