@@ -93,12 +93,19 @@ def skew_counts(project: Project, window: Sql, at: str, requests: Sequence[ViewR
     """
     engine = project.engine
     q = engine.quote
-    temp = f"__fk_skew_{uuid.uuid4().hex[:12]}"
+    name = f"__fk_skew_{uuid.uuid4().hex[:12]}"
+    # The rows to compare, numbered, stored once: the join reads them twice, and a view
+    # would number them anew each time. A table of the target schema where the engine has
+    # no session-private tables.
+    if engine.temporary_tables:
+        labels, create = q(name), "CREATE TEMPORARY TABLE"
+    else:
+        labels, create = engine.relation(name), "CREATE TABLE"
     keys = list(dict.fromkeys(lc for r in requests for lc, _ in r.keys))
     served = [f"w.{q(c.column)} AS {q(f'__fk_s{i}')}" for i, c in enumerate(compared)]
     select = ", ".join([*(f"w.{q(k)}" for k in keys), f"CAST(w.{q(at)} AS TIMESTAMP) AS {q(TIME)}",
                         f"row_number() OVER () AS {q(ROW)}", *served])
-    run(engine, f"CREATE TEMPORARY TABLE {q(temp)} AS SELECT {select} FROM (" + window
+    run(engine, f"{create} {labels} AS SELECT {select} FROM (" + window
         + f") AS w WHERE w.{q(at)} IS NOT NULL")
     try:
         index = {(c.view, c.view_column): i for i, c in enumerate(compared)}
@@ -107,10 +114,10 @@ def skew_counts(project: Project, window: Sql, at: str, requests: Sequence[ViewR
                          columns=[(col, f"__fk_r{index[(r.model.name, col)]}")
                                   for col, _ in r.columns])
                  for r in requests]
-        [(rows,)] = engine.rows(f"SELECT count(*) FROM {q(temp)}")
+        [(rows,)] = engine.rows(f"SELECT count(*) FROM {labels}")
         if rows == 0:
             return 0, [0] * len(compared)
-        pit = native(engine, engine.point_in_time_sql(q(temp), views, int(rows)))
+        pit = native(engine, engine.point_in_time_sql(labels, views, int(rows)))
         tolerance_value = value(float(tolerance))
         differs: list[Sql | str] = ["count(*)"]
         for i, c in enumerate(compared):
@@ -121,8 +128,8 @@ def skew_counts(project: Project, window: Sql, at: str, requests: Sequence[ViewR
             else:
                 test = Sql(f"CAST({s} AS TEXT) IS DISTINCT FROM CAST({r} AS TEXT)")
             differs.append("sum(CASE WHEN " + test + " THEN 1 ELSE 0 END)")
-        counts = query_rows(engine, "SELECT " + join(differs) + f" FROM {q(temp)} AS l JOIN "
+        counts = query_rows(engine, "SELECT " + join(differs) + f" FROM {labels} AS l JOIN "
                             + pit + f" AS p ON p.{q(ROW)} = l.{q(ROW)}")[0]
     finally:
-        engine.run(f"DROP TABLE IF EXISTS {q(temp)}")
+        engine.run(f"DROP TABLE IF EXISTS {labels}")
     return int(counts[0]), [int(n or 0) for n in counts[1:]]
