@@ -57,7 +57,7 @@ def _view_schema(project: Project, name: str) -> pa.Schema:
             f"feature view {name} has not been built on target {project.target.name}; "
             f"run `featurekit refresh --select {name}` first"
         )
-    return engine.fetch_arrow(f"SELECT * FROM {engine.relation(name)} LIMIT 0").schema
+    return engine.relation_schema(name)
 
 
 def resolve_features(project: Project, features: Sequence[str], full_names: bool,

@@ -22,10 +22,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlglot import exp
 
+    from featurekit.engines.latest import LatestView, RequestShape
     from featurekit.engines.pit import PitView
+    from featurekit.engines.statements import Rendered
     from featurekit.profiles import Target
 
 DUPLICATE_SAMPLE = 5
+#: Rows per INSERT of ``insert_rows`` (PostgreSQL binds at most 65535 values per statement).
+INSERT_BATCH = 1000
 
 
 class Engine:
@@ -44,6 +48,10 @@ class Engine:
     read_only = False
     #: True when the driver takes parameters by position (``$1``...) rather than by name.
     positional_parameters = False
+    #: ``LATERAL`` subqueries with ``LIMIT`` run (online lookups probe with them).
+    lateral_join = True
+    #: Tables private to a session and dropped with it (else staging tables are plain ones).
+    temporary_tables = True
 
     def __init__(self, target: Target):
         self.target = target
@@ -94,6 +102,19 @@ class Engine:
     def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
         """The rows of a canonical query."""
         return self.fetchall(*self.prepare(statement, params))
+
+    def placeholder(self, name: str, position: int) -> str:
+        """This engine's marker for the bound value ``name``, the ``position``-th (from 1), in
+        SQL an engine builds itself (without sqlglot, for hot paths)."""
+        return f"${position}" if self.positional_parameters else f"${name}"
+
+    def bound_rows(self, statement: Rendered, params: Mapping[str, Any]) -> list[tuple]:
+        """The rows of a query already in this engine's SQL, its values bound by name."""
+        return self.fetchall(statement.sql, statement.values(params, self.positional_parameters))
+
+    def ping(self) -> None:
+        """Raise the driver's error unless the database answers."""
+        self.fetchall("SELECT 1")
 
     def fetch_doubles(self, sql: str, params: Any = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
@@ -204,6 +225,40 @@ class Engine:
     def count_rows(self, relation: str) -> int:
         return int(self.fetchall(f"SELECT count(*) FROM {relation}")[0][0])
 
+    def relation_schema(self, name: str, schema: str | None = None) -> pa.Schema:
+        """The Arrow schema of a relation's rows, read without reading any."""
+        return self.fetch_arrow(f"SELECT * FROM {self.relation(name, schema)} LIMIT 0").schema
+
+    def create_table(self, name: str, columns: Sequence[tuple[str, str]]) -> None:
+        """Create table ``name`` with (column, type in this engine's SQL) columns."""
+        listed = ", ".join(f"{self.quote(column)} {sql_type}" for column, sql_type in columns)
+        self.execute(f"CREATE TABLE {self.relation(name)} ({listed})")
+
+    def add_column(self, name: str, column: str, sql_type: str) -> None:
+        """Add a column (NULL in the rows already there) to table ``name``."""
+        self.execute(
+            f"ALTER TABLE {self.relation(name)} ADD COLUMN {self.quote(column)} {sql_type}")
+
+    def unique_index(self, name: str, column: str) -> None:
+        """Make ``column`` of table ``name`` refuse repeated values from any writer.
+
+        The default does nothing: an engine with one writer at a time needs no guard.
+        """
+
+    def insert_rows(self, relation: str, columns: Sequence[str],
+                    rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` (values in ``columns`` order) to a table, the values bound."""
+        listed = ", ".join(self.quote(c) for c in columns)
+        for first in range(0, len(rows), INSERT_BATCH):
+            batch = rows[first:first + INSERT_BATCH]
+            values = ", ".join(
+                "(" + ", ".join(f":v{i}_{j}" for j in range(len(columns))) + ")"
+                for i in range(len(batch))
+            )
+            self.run(f"INSERT INTO {relation} ({listed}) VALUES {values}",
+                     {f"v{i}_{j}": value for i, row in enumerate(batch)
+                      for j, value in enumerate(row)})
+
     def clone(self) -> Engine:
         """Another open connection to the same target, for a worker thread."""
         other = type(self)(self.target)
@@ -227,9 +282,58 @@ class Engine:
         name = f"__fk_tmp_{uuid.uuid4().hex[:12]}"
         self.load_arrow(data, name, temporary=True)
         try:
-            yield self.quote(name)
+            yield self.temporary_relation(name)
         finally:
-            self.execute(f"DROP TABLE IF EXISTS {self.quote(name)}")
+            self.drop_temporary(name)
+
+    def temporary_relation(self, name: str) -> str:
+        """How statements name the staging table ``name`` (``load_arrow(temporary=True)``)."""
+        return self.quote(name) if self.temporary_tables else self.relation(name)
+
+    def create_temporary(self, name: str, select_sql: str) -> tuple[str, int]:
+        """A staging table ``name`` holding a query's rows: its relation, and the rows.
+
+        Private to the session where the engine has ``temporary_tables``; the caller drops
+        it with ``drop_temporary``.
+        """
+        relation = self.temporary_relation(name)
+        kind = "TEMP TABLE" if self.temporary_tables else "TABLE"
+        return relation, self.execute_count(f"CREATE {kind} {relation} AS {select_sql}")
+
+    def drop_temporary(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {self.temporary_relation(name)}")
+
+    def insert_missing(self, name: str, staged: str, columns: Sequence[str], key: str,
+                       constants: Mapping[str, tuple[Any, str]]) -> int:
+        """Insert the rows of ``staged`` whose ``key`` table ``name`` does not hold; how many.
+
+        ``columns`` are the columns written; those in ``constants`` take one value, of the
+        given SQL type, in every row instead of ``staged``'s column.
+        """
+        q = self.quote
+        target, k = self.relation(name), q(key)
+        values, params = [], {}
+        for column in columns:
+            if column in constants:
+                value, sql_type = constants[column]
+                marker = f"c{len(params)}"
+                params[marker] = value
+                values.append(f"CAST({self.placeholder(marker, len(params))} AS {sql_type})")
+            else:
+                values.append(f"s.{q(column)}")
+        sql = (f"INSERT INTO {target} ({', '.join(q(c) for c in columns)}) "
+               f"SELECT {', '.join(values)} FROM {staged} AS s "
+               f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{k} = s.{k})")
+        if self.concurrent_writers:
+            # Into an existing unique index, key order keeps page accesses sequential.
+            sql += f" ORDER BY s.{k}"
+        return self.execute_count(sql, self._bind(params))
+
+    def _bind(self, params: Mapping[str, Any]) -> Any:
+        """Values for SQL whose markers come from ``placeholder``, numbered in ``params`` order."""
+        if not params:
+            return None
+        return list(params.values()) if self.positional_parameters else dict(params)
 
     def append_if_all_new(self, data: pa.Table, name: str, key: str) -> bool:
         """Inside a transaction: append ``data`` to table ``name`` in one bulk step if no row
@@ -262,6 +366,38 @@ class Engine:
                           rebuild: bool) -> int:
         """Refresh (or rebuild when ``rebuild``) a materialized view; rows."""
         return self.replace_table(name, select_sql, unique_key)
+
+    def replace_window(self, name: str, staged: str, time_column: str, start: Any,
+                       columns: Sequence[str], unique_key: Sequence[str]) -> None:
+        """Inside a transaction: make table ``name``'s rows with ``time_column >= start``
+        equal ``staged``'s (an incremental model's window).
+
+        Rows with an identity (``unique_key``) that are recomputed unchanged (most of a
+        restated window) are left in place; only rows that differ are deleted and inserted,
+        which spares index maintenance and dead tuples on large tables.
+        """
+        q = self.quote
+        table, ts = self.relation(name), q(time_column)
+        listed = ", ".join(q(c) for c in columns)
+        start_at = self.placeholder("start", 1)
+        bound = self._bind({"start": start})
+        if not unique_key:  # rows have no identity: replace the window wholesale
+            self.execute(f"DELETE FROM {table} WHERE {ts} >= {start_at}", bound)
+            self.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {staged}")
+            return
+        match = " AND ".join(
+            [f"s.{q(k)} = t.{q(k)}" for k in unique_key]
+            + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns if c not in unique_key]
+        )
+        self.execute(
+            f"DELETE FROM {table} AS t WHERE t.{ts} >= {start_at} "
+            f"AND NOT EXISTS (SELECT 1 FROM {staged} AS s WHERE {match})", bound
+        )
+        self.execute(
+            f"INSERT INTO {table} ({listed}) SELECT {', '.join(f's.{q(c)}' for c in columns)} "
+            f"FROM {staged} AS s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= {start_at} AND {match})", bound
+        )
 
     def check_time_column(self, model: str, relation: str, column: str | None) -> None:
         """Raise RefreshError when an incremental model's time column holds NULLs."""
@@ -329,6 +465,17 @@ class Engine:
         from featurekit.engines import pit
 
         return pit.lateral_sql(self.quote, labels, views)
+
+    def latest_rows_sql(self, views: Sequence[LatestView], shape: RequestShape) -> Rendered:
+        """The online lookup: per request row, the latest row of each view (``latest``).
+
+        Built without sqlglot; callers cache it per request shape and run it with
+        ``bound_rows``.
+        """
+        from featurekit.engines import latest
+
+        plan = latest.lateral_sql if self.lateral_join else latest.window_sql
+        return plan(self.quote, self.placeholder, views, shape)
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
         """The column type this engine stores an Arrow type as (for log tables).

@@ -472,6 +472,10 @@ class PostgresEngine(Engine):
         self.execute("RELEASE SAVEPOINT fk_append")
         return True
 
+    def unique_index(self, name: str, column: str) -> None:
+        # Several processes may write one table: the index, not a check, keeps values unique.
+        self.execute(f"CREATE UNIQUE INDEX ON {self.relation(name)} ({self.quote(column)})")
+
     # -- materializations ---------------------------------------------------------------
     def _swap_table(self, name: str, schema: str, new: str) -> None:
         """Inside a transaction: put table ``new`` in place of ``name``.
