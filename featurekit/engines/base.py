@@ -367,24 +367,17 @@ class Engine:
         """Refresh (or rebuild when ``rebuild``) a materialized view; rows."""
         return self.replace_table(name, select_sql, unique_key)
 
-    def replace_window(self, name: str, staged: str, time_column: str, start: Any,
-                       columns: Sequence[str], unique_key: Sequence[str]) -> None:
+    def replace_changed_rows(self, name: str, staged: str, time_column: str, start: Any,
+                             columns: Sequence[str], unique_key: Sequence[str]) -> None:
         """Inside a transaction: make table ``name``'s rows with ``time_column >= start``
-        equal ``staged``'s (an incremental model's window).
-
-        Rows with an identity (``unique_key``) that are recomputed unchanged (most of a
-        restated window) are left in place; only rows that differ are deleted and inserted,
-        which spares index maintenance and dead tuples on large tables.
+        equal ``staged``'s, deleting and inserting only the rows that differ (a row is
+        identified by ``unique_key``; ``columns`` are all of the table's).
         """
         q = self.quote
         table, ts = self.relation(name), q(time_column)
         listed = ", ".join(q(c) for c in columns)
         start_at = self.placeholder("start", 1)
         bound = self._bind({"start": start})
-        if not unique_key:  # rows have no identity: replace the window wholesale
-            self.execute(f"DELETE FROM {table} WHERE {ts} >= {start_at}", bound)
-            self.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {staged}")
-            return
         match = " AND ".join(
             [f"s.{q(k)} = t.{q(k)}" for k in unique_key]
             + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns if c not in unique_key]
