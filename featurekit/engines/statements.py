@@ -61,20 +61,19 @@ def render(statement: str, dialect: str, positional: bool) -> Rendered:
     from sqlglot import exp
 
     expression = _parse(statement)
-    names: list[str] = []
+    positions: dict[str, int] = {}  # each name's number, from 1, in order of appearance
     for placeholder in expression.find_all(exp.Placeholder):
         if not placeholder.name:
             raise StatementError(f"anonymous placeholder in {statement!r}: name it (:name)")
-        if placeholder.name not in names:
-            names.append(placeholder.name)
-    if positional and names:
+        positions.setdefault(placeholder.name, len(positions) + 1)
+    if positional and positions:
         def number(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Placeholder):
-                return exp.Parameter(this=exp.Literal.number(names.index(node.name) + 1))
+                return exp.Parameter(this=exp.Literal.number(positions[node.name]))
             return node
 
         expression = expression.transform(number)
-    return Rendered(expression.sql(dialect=dialect), tuple(names))
+    return Rendered(expression.sql(dialect=dialect), tuple(positions))
 
 
 def render_with_literals(statement: str, dialect: str, params: Mapping[str, Any] | None,
