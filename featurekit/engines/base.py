@@ -247,17 +247,24 @@ class Engine:
 
     def insert_rows(self, relation: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
-        """Append ``rows`` (values in ``columns`` order) to a table, the values bound."""
+        """Append ``rows`` (values in ``columns`` order) to a table, the values bound.
+
+        Written with this engine's markers rather than as a canonical statement: sqlglot
+        would parse (and cache) a statement per row count, thousands of values long.
+        """
         listed = ", ".join(self.quote(c) for c in columns)
         for first in range(0, len(rows), INSERT_BATCH):
-            batch = rows[first:first + INSERT_BATCH]
-            values = ", ".join(
-                "(" + ", ".join(f":v{i}_{j}" for j in range(len(columns))) + ")"
-                for i in range(len(batch))
-            )
-            self.run(f"INSERT INTO {relation} ({listed}) VALUES {values}",
-                     {f"v{i}_{j}": value for i, row in enumerate(batch)
-                      for j, value in enumerate(row)})
+            params: dict[str, Any] = {}
+            values = []
+            for row in rows[first:first + INSERT_BATCH]:
+                markers = []
+                for value in row:
+                    name = f"v{len(params)}"
+                    params[name] = value
+                    markers.append(self.placeholder(name, len(params)))
+                values.append(f"({', '.join(markers)})")
+            self.execute(f"INSERT INTO {relation} ({listed}) VALUES {', '.join(values)}",
+                         self._bind(params))
 
     def clone(self) -> Engine:
         """Another open connection to the same target, for a worker thread."""
