@@ -456,6 +456,10 @@ class Engine:
             )
 
     # -- retrieval and logs (python layer) ----------------------------------------------
+    def point_in_time_join(self, labels: str, views: list[PitView], n_labels: int) -> pa.Table:
+        """The rows of ``point_in_time_sql``, as Arrow."""
+        return self.fetch_arrow(self.point_in_time_sql(labels, views, n_labels))
+
     def point_in_time_sql(self, labels: str, views: list[PitView], n_labels: int) -> str:
         """The point-in-time join of ``labels`` (a quoted relation) with ``views``.
 
