@@ -98,8 +98,6 @@ def newest_row(project: Project, source: Source, as_of: datetime) -> tuple[str, 
     """
     from sqlglot import exp
 
-    from featurekit.engines import driver_errors
-
     engine = project.engine
     resolved = project.resolve(exp.to_table(source.relation))
     assert resolved is not None and source.timestamp is not None  # a declared source
@@ -111,7 +109,7 @@ def newest_row(project: Project, source: Source, as_of: datetime) -> tuple[str, 
     try:
         value = engine.rows(f"SELECT max({column}) FROM {engine.relation(name, schema)} "
                             f"WHERE {column} <= :as_of", {"as_of": as_of})[0][0]
-    except driver_errors() as exc:  # e.g. a timestamp: column the table does not have
+    except engine.errors as exc:  # e.g. a timestamp: column the table does not have
         reason = " ".join(str(exc).strip().splitlines()[:1])
         raise ConfigError(f"{where}: cannot read the newest {source.timestamp} of "
                           f"{schema}.{name}: {reason}") from None

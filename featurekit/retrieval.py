@@ -169,14 +169,13 @@ def _labels_table(project: Project, labels: Any) -> pa.Table:
     from featurekit.arrow import to_arrow
 
     if isinstance(labels, str):
-        from featurekit.engines import driver_errors
         from featurekit.sql import parse
 
         expression = parse(labels, project.settings.dialect, "labels query")
         sql = project.compile_query(expression, "labels query")
         try:
             return project.engine.fetch_arrow(sql)
-        except driver_errors() as exc:
+        except project.engine.errors as exc:
             # PostgreSQL appends the statement and a caret ("LINE 1: ..."): drop those lines
             lines = [line.strip() for line in str(exc).splitlines()]
             reason = " ".join(x for x in lines if x and not x.startswith(("LINE ", "^")))

@@ -149,7 +149,6 @@ def run_test(project: Project, engine: Engine, test: DataTest) -> TestResult:
     """Run one test on ``engine`` (a connection to the project's target)."""
     from sqlglot import exp
 
-    from featurekit.engines import driver_errors
     from featurekit.errors import FeaturekitError
 
     started, clock = utcnow(), time.perf_counter()
@@ -169,7 +168,7 @@ def run_test(project: Project, engine: Engine, test: DataTest) -> TestResult:
         query = failures_query(test, project.settings.dialect)
         result.sql = project.compile_query(query, where)
         rows = engine.fetch_arrow(project.compile_query(_with_count(query), where))
-    except (*driver_errors(), FeaturekitError) as exc:
+    except (*engine.errors, FeaturekitError) as exc:
         result.message = f"{where}: {' '.join(str(exc).strip().splitlines()[:2])}"
         result.seconds = time.perf_counter() - clock
         return result

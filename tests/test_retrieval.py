@@ -500,15 +500,17 @@ def test_matches_brute_force_reference(raw_views, case):
     })
     expected_ttl = reference(feature_rows, labels, TTL)
     expected_no_ttl = reference(feature_rows, labels, None)
-    plans = [None, 0] if engine.type == "postgres" else [None]  # PostgreSQL: both plans
-    for threshold in plans:
-        if threshold is not None:
-            engine.window_plan_min_labels = threshold
+    # Every plan the engine can run: ASOF, LATERAL probes, the window over both sides.
+    can = {"asof_join": engine.asof_join, "lateral_join": engine.lateral_join}
+    plans = [(asof, lateral) for asof, lateral in [(True, True), (False, True), (False, False)]
+             if (can["asof_join"] or not asof) and (can["lateral_join"] or not lateral)]
+    for asof, lateral in plans:
+        engine.asof_join, engine.lateral_join = asof, lateral
         try:
             train = raw_views.training_set(frame, ["with_ttl.value", "no_ttl.value"],
                                            full_names=True)
         finally:
-            engine.window_plan_min_labels = None
+            engine.asof_join, engine.lateral_join = can["asof_join"], can["lateral_join"]
         assert list(train["label_id"]) == list(range(len(labels)))
         assert values(train, "with_ttl__value") == expected_ttl
         assert values(train, "no_ttl__value") == expected_no_ttl

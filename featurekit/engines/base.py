@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from sqlglot import exp
 
+    from featurekit.engines.config import EngineConfig
     from featurekit.engines.latest import LatestView, RequestShape
     from featurekit.engines.pit import PitView
     from featurekit.engines.statements import Rendered
@@ -33,14 +34,36 @@ INSERT_BATCH = 1000
 
 
 class Engine:
-    """Base class: shared SQL that works on every engine; subclasses add the native paths."""
+    """Base class: shared SQL that works on every engine; subclasses add the native paths.
+
+    A subclass sets ``type`` (the profiles.yml ``type:``), ``dialect`` (sqlglot's name),
+    ``config_class`` and every capability flag below; shared code asks the flags, never the
+    engine's name. tests/test_engine_capabilities.py checks each flag against the database.
+    """
 
     type: str = ""
     dialect: str = ""
-    #: True when the database has real materialized views (else they are swapped tables).
-    native_materialized_views = False
-    #: True when several models may be refreshed at once (one connection each).
-    concurrent_writers = False
+    #: The target settings this engine reads from profiles.yml.
+    config_class: type[EngineConfig]
+    # -- capabilities (each engine sets all of them) --------------------------------------
+    #: CREATE/DROP/ALTER inside a transaction roll back with it.
+    transactional_ddl: bool
+    #: The database has real materialized views (else they are swapped tables).
+    native_materialized_views: bool
+    #: featurekit keeps unique indexes on keys (log tables), enforced against every writer.
+    unique_indexes: bool
+    #: Named locks across sessions (``lock``, ``serialized``); else one writer needs none.
+    advisory_locks: bool
+    #: Several connections, from several processes, may write at once (parallel refresh).
+    concurrent_writers: bool
+    #: Tables private to a session and dropped with it (``load_arrow(temporary=True)``,
+    #: ``create_temporary``); else staging tables are plain ones, dropped by featurekit.
+    temporary_tables: bool
+    #: ``ASOF JOIN`` runs (point-in-time joins use it).
+    asof_join: bool
+    #: ``LATERAL`` subqueries with ``LIMIT`` run (point-in-time joins probe with them when
+    #: there is no ASOF; online lookups always do).
+    lateral_join: bool
     _in_transaction = False  # set while a transaction() block is open on this connection
     #: How identifiers are quoted (a quote inside one is doubled).
     identifier_quote = '"'
@@ -48,10 +71,6 @@ class Engine:
     read_only = False
     #: True when the driver takes parameters by position (``$1``...) rather than by name.
     positional_parameters = False
-    #: ``LATERAL`` subqueries with ``LIMIT`` run (online lookups probe with them).
-    lateral_join = True
-    #: Tables private to a session and dropped with it (else staging tables are plain ones).
-    temporary_tables = True
 
     def __init__(self, target: Target):
         self.target = target
@@ -59,6 +78,14 @@ class Engine:
         self.metadata_schema = target.metadata_schema
 
     # -- connection ---------------------------------------------------------------------
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """The driver's error classes a failed query raises (e.g. ``duckdb.Error``).
+
+        Read once connected: an engine imports its driver only when it connects.
+        """
+        raise NotImplementedError
+
     def connect(self) -> None:
         raise NotImplementedError
 
@@ -152,7 +179,10 @@ class Engine:
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[bool]:
-        """Hold a lock named ``key`` while the block runs; yields False when it is taken."""
+        """Hold a lock named ``key`` while the block runs; yields False when it is taken.
+
+        The default, for engines without ``advisory_locks``, always gets it.
+        """
         yield True
 
     @contextlib.contextmanager
@@ -161,8 +191,8 @@ class Engine:
 
         Sessions that create objects only when missing (``IF NOT EXISTS``, or a check then a
         CREATE) do it inside one of these, so two first users cannot both create them. Nested
-        use joins the outer transaction. The default has no lock: engines with one writer
-        (DuckDB) need none.
+        use joins the outer transaction. The default has no lock: engines without
+        ``advisory_locks`` have one writer, which needs none.
         """
         with self.transaction():
             self._wait_for_lock(key)
@@ -172,10 +202,24 @@ class Engine:
         """Inside a transaction: take the lock named ``key`` until the transaction ends."""
 
     # -- catalog ------------------------------------------------------------------------
-    @staticmethod
-    def unsupported(expression: exp.Expression) -> list[str]:
+    @classmethod
+    def unsupported(cls, expression: exp.Expression) -> list[str]:
         """Constructs in ``expression`` this engine cannot run (named for the user)."""
-        return []
+        from sqlglot import exp
+
+        problems = []
+        if not cls.asof_join and any(
+            "ASOF" in (join.args.get("kind") or "").upper() or join.args.get("method") == "ASOF"
+            for join in expression.find_all(exp.Join)
+        ):
+            problems.append("ASOF JOIN (use a LATERAL subquery)" if cls.lateral_join
+                            else "ASOF JOIN (use a window over the union of both sides)")
+        # (Hive's LATERAL VIEW explode(...) parses as a Lateral too, but is another construct.)
+        if not cls.lateral_join and any(
+            not lateral.args.get("view") for lateral in expression.find_all(exp.Lateral)
+        ):
+            problems.append("LATERAL (use a join on a grouped subquery)")
+        return problems
 
     def syntax_error(self, sql: str) -> str | None:
         """The database's own parser's complaint about ``sql``, without running it (or None).
@@ -242,8 +286,10 @@ class Engine:
     def unique_index(self, name: str, column: str) -> None:
         """Make ``column`` of table ``name`` refuse repeated values from any writer.
 
-        The default does nothing: an engine with one writer at a time needs no guard.
+        Only where the engine has ``unique_indexes``; elsewhere there is nothing to do.
         """
+        if self.unique_indexes:
+            self.execute(f"CREATE UNIQUE INDEX ON {self.relation(name)} ({self.quote(column)})")
 
     def insert_rows(self, relation: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]]) -> None:
@@ -331,7 +377,7 @@ class Engine:
         sql = (f"INSERT INTO {target} ({', '.join(q(c) for c in columns)}) "
                f"SELECT {', '.join(values)} FROM {staged} AS s "
                f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{k} = s.{k})")
-        if self.concurrent_writers:
+        if self.unique_indexes:
             # Into an existing unique index, key order keeps page accesses sequential.
             sql += f" ORDER BY s.{k}"
         return self.execute_count(sql, self._bind(params))
@@ -347,8 +393,8 @@ class Engine:
         collides with the table's unique index on ``key``; False, with nothing appended, if
         one does.
 
-        The default always answers False (engines without unique indexes cannot tell), and
-        callers then insert only the new rows the slower way.
+        The default always answers False (engines without ``unique_indexes`` cannot tell),
+        and callers then insert only the new rows the slower way.
         """
         return False
 
@@ -464,11 +510,16 @@ class Engine:
         """The point-in-time join of ``labels`` (a quoted relation) with ``views``.
 
         Returns one row per label row: ``__fk_row`` and the feature columns, any order.
-        The portable default probes the (entity, timestamp) index once per label row.
+        An ASOF join where there is one; else a LATERAL subquery probes the (entity,
+        timestamp) index once per label row; else a window over labels and feature rows.
         """
         from featurekit.engines import pit
 
-        return pit.lateral_sql(self.quote, labels, views)
+        if self.asof_join:
+            return pit.asof_sql(self.quote, labels, views)
+        if self.lateral_join:
+            return pit.lateral_sql(self.quote, labels, views)
+        return pit.window_sql(self.quote, labels, views)
 
     def latest_rows_sql(self, views: Sequence[LatestView], shape: RequestShape) -> Rendered:
         """The online lookup: per request row, the latest row of each view (``latest``).
