@@ -88,6 +88,22 @@ def test_a_statement_missing_a_value_names_it(make_project):
         engine.rows("SELECT :a, :b", {"a": 1})
 
 
+def test_insert_rows_binds_every_value_across_batches(make_project):
+    """More rows than one INSERT takes: every row arrives once, NULLs and odd text intact."""
+    from featurekit.engines.base import INSERT_BATCH
+
+    engine = make_project().open().engine
+    table = engine.relation("many_rows")
+    engine.run(f"CREATE TABLE {table} (n BIGINT, label TEXT, at TIMESTAMP, x DOUBLE PRECISION)")
+    when = datetime(2024, 3, 1, 12, 30)
+    total = 2 * INSERT_BATCH + 7
+    engine.insert_rows(table, ["n", "label", "at", "x"],
+                       [(i, f"?:{i} $1", when, None if i % 2 else i / 2) for i in range(total)])
+    got = engine.rows(f"SELECT count(*), count(DISTINCT n), count(x), min(label), max(at) "
+                      f"FROM {table}")
+    assert got == [(total, total, (total + 1) // 2, "?:0 $1", when)]
+
+
 def test_monitor_sql_source_with_markers_in_literals_is_compared_exactly(make_project):
     """A `sql:` source enters the canonical monitor queries as its parsed tree: `:v0`, `$1`
     and `?` in its literals stay text, and the windows' values (bound or, for PostgreSQL's

@@ -95,12 +95,9 @@ def skew_counts(project: Project, window: Sql, at: str, requests: Sequence[ViewR
     q = engine.quote
     name = f"__fk_skew_{uuid.uuid4().hex[:12]}"
     # The rows to compare, numbered, stored once: the join reads them twice, and a view
-    # would number them anew each time. A table of the target schema where the engine has
-    # no session-private tables.
-    if engine.temporary_tables:
-        labels, create = q(name), "CREATE TEMPORARY TABLE"
-    else:
-        labels, create = engine.relation(name), "CREATE TABLE"
+    # would number them anew each time. (``Engine.create_temporary`` takes no bound values.)
+    labels = engine.temporary_relation(name)
+    create = "CREATE TEMPORARY TABLE" if engine.temporary_tables else "CREATE TABLE"
     keys = list(dict.fromkeys(lc for r in requests for lc, _ in r.keys))
     served = [f"w.{q(c.column)} AS {q(f'__fk_s{i}')}" for i, c in enumerate(compared)]
     select = ", ".join([*(f"w.{q(k)}" for k in keys), f"CAST(w.{q(at)} AS TIMESTAMP) AS {q(TIME)}",
@@ -131,5 +128,5 @@ def skew_counts(project: Project, window: Sql, at: str, requests: Sequence[ViewR
         counts = query_rows(engine, "SELECT " + join(differs) + f" FROM {labels} AS l JOIN "
                             + pit + f" AS p ON p.{q(ROW)} = l.{q(ROW)}")[0]
     finally:
-        engine.run(f"DROP TABLE IF EXISTS {labels}")
+        engine.drop_temporary(name)
     return int(counts[0]), [int(n or 0) for n in counts[1:]]
