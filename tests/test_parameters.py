@@ -86,6 +86,11 @@ def test_a_statement_missing_a_value_names_it(make_project):
     engine = make_project().open().engine
     with pytest.raises(StatementError, match=":b"):
         engine.rows("SELECT :a, :b", {"a": 1})
+    with pytest.raises(StatementError, match=":b"):  # PostgreSQL writes these values in
+        engine.fetch_doubles("SELECT CAST(:a AS DOUBLE PRECISION) AS a, "
+                             "CAST(:b AS DOUBLE PRECISION) AS b", {"a": 1.0})
+    assert [list(x) for x in engine.fetch_doubles(
+        "SELECT CAST(:a AS DOUBLE PRECISION) AS a", {"a": 1.5})] == [[1.5]]
 
 
 def test_insert_rows_binds_every_value_across_batches(make_project):

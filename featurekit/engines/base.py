@@ -119,15 +119,18 @@ class Engine:
         """A canonical statement without parameters as this engine's SQL."""
         return self.prepare(statement)[0]
 
-    def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+    def run(self, statement: str | exp.Expression,
+            params: Mapping[str, Any] | None = None) -> None:
         """Run a canonical statement (see ``engines.statements``)."""
         self.execute(*self.prepare(statement, params))
 
-    def run_count(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+    def run_count(self, statement: str | exp.Expression,
+                  params: Mapping[str, Any] | None = None) -> int:
         """Run a canonical INSERT/UPDATE/DELETE; the number of rows it touched."""
         return self.execute_count(*self.prepare(statement, params))
 
-    def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+    def rows(self, statement: str | exp.Expression,
+             params: Mapping[str, Any] | None = None) -> list[tuple]:
         """The rows of a canonical query."""
         return self.fetchall(*self.prepare(statement, params))
 
