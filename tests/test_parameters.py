@@ -141,3 +141,17 @@ def test_monitor_sql_source_with_markers_in_literals_is_compared_exactly(make_pr
     assert (ks.n_ref, ks.n_cur) == (len(ref), len(cur)) == (40, 40)
     assert ks.statistic == expected.statistic
     assert ks.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_bulk_reads_take_any_value(make_project):
+    """fetch_doubles binds its values (on PostgreSQL, COPY has them written in by psycopg)."""
+    from datetime import UTC
+
+    engine = make_project().open().engine
+    values = {"text": "a\\b'c %s ?:v0 $1", "neg": -5, "inf": float("-inf"), "none": None,
+              "at": datetime(2024, 1, 1, 12, tzinfo=UTC), "flag": True}
+    found = engine.fetch_doubles(
+        "SELECT CAST(:inf AS DOUBLE PRECISION) AS x, CAST(:neg AS DOUBLE PRECISION) AS y "
+        "WHERE :text = 'a\\b''c %s ?:v0 $1' AND :none IS NULL AND :flag "
+        "AND CAST(:at AS TIMESTAMPTZ) = CAST('2024-01-01 12:00:00+00' AS TIMESTAMPTZ)", values)
+    assert [list(column) for column in found] == [[float("-inf")], [-5.0]]
