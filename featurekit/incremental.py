@@ -46,10 +46,9 @@ def build_window(engine: Engine, model: Model, windowed_sql: str,
 
     Returns the rows written and the table's new high-water mark.
     """
-    stage = engine.quote(model.name + _STAGE)
     # A temporary table lives as long as its connection, and the `finally` below drops it.
-    rows = engine.execute_count(
-        f"CREATE TEMP TABLE {stage} AS {stage_query(engine, model, windowed_sql, start)}"
+    stage, rows = engine.create_temporary(
+        model.name + _STAGE, stage_query(engine, model, windowed_sql, start)
     )
     try:
         newest = engine.check_output(model.name, stage, model.unique_key, model.timestamp)
@@ -57,7 +56,7 @@ def build_window(engine: Engine, model: Model, windowed_sql: str,
         with engine.transaction():
             _replace_window(engine, model, stage, start, columns)
     finally:
-        engine.execute(f"DROP TABLE IF EXISTS {stage}")
+        engine.drop_temporary(model.name + _STAGE)
     if rows:  # the stage's rows are the newest: every row left in the table is older
         return rows, _as_mark(newest)
     return rows, high_water_mark(engine, model)
@@ -67,7 +66,7 @@ def high_water_mark(engine: Engine, model: Model) -> datetime | None:
     """The newest timestamp in the model's output (freshness and incremental windows)."""
     if not model.timestamp or model.materialized == "view":
         return None
-    value = engine.fetchall(
+    value = engine.rows(
         f"SELECT max({engine.quote(model.timestamp)}) FROM {engine.relation(model.name)}"
     )[0][0]
     return _as_mark(value)
@@ -89,20 +88,8 @@ def _replace_window(engine: Engine, model: Model, stage: str, start: datetime,
     table, ts = engine.relation(model.name), q(model.timestamp)
     listed = ", ".join(q(c) for c in columns)
     if not model.unique_key:  # rows have no identity: replace the window wholesale
-        engine.execute(f"DELETE FROM {table} WHERE {ts} >= ?", [start])
-        engine.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage}")
+        engine.run(f"DELETE FROM {table} WHERE {ts} >= :start", {"start": start})
+        engine.run(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage}")
         return
-    match = " AND ".join(
-        [f"s.{q(k)} = t.{q(k)}" for k in model.unique_key]
-        + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns
-           if c not in model.unique_key]
-    )
-    engine.execute(
-        f"DELETE FROM {table} AS t WHERE t.{ts} >= ? "
-        f"AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", [start]
-    )
-    engine.execute(
-        f"INSERT INTO {table} ({listed}) SELECT {', '.join(f's.{q(c)}' for c in columns)} "
-        f"FROM {stage} AS s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= ? AND {match})", [start]
-    )
+    engine.replace_changed_rows(model.name, stage, model.timestamp, start, columns,
+                                model.unique_key)
