@@ -11,6 +11,7 @@ arrive no earlier than ``high-water mark - restate``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from featurekit.state import LastRun
 
 _STAGE = "__fk_stage"
+#: ``record(rows, high_water_mark)``: writes the run's record inside the window's transaction
+Record = Callable[[int, "datetime | None"], None]
 
 
 def window_start(model: Model, last: LastRun | None) -> datetime | None:
@@ -40,27 +43,30 @@ def stage_query(engine: Engine, model: Model, windowed_sql: str, start: datetime
     return rows_since(inner, model.timestamp, start).sql(dialect=engine.dialect)
 
 
-def build_window(engine: Engine, model: Model, windowed_sql: str,
-                 start: datetime) -> tuple[int, datetime | None]:
+def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetime,
+                 record: Record) -> int:
     """Replace the table's rows from ``start`` on with freshly computed ones.
 
-    Returns the rows written and the table's new high-water mark.
+    ``record(rows, high_water_mark)`` runs in the same transaction, so the run's record
+    commits with its rows (and costs no commit of its own). Returns the rows written.
     """
+    query = stage_query(engine, model, windowed_sql, start)
+    if not engine.spare_unchanged_rows:
+        return _overwrite_window(engine, model, query, start, record)
     stage = engine.quote(model.name + _STAGE)
     # A temporary table lives as long as its connection, and the `finally` below drops it.
-    rows = engine.execute_count(
-        f"CREATE TEMP TABLE {stage} AS {stage_query(engine, model, windowed_sql, start)}"
-    )
+    rows = engine.execute_count(f"CREATE TEMP TABLE {stage} AS {query}")
     try:
         newest = engine.check_output(model.name, stage, model.unique_key, model.timestamp)
         columns = [name for name, _ in engine.columns(model.name)]
         with engine.transaction():
             _replace_window(engine, model, stage, start, columns)
+            # The stage's rows are the newest: every row left in the table is older.
+            mark = _as_mark(newest) if rows else high_water_mark(engine, model)
+            record(rows, mark)
     finally:
         engine.execute(f"DROP TABLE IF EXISTS {stage}")
-    if rows:  # the stage's rows are the newest: every row left in the table is older
-        return rows, _as_mark(newest)
-    return rows, high_water_mark(engine, model)
+    return rows
 
 
 def high_water_mark(engine: Engine, model: Model) -> datetime | None:
@@ -75,6 +81,31 @@ def high_water_mark(engine: Engine, model: Model) -> datetime | None:
 
 def _as_mark(value: object) -> datetime | None:
     return as_naive_utc(value) if isinstance(value, date) else None  # datetime is a date
+
+
+def _overwrite_window(engine: Engine, model: Model, query: str, start: datetime,
+                      record: Record) -> int:
+    """Delete the table's rows from ``start`` on and insert the query's, then check them.
+
+    One transaction, no staging copy and no comparison with the old rows: the check runs on
+    the inserted rows (the only ones left from ``start`` on) and a failure rolls it all back.
+    """
+    from featurekit.sql import timestamp_literal
+
+    q = engine.quote
+    table, ts = engine.relation(model.name), q(model.timestamp)
+    listed = ", ".join(q(c) for c, _ in engine.columns(model.name))
+    since = timestamp_literal(start).sql(dialect=engine.dialect)
+    with engine.transaction():
+        engine.execute(f"DELETE FROM {table} WHERE {ts} >= ?", [start])
+        rows = engine.execute_count(
+            f"INSERT INTO {table} ({listed}) SELECT {listed} FROM ({query}) AS q"
+        )
+        window = f"(SELECT * FROM {table} WHERE {ts} >= {since}) AS w"
+        newest = engine.check_output(model.name, window, model.unique_key, model.timestamp)
+        mark = _as_mark(newest) if rows else high_water_mark(engine, model)
+        record(rows, mark)
+    return rows
 
 
 def _replace_window(engine: Engine, model: Model, stage: str, start: datetime,

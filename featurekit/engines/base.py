@@ -34,6 +34,10 @@ class Engine:
     native_materialized_views = False
     #: True when several models may be refreshed at once (one connection each).
     concurrent_writers = False
+    #: True when an incremental window is rewritten by difference (only rows that changed are
+    #: deleted and inserted): each deleted row costs a dead tuple and index entries (PostgreSQL).
+    #: False where deleting a time range and appending in bulk is cheaper than the comparison.
+    spare_unchanged_rows = True
     _in_transaction = False  # set while a transaction() block is open on this connection
     #: How identifiers are quoted (a quote inside one is doubled).
     identifier_quote = '"'
