@@ -53,9 +53,8 @@ def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetim
     query = stage_query(engine, model, windowed_sql, start)
     if not engine.spare_unchanged_rows:
         return _overwrite_window(engine, model, query, start, record)
-    stage = engine.quote(model.name + _STAGE)
     # A temporary table lives as long as its connection, and the `finally` below drops it.
-    rows = engine.execute_count(f"CREATE TEMP TABLE {stage} AS {query}")
+    stage, rows = engine.create_temporary(model.name + _STAGE, query)
     try:
         newest = engine.check_output(model.name, stage, model.unique_key, model.timestamp)
         columns = [name for name, _ in engine.columns(model.name)]
@@ -65,7 +64,7 @@ def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetim
             mark = _as_mark(newest) if rows else high_water_mark(engine, model)
             record(rows, mark)
     finally:
-        engine.execute(f"DROP TABLE IF EXISTS {stage}")
+        engine.drop_temporary(model.name + _STAGE)
     return rows
 
 
@@ -73,7 +72,7 @@ def high_water_mark(engine: Engine, model: Model) -> datetime | None:
     """The newest timestamp in the model's output (freshness and incremental windows)."""
     if not model.timestamp or model.materialized == "view":
         return None
-    value = engine.fetchall(
+    value = engine.rows(
         f"SELECT max({engine.quote(model.timestamp)}) FROM {engine.relation(model.name)}"
     )[0][0]
     return _as_mark(value)
@@ -97,8 +96,8 @@ def _overwrite_window(engine: Engine, model: Model, query: str, start: datetime,
     listed = ", ".join(q(c) for c, _ in engine.columns(model.name))
     since = timestamp_literal(start).sql(dialect=engine.dialect)
     with engine.transaction():
-        engine.execute(f"DELETE FROM {table} WHERE {ts} >= ?", [start])
-        rows = engine.execute_count(
+        engine.run(f"DELETE FROM {table} WHERE {ts} >= :start", {"start": start})
+        rows = engine.execute_count(  # the query is in the engine's dialect already
             f"INSERT INTO {table} ({listed}) SELECT {listed} FROM ({query}) AS q"
         )
         window = f"(SELECT * FROM {table} WHERE {ts} >= {since}) AS w"
@@ -120,20 +119,8 @@ def _replace_window(engine: Engine, model: Model, stage: str, start: datetime,
     table, ts = engine.relation(model.name), q(model.timestamp)
     listed = ", ".join(q(c) for c in columns)
     if not model.unique_key:  # rows have no identity: replace the window wholesale
-        engine.execute(f"DELETE FROM {table} WHERE {ts} >= ?", [start])
-        engine.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage}")
+        engine.run(f"DELETE FROM {table} WHERE {ts} >= :start", {"start": start})
+        engine.run(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage}")
         return
-    match = " AND ".join(
-        [f"s.{q(k)} = t.{q(k)}" for k in model.unique_key]
-        + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns
-           if c not in model.unique_key]
-    )
-    engine.execute(
-        f"DELETE FROM {table} AS t WHERE t.{ts} >= ? "
-        f"AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", [start]
-    )
-    engine.execute(
-        f"INSERT INTO {table} ({listed}) SELECT {', '.join(f's.{q(c)}' for c in columns)} "
-        f"FROM {stage} AS s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= ? AND {match})", [start]
-    )
+    engine.replace_changed_rows(model.name, stage, model.timestamp, start, columns,
+                                model.unique_key)

@@ -87,36 +87,42 @@ class State:
         # Under the schema's lock: concurrent first refreshes would race on IF NOT EXISTS.
         with engine.serialized(f"schema {self.schema}"):
             engine.ensure_schema(self.schema)
-            engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
-            engine.execute(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
+            engine.run(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
+            engine.run(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
 
     def start_run(self, model: str, materialized: str, fingerprint: str,
                   invocation_id: str) -> str:
         run_id = uuid.uuid4().hex
-        self.engine.execute(
+        self.engine.run(
             f"INSERT INTO {self._table('runs')} (run_id, invocation_id, target_schema, model, "
-            "materialized, started_at, status, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, invocation_id, self.engine.schema, model, materialized, utcnow(), RUNNING,
-             fingerprint],
+            "materialized, started_at, status, fingerprint) VALUES (:run_id, :invocation_id, "
+            ":target_schema, :model, :materialized, :started_at, :status, :fingerprint)",
+            {"run_id": run_id, "invocation_id": invocation_id,
+             "target_schema": self.engine.schema, "model": model,
+             "materialized": materialized, "started_at": utcnow(), "status": RUNNING,
+             "fingerprint": fingerprint},
         )
         return run_id
 
     def finish_run(self, run_id: str, status: str, rows: int | None = None,
                    error: str | None = None, high_water_mark: datetime | None = None,
                    window: tuple[datetime | None, datetime | None] = (None, None)) -> None:
-        self.engine.execute(
-            f"UPDATE {self._table('runs')} SET finished_at = ?, status = ?, rows = ?, error = ?, "
-            "high_water_mark = ?, window_start = ?, window_end = ? WHERE run_id = ?",
-            [utcnow(), status, rows, error, high_water_mark, window[0], window[1], run_id],
+        self.engine.run(
+            f"UPDATE {self._table('runs')} SET finished_at = :finished_at, status = :status, "
+            "rows = :rows, error = :error, high_water_mark = :high_water_mark, "
+            "window_start = :window_start, window_end = :window_end WHERE run_id = :run_id",
+            {"finished_at": utcnow(), "status": status, "rows": rows, "error": error,
+             "high_water_mark": high_water_mark, "window_start": window[0],
+             "window_end": window[1], "run_id": run_id},
         )
 
     def last_runs(self) -> dict[str, LastRun]:
         """Latest run per model, with the time, rows and fingerprint of its last success."""
         runs = self._table("runs")
-        rows = self.engine.fetchall(
+        rows = self.engine.rows(
             f"""
             WITH mine AS (
-                SELECT * FROM {runs} WHERE target_schema = ?
+                SELECT * FROM {runs} WHERE target_schema = :target_schema
             ), ranked AS (
                 SELECT *, row_number() OVER (PARTITION BY model ORDER BY started_at DESC) AS n
                 FROM mine
@@ -134,34 +140,38 @@ class State:
             LEFT JOIN first_ok f ON f.model = ok.model AND f.fingerprint = ok.fingerprint
             WHERE r.n = 1
             """,
-            [self.engine.schema],
+            {"target_schema": self.engine.schema},
         )
         return {row[0]: LastRun(*row) for row in rows}
 
     def mark_interrupted(self, run_id: str) -> None:
-        self.engine.execute(
-            f"UPDATE {self._table('runs')} SET status = ?, finished_at = ?, error = ? "
-            "WHERE run_id = ? AND status = ?",
-            [INTERRUPTED, utcnow(), "the refresh process stopped before this run finished",
-             run_id, RUNNING],
+        self.engine.run(
+            f"UPDATE {self._table('runs')} SET status = :interrupted, finished_at = :now, "
+            "error = :error WHERE run_id = :run_id AND status = :running",
+            {"interrupted": INTERRUPTED, "now": utcnow(), "run_id": run_id, "running": RUNNING,
+             "error": "the refresh process stopped before this run finished"},
         )
 
     def seeds(self) -> dict[str, tuple[str, datetime]]:
         """(file hash, when loaded) of each seed loaded into this target."""
-        rows = self.engine.fetchall(
+        rows = self.engine.rows(
             f"SELECT name, file_hash, loaded_at FROM {self._table('seeds')} "
-            "WHERE target_schema = ?",
-            [self.engine.schema],
+            "WHERE target_schema = :target_schema",
+            {"target_schema": self.engine.schema},
         )
         return {name: (digest, loaded) for name, digest, loaded in rows}
 
     def record_seed(self, name: str, file_hash: str, rows: int) -> None:
         with self.engine.transaction():
-            self.engine.execute(
-                f"DELETE FROM {self._table('seeds')} WHERE target_schema = ? AND name = ?",
-                [self.engine.schema, name],
+            params = {"target_schema": self.engine.schema, "name": name,
+                      "file_hash": file_hash, "loaded_at": utcnow(), "rows": rows}
+            self.engine.run(
+                f"DELETE FROM {self._table('seeds')} "
+                "WHERE target_schema = :target_schema AND name = :name",
+                params,
             )
-            self.engine.execute(
-                f"INSERT INTO {self._table('seeds')} VALUES (?, ?, ?, ?, ?)",
-                [self.engine.schema, name, file_hash, utcnow(), rows],
+            self.engine.run(
+                f"INSERT INTO {self._table('seeds')} "
+                "VALUES (:target_schema, :name, :file_hash, :loaded_at, :rows)",
+                params,
             )

@@ -59,3 +59,46 @@ def test_question_mark_in_the_metadata_schema(make_project):
     assert [r.status for r in project.refresh()] == ["up_to_date"]  # state was read back
     got = rows(project, "SELECT id, v2 FROM {schema}.daily ORDER BY id")
     assert got == [(1, 3.0), (2, 5.0)]
+
+
+def test_statements_bind_named_values_whatever_the_text_around_them(make_project):
+    """featurekit's own statements: `?`, `:name` and `$1` inside names and literals are text."""
+    project = make_project().open()
+    engine = project.engine
+    table = engine.relation("odd?:x$1")
+    engine.run(f'CREATE TABLE {table} ("a?" TEXT, ":b" DOUBLE PRECISION, "$1" TIMESTAMP)')
+    when = datetime(2024, 3, 1, 12, 30)
+    for a, b in (("x", 1.5), ("y", 2.5)):
+        engine.run(f'INSERT INTO {table} ("a?", ":b", "$1") VALUES (:a, :b, :at)',
+                   {"a": a, "b": b, "at": when})
+    got = engine.rows(
+        f"""SELECT "a?", ":b", '?:x $1 %s' AS lit FROM {table}
+            WHERE "$1" = :at AND ":b" > :low AND "a?" <> '?' ORDER BY "a?" """,
+        {"at": when, "low": 2.0},
+    )
+    assert got == [("y", 2.5, "?:x $1 %s")]
+    assert engine.run_count(f'DELETE FROM {table} WHERE ":b" < :b', {"b": 2.0}) == 1
+
+
+def test_a_statement_missing_a_value_names_it(make_project):
+    from featurekit.engines.statements import StatementError
+
+    engine = make_project().open().engine
+    with pytest.raises(StatementError, match=":b"):
+        engine.rows("SELECT :a, :b", {"a": 1})
+
+
+def test_insert_rows_binds_every_value_across_batches(make_project):
+    """More rows than one INSERT takes: every row arrives once, NULLs and odd text intact."""
+    from featurekit.engines.base import INSERT_BATCH
+
+    engine = make_project().open().engine
+    table = engine.relation("many_rows")
+    engine.run(f"CREATE TABLE {table} (n BIGINT, label TEXT, at TIMESTAMP, x DOUBLE PRECISION)")
+    when = datetime(2024, 3, 1, 12, 30)
+    total = 2 * INSERT_BATCH + 7
+    engine.insert_rows(table, ["n", "label", "at", "x"],
+                       [(i, f"?:{i} $1", when, None if i % 2 else i / 2) for i in range(total)])
+    got = engine.rows(f"SELECT count(*), count(DISTINCT n), count(x), min(label), max(at) "
+                      f"FROM {table}")
+    assert got == [(total, total, (total + 1) // 2, "?:0 $1", when)]

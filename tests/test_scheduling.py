@@ -171,6 +171,24 @@ def test_dead_running_row_is_marked_interrupted_and_redone(make_project):
     assert status[0][0] == "interrupted" and "stopped" in status[0][1]
 
 
+def test_a_running_row_is_dead_only_where_a_free_lock_proves_it(make_project):
+    from featurekit.refresh import dead_runs
+    from featurekit.state import State
+
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    engine = project.engine
+    engine.execute(f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, "
+                   "status) VALUES ('dead', ?, 'static', ?, 'running')",
+                   [project.target.schema, utcnow()])
+    last_runs = State(engine).last_runs()
+    assert dead_runs(engine, last_runs) == ["static"]
+    # Without advisory locks, a free "lock" says nothing while other writers may run it.
+    engine.advisory_locks = False
+    assert dead_runs(engine, last_runs) == ([] if engine.concurrent_writers else ["static"])
+
+
 @pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
 def test_second_scheduler_skips_a_model_locked_by_the_first(make_project):
     import psycopg

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.base import Engine
-from featurekit.errors import ConnectionFailed, EngineError
+from featurekit.engines.config import EngineConfig, whole_number
+from featurekit.errors import ConfigError, ConnectionFailed, EngineError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -152,33 +155,104 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class PostgresConfig(EngineConfig):
+    """A PostgreSQL target: libpq's connection settings, or a ``url:`` whose parts the
+    explicit keys override."""
+
+    default_schema = "public"
+    default_threads = 4
+    #: ``url: postgresql://user:pass@host:5432/db?sslmode=...``; ``database`` = ``dbname``.
+    extra_keys = ("url", "database")
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str | None = dataclasses.field(default=None, repr=False,
+                                             metadata={"secret": True})
+    dbname: str = "postgres"
+    sslmode: str | None = None
+    connect_timeout: int = 10
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], where: str,
+                     project_dir: Path) -> PostgresConfig:
+        values = dict(options)
+        if "database" in values:
+            values.setdefault("dbname", values.pop("database"))
+        if values.get("url"):
+            values = {**_from_url(str(values["url"]), where), **values}
+        values.pop("url", None)
+        for key in ("port", "connect_timeout"):
+            if key in values:
+                values[key] = whole_number(values[key], key, where)
+        return cls(**values)
+
+    def describe(self, schema: str) -> str:
+        return f"postgres {self.user}@{self.host}:{self.port}/{self.dbname} schema {schema}"
+
+
+def _from_url(url: str, where: str) -> dict[str, Any]:
+    """Connection settings from a SQLAlchemy/libpq URL such as postgresql://u:p@host:5432/db."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{where}: url is not a database URL (postgresql://...)") from None
+    if not parsed.drivername.startswith("postgres"):
+        raise ConfigError(
+            f"{where}: url is a {parsed.drivername} URL; a postgres target needs postgresql://"
+        )
+    parts = {
+        "host": parsed.host, "port": parsed.port, "user": parsed.username,
+        "password": parsed.password, "dbname": parsed.database,
+        "sslmode": parsed.query.get("sslmode"),
+    }
+    return {key: value for key, value in parts.items() if value is not None}
+
+
 class PostgresEngine(Engine):
     type = "postgres"
     dialect = "postgres"
+    config_class = PostgresConfig
+    transactional_ddl = True
     native_materialized_views = True
+    unique_indexes = True
+    advisory_locks = True
     concurrent_writers = True
+    temporary_tables = True
+    asof_join = False
+    lateral_join = True
+    # Unchanged rows of a window are left in place: no dead tuples, no index entries for them.
+    spare_unchanged_rows = True
+    positional_parameters = True  # psycopg RawCursor: the server binds $1, $2, ...
     #: Label sets at least this large use the sort/window plan instead of index probes
     #: (None: always probe). benchmarks/bench_training_set.py, 10M feature rows: probes in
     #: entity order took 0.5-0.7 s / 2.6-7 s for 100k / 1M labels, the window plan 10-40 s /
     #: 17-52 s (it sorts every feature row).
     window_plan_min_labels: int | None = None
 
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg  # already loaded: connect() imported it
+
+        return (psycopg.Error,)
+
     def connect(self) -> None:
         import psycopg
 
-        opts = self.target.options
+        config = self.target.config
         params = {
-            "host": opts.get("host", "127.0.0.1"),
-            "port": int(opts.get("port", 5432)),
-            "user": opts.get("user", "postgres"),
-            "dbname": opts.get("dbname", opts.get("database", "postgres")),
-            "connect_timeout": int(opts.get("connect_timeout", 10)),
+            "host": config.host, "port": config.port, "user": config.user,
+            "dbname": config.dbname, "connect_timeout": config.connect_timeout,
             "application_name": "featurekit",
         }
-        if opts.get("password"):
-            params["password"] = opts["password"]
-        if opts.get("sslmode"):
-            params["sslmode"] = opts["sslmode"]
+        if config.password:
+            params["password"] = config.password
+        if config.sslmode:
+            params["sslmode"] = config.sslmode
         try:
             self.conn = psycopg.connect(
                 autocommit=True, cursor_factory=psycopg.RawCursor, **params
@@ -209,13 +283,13 @@ class PostgresEngine(Engine):
         # server untouched, so `%` and a `?` inside a name or a string literal stay as they are.
         return _placeholders(sql) if params else sql
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+    def execute(self, sql: str, params: Any = None) -> None:
         self.conn.execute(self._params(sql, params), params)
 
-    def execute_count(self, sql: str, params: Sequence[Any] | None = None) -> int:
+    def execute_count(self, sql: str, params: Any = None) -> int:
         return self.conn.execute(self._params(sql, params), params).rowcount
 
-    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+    def fetchall(self, sql: str, params: Any = None) -> list[tuple]:
         return self.conn.execute(self._params(sql, params), params).fetchall()
 
     def fetch_arrow(self, sql: str) -> pa.Table:
@@ -255,7 +329,7 @@ class PostgresEngine(Engine):
             table = table.set_column(names.index(name), name, column)
         return table
 
-    def fetch_doubles(self, sql: str, params: Sequence[Any] | None = None,
+    def fetch_doubles(self, sql: str, params: Any = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         """Binary COPY, read by numpy as one structured array (float8send is a byte copy;
         CSV would print and parse every number).
@@ -579,11 +653,11 @@ class PostgresEngine(Engine):
         self.execute(f"ANALYZE {relation}")
         return self.count(name)
 
-    @staticmethod
-    def unsupported(expression: exp.Expression) -> list[str]:
+    @classmethod
+    def unsupported(cls, expression: exp.Expression) -> list[str]:
         from sqlglot import exp
 
-        problems = []
+        problems = super().unsupported(expression)
         for group in expression.find_all(exp.Group):
             if group.args.get("all"):
                 problems.append("GROUP BY ALL (list the grouping columns)")
@@ -596,9 +670,6 @@ class PostgresEngine(Engine):
         for star in expression.find_all(exp.Star):
             if star.args.get("except") or star.args.get("replace"):
                 problems.append("SELECT * EXCLUDE/REPLACE (list the columns)")
-        for join in expression.find_all(exp.Join):
-            if "ASOF" in (join.args.get("kind") or "").upper() or join.args.get("method") == "ASOF":
-                problems.append("ASOF JOIN (use a LATERAL subquery)")
         return sorted(set(problems))
 
     # -- retrieval and logs (python layer) ----------------------------------------------
@@ -608,7 +679,7 @@ class PostgresEngine(Engine):
         threshold = self.window_plan_min_labels
         if threshold is not None and n_labels >= threshold:
             return pit.window_sql(self.quote, labels, views)
-        return pit.lateral_sql(self.quote, labels, views)
+        return super().point_in_time_sql(labels, views, n_labels)
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
         return _arrow_to_pg(arrow_type)
