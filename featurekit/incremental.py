@@ -50,11 +50,10 @@ def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetim
     ``record(rows, high_water_mark)`` runs in the same transaction, so the run's record
     commits with its rows (and costs no commit of its own). Returns the rows written.
     """
-    query = stage_query(engine, model, windowed_sql, start)
-    if not engine.spare_unchanged_rows:
-        return _overwrite_window(engine, model, query, start, record)
     # A temporary table lives as long as its connection, and the `finally` below drops it.
-    stage, rows = engine.create_temporary(model.name + _STAGE, query)
+    stage, rows = engine.create_temporary(
+        model.name + _STAGE, stage_query(engine, model, windowed_sql, start)
+    )
     try:
         newest = engine.check_output(model.name, stage, model.unique_key, model.timestamp)
         columns = [name for name, _ in engine.columns(model.name)]
@@ -80,31 +79,6 @@ def high_water_mark(engine: Engine, model: Model) -> datetime | None:
 
 def _as_mark(value: object) -> datetime | None:
     return as_naive_utc(value) if isinstance(value, date) else None  # datetime is a date
-
-
-def _overwrite_window(engine: Engine, model: Model, query: str, start: datetime,
-                      record: Record) -> int:
-    """Delete the table's rows from ``start`` on and insert the query's, then check them.
-
-    One transaction, no staging copy and no comparison with the old rows: the check runs on
-    the inserted rows (the only ones left from ``start`` on) and a failure rolls it all back.
-    """
-    from featurekit.sql import timestamp_literal
-
-    q = engine.quote
-    table, ts = engine.relation(model.name), q(model.timestamp)
-    listed = ", ".join(q(c) for c, _ in engine.columns(model.name))
-    since = timestamp_literal(start).sql(dialect=engine.dialect)
-    with engine.transaction():
-        engine.run(f"DELETE FROM {table} WHERE {ts} >= :start", {"start": start})
-        rows = engine.execute_count(  # the query is in the engine's dialect already
-            f"INSERT INTO {table} ({listed}) SELECT {listed} FROM ({query}) AS q"
-        )
-        window = f"(SELECT * FROM {table} WHERE {ts} >= {since}) AS w"
-        newest = engine.check_output(model.name, window, model.unique_key, model.timestamp)
-        mark = _as_mark(newest) if rows else high_water_mark(engine, model)
-        record(rows, mark)
-    return rows
 
 
 def _replace_window(engine: Engine, model: Model, stage: str, start: datetime,

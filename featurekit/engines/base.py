@@ -64,11 +64,6 @@ class Engine:
     #: ``LATERAL`` subqueries with ``LIMIT`` run (point-in-time joins probe with them when
     #: there is no ASOF; online lookups always do).
     lateral_join: bool
-    # -- costs (each engine sets them too) ------------------------------------------------
-    #: An incremental window is rewritten by difference (only rows that changed are deleted
-    #: and inserted): worth it where each deleted row costs a dead tuple and index entries;
-    #: else the window is deleted and the query's rows inserted.
-    spare_unchanged_rows: bool
     _in_transaction = False  # set while a transaction() block is open on this connection
     #: How identifiers are quoted (a quote inside one is doubled).
     identifier_quote = '"'

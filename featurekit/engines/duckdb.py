@@ -70,9 +70,6 @@ class DuckDBEngine(Engine):
     # ASOF LEFT JOIN: measured 2x faster than a range join + ROW_NUMBER at 1M labels.
     asof_join = True
     lateral_join = True
-    # Deleting a window marks rows in a bitmap (no index to maintain) and the insert appends:
-    # both cost less than the two anti-joins of a comparison with the old rows.
-    spare_unchanged_rows = False
 
     @property
     def errors(self) -> tuple[type[BaseException], ...]:
