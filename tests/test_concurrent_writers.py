@@ -99,6 +99,19 @@ def test_concurrent_first_logs_of_a_new_model_both_succeed(make_project, engine_
         assert len(logged) == len({r[0] for r in logged}) == expected
 
 
+def test_concurrent_first_monitor_runs_of_a_fresh_metadata_schema_both_succeed(
+        make_project, engine_name):
+    monitor = "sql: SELECT 1 AS x\nchecks:\n  - {test: row_count, min: 1}\n"
+    for trial in range(TRIALS):
+        p = make_project(f"trial{trial}")
+        p.write("monitors/one.yml", monitor)
+        outcomes = run_together(p.root, lambda project: project.monitor(as_of="2024-01-02"),
+                                lambda project: project.monitor(as_of="2024-01-03"))
+        assert_all_succeeded(engine_name, outcomes)
+        got = query(p, f"SELECT status FROM \"{p.metadata}\".monitor_results")
+        assert got and {status for (status,) in got} == {"ok"}
+
+
 @pytest.mark.parametrize("size", [10, 20_000])
 def test_overlapping_batches_from_two_writers_are_written_once(make_project, engine_name, size):
     p = make_project()

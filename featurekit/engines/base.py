@@ -106,27 +106,31 @@ class Engine:
         raise NotImplementedError
 
     # -- featurekit's own statements (canonical SQL, named parameters) -------------------
-    def prepare(self, statement: str, params: Mapping[str, Any] | None = None
+    def prepare(self, statement: str | exp.Expression, params: Mapping[str, Any] | None = None
                 ) -> tuple[str, Any]:
-        """A canonical statement as this engine's SQL, with the values its driver binds."""
+        """A canonical statement (text, or a tree built from it: ``statements.render``) as
+        this engine's SQL, with the values its driver binds."""
         from featurekit.engines.statements import render
 
         rendered = render(statement, self.dialect, self.positional_parameters)
         return rendered.sql, rendered.values(params, self.positional_parameters)
 
-    def native(self, statement: str) -> str:
+    def native(self, statement: str | exp.Expression) -> str:
         """A canonical statement without parameters as this engine's SQL."""
         return self.prepare(statement)[0]
 
-    def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+    def run(self, statement: str | exp.Expression,
+            params: Mapping[str, Any] | None = None) -> None:
         """Run a canonical statement (see ``engines.statements``)."""
         self.execute(*self.prepare(statement, params))
 
-    def run_count(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+    def run_count(self, statement: str | exp.Expression,
+                  params: Mapping[str, Any] | None = None) -> int:
         """Run a canonical INSERT/UPDATE/DELETE; the number of rows it touched."""
         return self.execute_count(*self.prepare(statement, params))
 
-    def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+    def rows(self, statement: str | exp.Expression,
+             params: Mapping[str, Any] | None = None) -> list[tuple]:
         """The rows of a canonical query."""
         return self.fetchall(*self.prepare(statement, params))
 
@@ -143,9 +147,11 @@ class Engine:
         """Raise the driver's error unless the database answers."""
         self.fetchall("SELECT 1")
 
-    def fetch_doubles(self, sql: str, params: Any = None,
+    def fetch_doubles(self, statement: str | exp.Expression,
+                      params: Mapping[str, Any] | None = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
-        """The non-NULL values of each column of a query whose columns are all DOUBLE PRECISION.
+        """The non-NULL values of each column of a canonical query whose columns are all
+        DOUBLE PRECISION.
 
         Read in bulk as float64 arrays (no Python object per value), in the query's order.
         ``nullable`` may say which columns can hold NULLs (a hint an engine may use).

@@ -17,6 +17,7 @@ from featurekit.errors import DatabaseLocked, EngineError
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    from sqlglot import exp
 
 _NEW = "__fk_new"
 
@@ -127,14 +128,17 @@ class DuckDBEngine(Engine):
     def fetch_arrow(self, sql: str) -> pa.Table:
         return self.conn.sql(sql).to_arrow_table()  # .execute() would copy the rows
 
-    def fetch_doubles(self, sql: str, params: Any = None,
+    def fetch_doubles(self, statement: str | exp.Expression,
+                      params: Mapping[str, Any] | None = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
-        table = self.conn.sql(sql, params=params or None).to_arrow_table()
+        sql, values = self.prepare(statement, params)
+        table = self.conn.sql(sql, params=values).to_arrow_table()
         out = []
         while table.num_columns:  # release each Arrow column once it is copied out
             out.append(table.column(0).drop_null().to_numpy())
             table = table.remove_column(0)
         return out
+
     def syntax_error(self, sql: str) -> str | None:
         import json
 

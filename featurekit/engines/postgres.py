@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import hashlib
 import io
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,45 +63,6 @@ def _pg_to_arrow(type_name: str) -> pa.DataType:
         "date": pa.date32(), "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(),
         "name": pa.string(), "uuid": pa.string(),
     }.get(type_name, pa.string())
-
-
-# What may hold a `?` that is not a parameter: string literals, escape strings, quoted
-# names, dollar-quoted strings and comments. Matched first, so their `?` are kept.
-_LEXEMES = re.compile(
-    r"""'(?:[^']|'')*'
-    | (?<![A-Za-z0-9_])[eE]'(?:[^'\\]|\\.|'')*'
-    | "(?:[^"]|"")*"
-    | --[^\n]*
-    | /\*.*?\*/
-    | \$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?\$(?P=tag)\$
-    | \?""",
-    re.S | re.X,
-)
-
-
-@functools.lru_cache(maxsize=512)
-def _placeholders(sql: str, client_side: bool = False) -> str:
-    """``?`` parameter markers as PostgreSQL's ``$1, $2, ...`` (or, for psycopg's client-side
-    binding, ``%s`` with every literal ``%`` doubled).
-
-    Only a ``?`` outside string literals, quoted names and comments is a marker.
-
-    >>> _placeholders("SELECT 'a?', x FROM t WHERE x = ? AND y = ?::int -- ?")
-    "SELECT 'a?', x FROM t WHERE x = $1 AND y = $2::int -- ?"
-    >>> _placeholders("SELECT '5%?' WHERE x = ?", client_side=True)
-    "SELECT '5%%?' WHERE x = %s"
-    """
-    pieces, position, number = [], 0, 0
-    for match in _LEXEMES.finditer(sql):
-        if match.group(0) == "?":
-            number += 1
-            pieces += [sql[position:match.start()], None]
-            position = match.end()
-    pieces.append(sql[position:])
-    if client_side:
-        return "".join("%s" if p is None else p.replace("%", "%%") for p in pieces)
-    markers = iter(range(1, number + 1))
-    return "".join(f"${next(markers)}" if p is None else p for p in pieces)
 
 
 def _key_order(column: pa.ChunkedArray) -> Any:
@@ -275,20 +234,14 @@ class PostgresEngine(Engine):
     def close(self) -> None:
         self.conn.close()
 
-    @staticmethod
-    def _params(sql: str, params: Sequence[Any] | None) -> str:
-        # Internal SQL marks parameters with `?`; the connection's RawCursor sends `$n` to the
-        # server untouched, so `%` and a `?` inside a name or a string literal stay as they are.
-        return _placeholders(sql) if params else sql
-
     def execute(self, sql: str, params: Any = None) -> None:
-        self.conn.execute(self._params(sql, params), params)
+        self.conn.execute(sql, params)
 
     def execute_count(self, sql: str, params: Any = None) -> int:
-        return self.conn.execute(self._params(sql, params), params).rowcount
+        return self.conn.execute(sql, params).rowcount
 
     def fetchall(self, sql: str, params: Any = None) -> list[tuple]:
-        return self.conn.execute(self._params(sql, params), params).fetchall()
+        return self.conn.execute(sql, params).fetchall()
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         """Stream the result as CSV through COPY and parse it with Arrow's C++ reader."""
@@ -327,7 +280,8 @@ class PostgresEngine(Engine):
             table = table.set_column(names.index(name), name, column)
         return table
 
-    def fetch_doubles(self, sql: str, params: Any = None,
+    def fetch_doubles(self, statement: str | exp.Expression,
+                      params: Mapping[str, Any] | None = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         """Binary COPY, read by numpy as one structured array (float8send is a byte copy;
         CSV would print and parse every number).
@@ -337,10 +291,13 @@ class PostgresEngine(Engine):
         nullable that has a NULL anyway is caught (the first NULL's length word reads -1 where
         8 was expected) and the query read again with every column masked.
         """
-        from psycopg import ClientCursor
+        from psycopg.sql import Literal
 
-        if params:  # COPY takes no bind parameters: bind them client-side
-            sql = ClientCursor(self.conn).mogrify(_placeholders(sql, client_side=True), params)
+        from featurekit.engines.statements import render_with_literals
+
+        # COPY takes no bind parameters: the values are written in by psycopg's own quoting
+        sql = render_with_literals(statement, self.dialect, params,
+                                   lambda value: Literal(value).as_string(self.conn))
         names = [self.quote(name) for name, _ in self.describe_query(sql)]
         if not names:
             return []
@@ -438,7 +395,7 @@ class PostgresEngine(Engine):
     def relation_kind(self, name: str, schema: str | None = None) -> str | None:
         rows = self.fetchall(
             "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r','p','v','m')",
+            "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m')",
             [schema or self.schema, name],
         )
         return _KIND[rows[0][0]] if rows else None
@@ -446,7 +403,7 @@ class PostgresEngine(Engine):
     def relation_names(self, schema: str | None = None) -> list[str]:
         return [name for (name,) in self.fetchall(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = ? AND c.relkind IN ('r','p','v','m')",
+            "WHERE n.nspname = $1 AND c.relkind IN ('r','p','v','m')",
             [schema or self.schema],
         )]
 
@@ -457,7 +414,7 @@ class PostgresEngine(Engine):
                 "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
                 "JOIN pg_class c ON c.oid = a.attrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped "
+                "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
                 "ORDER BY a.attnum",
                 [schema or self.schema, name],
             )
@@ -467,7 +424,7 @@ class PostgresEngine(Engine):
         """True when views or materialized views read this relation (DROP would need CASCADE)."""
         rows = self.fetchall(
             "SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
-            "WHERE d.refobjid = to_regclass(?) AND r.ev_class <> d.refobjid LIMIT 1",
+            "WHERE d.refobjid = to_regclass($1) AND r.ev_class <> d.refobjid LIMIT 1",
             [f"{self.relation(name)}"],
         )
         return bool(rows)
@@ -476,16 +433,16 @@ class PostgresEngine(Engine):
     def lock(self, key: str) -> Iterator[bool]:
         """A session advisory lock: two schedulers never refresh one model at once."""
         lock_id = _lock_id(key)
-        got = self.fetchall("SELECT pg_try_advisory_lock(?)", [lock_id])[0][0]
+        got = self.fetchall("SELECT pg_try_advisory_lock($1)", [lock_id])[0][0]
         try:
             yield bool(got)
         finally:
             if got:
-                self.execute("SELECT pg_advisory_unlock(?)", [lock_id])
+                self.execute("SELECT pg_advisory_unlock($1)", [lock_id])
 
     def _wait_for_lock(self, key: str) -> None:
         # Released at commit or rollback, so a crashed session never leaves it held.
-        self.execute("SELECT pg_advisory_xact_lock(?)", [_lock_id(key)])
+        self.execute("SELECT pg_advisory_xact_lock($1)", [_lock_id(key)])
 
     # -- bulk data ----------------------------------------------------------------------
     def _copy_in(self, relation: str, data: pa.Table) -> None:
@@ -618,7 +575,7 @@ class PostgresEngine(Engine):
         """An index led by the time column: incremental windows delete and read by range."""
         leading = self.fetchall(
             "SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-            "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(?) AND a.attname = ?",
+            "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass($1) AND a.attname = $2",
             [self.relation(name), column],
         )
         if not leading:

@@ -16,7 +16,7 @@ from featurekit.errors import FeaturekitError, MonitorError, did_you_mean
 from featurekit.monitoring import checks as t
 from featurekit.monitoring import stats
 from featurekit.monitoring.config import Check, Monitor, Window
-from featurekit.monitoring.query import Sql
+from featurekit.monitoring.query import Sql, describe
 from featurekit.monitoring.results import CheckResult
 from featurekit.monitoring.source import Source, resolve_relation, resolve_source
 from featurekit.monitoring.specs import (
@@ -135,7 +135,7 @@ class Evaluation:
             if table is None:
                 self.ref_missing = f"reference table {window.table} does not exist"
                 return None
-            described = self.engine.describe_query(f"SELECT * FROM {table} AS src")
+            described = describe(self.engine, Sql(f"SELECT * FROM {table} AS src"))
             kinds = {name: self.engine.column_kind(kind) for name, kind in described}
         sql = self._window(window, table)
         if not window.is_fixed:
