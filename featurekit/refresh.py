@@ -341,16 +341,21 @@ class _Runner:
         if model.materialized == "incremental" and not rebuild:
             rebuild = self._upstream_redefined(model.name, last)
         run_id = state.start_run(model.name, model.materialized, fingerprint, self.invocation)
-        window_from: datetime | None = None  # set when only a window was recomputed
         try:
             start = window_start(model, last) if model.materialized == "incremental" else None
             if start is not None and not rebuild and engine.relation_kind(model.name):
                 windowed = self.project.compile_model(model.name, start - model.lookback)
-                rows, high_water = build_window(engine, model, windowed, start)
-                action, window_from = f"incremental from {start:%Y-%m-%d %H:%M:%S}", start
-            else:
-                action, rows = materialize(engine, model, self.compiled[model.name], rebuild)
-                high_water = high_water_mark(engine, model)
+
+                def record(rows: int, high_water: datetime | None) -> None:
+                    state.finish_run(run_id, SUCCESS, rows=rows, high_water_mark=high_water,
+                                     window=(start, high_water))
+
+                rows = build_window(engine, model, windowed, start, record)
+                action = f"incremental from {start:%Y-%m-%d %H:%M:%S}"
+                return ModelResult(model.name, SUCCESS, action, rows,
+                                   time.perf_counter() - started)
+            action, rows = materialize(engine, model, self.compiled[model.name], rebuild)
+            high_water = high_water_mark(engine, model)
         except _query_errors(engine) as exc:
             message = str(exc).strip()
             if not isinstance(exc, FeaturekitError):
@@ -358,8 +363,7 @@ class _Runner:
             state.finish_run(run_id, FAILED, error=message)
             return ModelResult(model.name, FAILED, seconds=time.perf_counter() - started,
                                message=message)
-        state.finish_run(run_id, SUCCESS, rows=rows, high_water_mark=high_water,
-                         window=(window_from, high_water if window_from else None))
+        state.finish_run(run_id, SUCCESS, rows=rows, high_water_mark=high_water)
         return ModelResult(model.name, SUCCESS, action, rows, time.perf_counter() - started)
 
 

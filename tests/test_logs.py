@@ -282,3 +282,14 @@ def test_postgres_appends_in_key_order_for_both_arrow_string_layouts(arrow_type)
     ordered = [values[i] for i in _key_order(column)]
     # By the first 8 UTF-8 bytes (ties keep their order): the order of a "C" index.
     assert ordered == sorted(values, key=lambda v: v.encode()[:8])
+
+
+def test_zoned_times_load_as_the_same_instants(project):
+    berlin = pa.array([datetime(2024, 3, 1, 12, tzinfo=UTC), None], pa.timestamp("us", tz="UTC"))
+    data = pa.table({"seen": berlin.cast(pa.timestamp("us", tz="Europe/Berlin")),
+                     "seen_ns": berlin.cast(pa.timestamp("ns", tz="America/New_York"))})
+    project.engine.load_arrow(data, "zoned")
+    got = rows(project, "SELECT seen, seen_ns FROM {schema}.zoned ORDER BY seen")
+    noon = datetime(2024, 3, 1, 12, tzinfo=UTC)
+    assert [tuple(v if v is None else v.astimezone(UTC) for v in row) for row in got] == [
+        (noon, noon), (None, None)]

@@ -93,6 +93,22 @@ def _key_order(column: pa.ChunkedArray) -> Any:
     return np.argsort(prefix.view(">u8").ravel(), kind="stable")
 
 
+def _naive_utc_times(data: pa.Table) -> pa.Table:
+    """Zoned timestamp columns as their naive UTC times (the same instants).
+
+    Arrow writes a zoned timestamp to CSV 20-30x slower than a naive one (about 1 s per
+    million values); the session's zone is UTC (set on connect), so the server reads the
+    naive text as the same instant, into TIMESTAMPTZ and TIMESTAMP columns alike.
+    """
+    import pyarrow as pa
+
+    for index, field in enumerate(data.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            naive = data.column(index).cast(pa.timestamp(field.type.unit))
+            data = data.set_column(index, field.name, naive)
+    return data
+
+
 def _lock_id(key: str) -> int:
     """The 64-bit advisory lock number for a lock name."""
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
@@ -434,6 +450,7 @@ class PostgresEngine(Engine):
         import pyarrow.csv as pacsv
 
         columns = ", ".join(self.quote(c) for c in data.column_names)
+        data = _naive_utc_times(data)
         with self.conn.cursor() as cur, cur.copy(
             f"COPY {relation} ({columns}) FROM STDIN WITH (FORMAT csv)"
         ) as copy:
@@ -536,6 +553,10 @@ class PostgresEngine(Engine):
     def replace_table(self, name: str, select_sql: str, unique_key: Sequence[str],
                       time_column: str | None = None) -> int:
         new = self.relation(name + _NEW)
+        if time_column:
+            # Rows stored in time order keep a window's rows on few pages: the window's reads,
+            # deletes and anti-joins then visit those pages, not nearly every page of the table.
+            select_sql = f"SELECT * FROM ({select_sql}) AS q ORDER BY {self.quote(time_column)}"
         self.execute(f"DROP TABLE IF EXISTS {new}")
         self.execute(f"CREATE TABLE {new} AS {select_sql}")
         try:
