@@ -1,11 +1,12 @@
-"""Incremental models: recompute only rows at or after a start time, in one transaction.
+"""Incremental models: recompute only rows at or after a start time, all or nothing.
 
 A run's window starts at the model's high-water mark (its newest timestamp after the last
 successful run) minus ``restate`` (the allowance for late data) and is open-ended. Inputs that
 declare a timestamp are read from ``start - lookback`` on; output rows with
-``timestamp >= start`` replace the table's rows in that range (delete + insert, one
-transaction). So any sequence of appends and refreshes gives the table a full rebuild gives,
-as long as a row at time t depends only on inputs in [t - lookback, ...) and late input rows
+``timestamp >= start`` replace the table's rows in that range (``Engine.replace_rows_since``:
+delete + insert in one transaction, or a new version of the table swapped in where there are
+no transactions). So any sequence of appends and refreshes gives the table a full rebuild
+gives, as long as a row at time t depends only on inputs in [t - lookback, ...) and late input rows
 arrive no earlier than ``high-water mark - restate``.
 """
 
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
     from featurekit.engines.base import Engine
     from featurekit.model import Model
     from featurekit.state import LastRun
-
-_STAGE = "__fk_stage"
-
 
 def window_start(model: Model, last: LastRun | None) -> datetime | None:
     """Where this run's window starts; None means build everything."""
@@ -46,18 +44,10 @@ def build_window(engine: Engine, model: Model, windowed_sql: str,
 
     Returns the rows written and the table's new high-water mark.
     """
-    stage = engine.quote(model.name + _STAGE)
-    # A temporary table lives as long as its connection, and the `finally` below drops it.
-    rows = engine.execute_count(
-        f"CREATE TEMP TABLE {stage} AS {stage_query(engine, model, windowed_sql, start)}"
+    rows, newest = engine.replace_rows_since(
+        model.name, stage_query(engine, model, windowed_sql, start), model.timestamp, start,
+        model.unique_key,
     )
-    try:
-        newest = engine.check_output(model.name, stage, model.unique_key, model.timestamp)
-        columns = [name for name, _ in engine.columns(model.name)]
-        with engine.transaction():
-            _replace_window(engine, model, stage, start, columns)
-    finally:
-        engine.execute(f"DROP TABLE IF EXISTS {stage}")
     if rows:  # the stage's rows are the newest: every row left in the table is older
         return rows, _as_mark(newest)
     return rows, high_water_mark(engine, model)
@@ -75,34 +65,3 @@ def high_water_mark(engine: Engine, model: Model) -> datetime | None:
 
 def _as_mark(value: object) -> datetime | None:
     return as_naive_utc(value) if isinstance(value, date) else None  # datetime is a date
-
-
-def _replace_window(engine: Engine, model: Model, stage: str, start: datetime,
-                    columns: list[str]) -> None:
-    """Make the table's rows from ``start`` on equal the stage's (inside a transaction).
-
-    Rows with an identity (entity, timestamp) that are recomputed unchanged — most of a
-    restated window — are left in place; only rows that differ are deleted and inserted,
-    which spares index maintenance and dead tuples on large tables.
-    """
-    q = engine.quote
-    table, ts = engine.relation(model.name), q(model.timestamp)
-    listed = ", ".join(q(c) for c in columns)
-    if not model.unique_key:  # rows have no identity: replace the window wholesale
-        engine.execute(f"DELETE FROM {table} WHERE {ts} >= ?", [start])
-        engine.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage}")
-        return
-    match = " AND ".join(
-        [f"s.{q(k)} = t.{q(k)}" for k in model.unique_key]
-        + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns
-           if c not in model.unique_key]
-    )
-    engine.execute(
-        f"DELETE FROM {table} AS t WHERE t.{ts} >= ? "
-        f"AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", [start]
-    )
-    engine.execute(
-        f"INSERT INTO {table} ({listed}) SELECT {', '.join(f's.{q(c)}' for c in columns)} "
-        f"FROM {stage} AS s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= ? AND {match})", [start]
-    )

@@ -11,7 +11,7 @@ from typing import Any
 from featurekit.errors import ConfigError, did_you_mean
 from featurekit.yamlfile import load_yaml
 
-ENGINE_TYPES = ("duckdb", "postgres")
+ENGINE_TYPES = ("duckdb", "postgres", "spark")
 _ENV_VAR = re.compile(
     r"""\{\{\s*env_var\(\s*(['"])(?P<name>[^'"]+)\1\s*(?:,\s*(['"])(?P<default>[^'"]*)\3\s*)?\)\s*\}\}"""
 )
@@ -72,6 +72,11 @@ class Target:
         """Where this target points, safe to print (no password)."""
         if self.type == "duckdb":
             return f"duckdb file {self.options.get('path', 'featurekit.duckdb')}"
+        if self.type == "spark":
+            where = self.options.get("remote") or (
+                f"{self.options.get('master', 'local[*]')}, warehouse "
+                f"{self.options.get('warehouse')}")
+            return f"spark {where}, database {self.schema}"
         opts = self.options
         user = opts.get("user", "postgres")
         return (
@@ -170,10 +175,10 @@ def load_target(
             f'{where}: unknown type "{engine}"{did_you_mean(str(engine), ENGINE_TYPES)}; '
             f"use one of: {', '.join(ENGINE_TYPES)}"
         )
-    default_schema = "main" if engine == "duckdb" else "public"
+    default_schema = {"duckdb": "main", "postgres": "public", "spark": "default"}[engine]
     schema = str(options.pop("schema", default_schema))
     try:
-        threads = int(options.pop("threads", 1 if engine == "duckdb" else 4))
+        threads = int(options.pop("threads", 4 if engine == "postgres" else 1))
     except ValueError:
         raise ConfigError(f"{where}: threads must be a whole number") from None
     metadata_schema = str(options.pop("metadata_schema", "featurekit"))
@@ -184,4 +189,27 @@ def load_target(
         if raw != ":memory:" and not Path(raw).is_absolute():
             raw = str((project_dir or path.parent) / raw)
         options["path"] = raw
+    if engine == "spark":
+        options = _spark_options(options, where, project_dir or path.parent)
     return Target(name, engine, schema, options, threads, metadata_schema)
+
+
+def _spark_options(options: dict[str, Any], where: str, project_dir: Path) -> dict[str, Any]:
+    """A spark target's settings: ``remote`` (Spark Connect) or in-process ``master`` and
+    ``warehouse`` (relative to the project), and any Spark ``conf``."""
+    conf = options.get("conf") or {}
+    if not isinstance(conf, dict):
+        raise ConfigError(f"{where}: conf must be a mapping of Spark settings, e.g. "
+                          f"conf: {{spark.sql.shuffle.partitions: 8}}")
+    if options.get("remote"):
+        local = [key for key in ("master", "warehouse") if key in options]
+        if local:
+            raise ConfigError(f"{where}: remote: (a Spark Connect server) and "
+                              f"{' and '.join(local)} (in-process Spark) exclude each other; "
+                              f"keep one")
+        return {"remote": str(options["remote"]), "conf": conf}
+    warehouse = Path(str(options.get("warehouse", ".featurekit/spark")))
+    if not warehouse.is_absolute():
+        warehouse = project_dir / warehouse
+    return {"master": str(options.get("master", "local[*]")), "warehouse": str(warehouse),
+            "conf": conf}

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 _ENGINES = {
     "duckdb": ("featurekit.engines.duckdb", "DuckDBEngine"),
     "postgres": ("featurekit.engines.postgres", "PostgresEngine"),
+    "spark": ("featurekit.engines.spark", "SparkEngine"),
 }
 
 
@@ -40,4 +41,7 @@ def connect(target: Target, read_only: bool = False) -> Engine:
 
 def driver_errors() -> tuple[type[BaseException], ...]:
     """The error classes of the database drivers loaded so far (what a failed query raises)."""
-    return tuple(sys.modules[d].Error for d in ("duckdb", "psycopg") if d in sys.modules)
+    errors = [sys.modules[d].Error for d in ("duckdb", "psycopg") if d in sys.modules]
+    if "pyspark.errors" in sys.modules:
+        errors.append(sys.modules["pyspark.errors"].PySparkException)
+    return tuple(errors)

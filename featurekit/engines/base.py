@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from featurekit.errors import DuplicateKeyError, RefreshError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from featurekit.profiles import Target
 
 DUPLICATE_SAMPLE = 5
+_STAGE = "__fk_stage"
 
 
 class Engine:
@@ -257,6 +260,55 @@ class Engine:
         models): it must never be NULL, and each engine makes range scans on it cheap.
         """
         raise NotImplementedError
+
+    def replace_rows_since(self, name: str, stage_sql: str, time_column: str, start: datetime,
+                           unique_key: Sequence[str]) -> tuple[int, Any]:
+        """Make table ``name``'s rows with ``time_column >= start`` those of ``stage_sql``.
+
+        Returns the stage's row count and its max(time_column). The default stages the rows
+        in a temporary table, checks them, and deletes and inserts in one transaction.
+        """
+        stage = self.quote(name + _STAGE)
+        # A temporary table lives as long as its connection, and the `finally` below drops it.
+        rows = self.execute_count(f"CREATE TEMP TABLE {stage} AS {stage_sql}")
+        try:
+            newest = self.check_output(name, stage, unique_key, time_column)
+            columns = [column for column, _ in self.columns(name)]
+            with self.transaction():
+                self._replace_window(name, stage, time_column, start, unique_key, columns)
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {stage}")
+        return rows, newest
+
+    def _replace_window(self, name: str, stage: str, time_column: str, start: datetime,
+                        unique_key: Sequence[str], columns: list[str]) -> None:
+        """Make the table's rows from ``start`` on equal the stage's (inside a transaction).
+
+        Rows with an identity (entity, timestamp) that are recomputed unchanged — most of a
+        restated window — are left in place; only rows that differ are deleted and inserted,
+        which spares index maintenance and dead tuples on large tables.
+        """
+        q = self.quote
+        table, ts = self.relation(name), q(time_column)
+        listed = ", ".join(q(c) for c in columns)
+        if not unique_key:  # rows have no identity: replace the window wholesale
+            self.execute(f"DELETE FROM {table} WHERE {ts} >= ?", [start])
+            self.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage}")
+            return
+        match = " AND ".join(
+            [f"s.{q(k)} = t.{q(k)}" for k in unique_key]
+            + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns
+               if c not in unique_key]
+        )
+        self.execute(
+            f"DELETE FROM {table} AS t WHERE t.{ts} >= ? "
+            f"AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", [start]
+        )
+        self.execute(
+            f"INSERT INTO {table} ({listed}) SELECT {', '.join(f's.{q(c)}' for c in columns)} "
+            f"FROM {stage} AS s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= ? AND {match})", [start]
+        )
 
     def materialized_view(self, name: str, select_sql: str, unique_key: Sequence[str],
                           rebuild: bool) -> int:
