@@ -1,12 +1,18 @@
-"""Fixtures: real DuckDB files in temp dirs and real PostgreSQL schemas, one per test.
+"""Fixtures: real DuckDB files in temp dirs, real PostgreSQL schemas and real Spark
+databases, one per test.
 
 PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres).
 Without a reachable server its cases skip, unless FEATUREKIT_REQUIRE_PG=1, where they fail.
+Spark runs in-process (one local session for the whole test run, its metastore and tables in
+one temp warehouse); without pyspark or Java 17 its cases skip, unless
+FEATUREKIT_REQUIRE_SPARK=1, where they fail.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import textwrap
 import uuid
 from pathlib import Path
@@ -16,6 +22,9 @@ import pytest
 PG_DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 ENGINES = ["duckdb", "postgres"]
 _pg_status: dict[str, str | None] = {}
+_spark_status: dict[str, str | None] = {}
+#: The one warehouse (metastore + tables) of the test run's Spark session.
+SPARK_WAREHOUSE = Path(tempfile.gettempdir()) / f"featurekit-spark-{os.getpid()}"
 
 
 def pg_unavailable() -> str | None:
@@ -31,11 +40,46 @@ def pg_unavailable() -> str | None:
     return _pg_status["reason"]
 
 
+def spark_unavailable() -> str | None:
+    """None when in-process Spark can start (pyspark and Java 17+), else the reason."""
+    if "reason" not in _spark_status:
+        from featurekit.engines.spark import java_problem
+
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            _spark_status["reason"] = "pyspark is not installed (pip install 'featurekit[spark]')"
+        else:
+            _spark_status["reason"] = java_problem()
+    return _spark_status["reason"]
+
+
 def require_engine(engine: str) -> None:
     if engine == "postgres" and (reason := pg_unavailable()):
         if os.environ.get("FEATUREKIT_REQUIRE_PG") == "1":
             pytest.fail(f"FEATUREKIT_REQUIRE_PG=1 but {reason}")
         pytest.skip(reason)
+    if engine == "spark" and (reason := spark_unavailable()):
+        if os.environ.get("FEATUREKIT_REQUIRE_SPARK") == "1":
+            pytest.fail(f"FEATUREKIT_REQUIRE_SPARK=1 but {reason}")
+        pytest.skip(reason)
+
+
+def spark_profile(schema: str, warehouse: Path = SPARK_WAREHOUSE) -> str:
+    """The body of a local spark output: two threads, two shuffle partitions, small data."""
+    return (
+        f'type: spark\n      master: "local[2]"\n      warehouse: {warehouse}\n'
+        f"      schema: {schema}\n      conf: {{spark.sql.shuffle.partitions: 2}}"
+    )
+
+
+def drop_spark_databases(*names: str) -> None:
+    """Drop the test's Spark databases (in the session the test run shares)."""
+    from featurekit.engines.spark import spark_session
+
+    session = spark_session({"warehouse": str(SPARK_WAREHOUSE)})
+    for name in names:
+        session.sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")
 
 
 def pg_params() -> dict[str, str]:
@@ -54,6 +98,8 @@ def pg_params() -> dict[str, str]:
 def profiles_yaml(engine: str, tmp_path: Path, schema: str, metadata: str) -> str:
     if engine == "duckdb":
         output = f"type: duckdb\n      path: {tmp_path / 'test.duckdb'}\n      schema: main"
+    elif engine == "spark":
+        output = spark_profile(schema)
     else:
         p = pg_params()
         output = (
@@ -74,7 +120,7 @@ class ProjectFactory:
         self.engine = engine
         self.root = root
         suffix = uuid.uuid4().hex[:10]
-        self.schema = f"fk_t_{suffix}" if engine == "postgres" else "main"
+        self.schema = "main" if engine == "duckdb" else f"fk_t_{suffix}"
         self.metadata = f"fk_m_{suffix}"
         self.projects: list = []
         root.mkdir(parents=True, exist_ok=True)
@@ -118,6 +164,7 @@ class ProjectFactory:
         return project
 
     def cleanup(self) -> None:
+        connected = any(project.is_connected for project in self.projects)
         for project in self.projects:
             project.close()
         if self.engine == "postgres":
@@ -126,6 +173,15 @@ class ProjectFactory:
             with psycopg.connect(PG_DSN, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
                 conn.execute(f'DROP SCHEMA IF EXISTS "{self.metadata}" CASCADE')
+        if self.engine == "spark" and connected:  # else no session was started for it
+            drop_spark_databases(self.schema, self.metadata)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _spark_warehouse():
+    """Remove the Spark warehouse of the test run at its end."""
+    yield
+    shutil.rmtree(SPARK_WAREHOUSE, ignore_errors=True)
 
 
 @pytest.fixture(params=ENGINES)

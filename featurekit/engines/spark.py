@@ -115,10 +115,10 @@ def _connect_address(url: str) -> tuple[str, int]:
 
 
 def _local_session(master: str, warehouse: str, conf: Mapping[str, Any]) -> Any:
-    problem = java_problem()
+    session_class = _import_pyspark()
+    problem = java_problem()  # before pyspark starts a JVM and reports its failure obscurely
     if problem:
         raise EngineError(problem)
-    session_class = _import_pyspark()
     Path(warehouse).mkdir(parents=True, exist_ok=True)
     metastore = f"jdbc:derby:;databaseName={Path(warehouse) / 'metastore_db'};create=true"
     builder = (
@@ -141,7 +141,7 @@ def _local_session(master: str, warehouse: str, conf: Mapping[str, Any]) -> Any:
 
 
 def _remote_session(url: str, conf: Mapping[str, Any]) -> Any:
-    session_class = _import_pyspark()
+    _import_pyspark()
     host, port = _connect_address(url)
     try:  # the client retries for minutes before it gives up on a server that is not there
         socket.create_connection((host, port), timeout=10).close()
@@ -151,7 +151,11 @@ def _remote_session(url: str, conf: Mapping[str, Any]) -> Any:
             f"is it running, and does `remote:` in profiles.yml point at it?"
         ) from None
     try:
-        session = session_class.builder.remote(url).getOrCreate()
+        # The Spark Connect client's own class: pyspark's generic builder refuses a remote
+        # session in a process that also runs a local one.
+        from pyspark.sql.connect.session import SparkSession
+
+        session = SparkSession.builder.remote(url).getOrCreate()
     except ImportError as exc:
         raise EngineError(
             f"Spark Connect needs pyspark's connect extras ({exc}): {INSTALL_HINT}"
@@ -172,8 +176,27 @@ def spark_session(options: Mapping[str, Any]) -> Any:
             session = (_remote_session(str(remote), conf) if remote else _local_session(
                 str(options.get("master", DEFAULT_MASTER)),
                 str(options.get("warehouse", DEFAULT_WAREHOUSE)), conf))
+            _quiet_analysis_errors()
             _sessions[key] = session
         return session
+
+
+def stop_remote_session(url: str) -> None:
+    """End this process's session with the Spark Connect server at ``url``, if it has one."""
+    with _sessions_lock:
+        session = _sessions.pop(url, None)
+    if session is not None:
+        session.stop()
+
+
+def _quiet_analysis_errors() -> None:
+    """pyspark logs every failed query with its JVM stack trace; featurekit raises them."""
+    import logging
+
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _native_quote(name: str) -> str:
