@@ -1,7 +1,7 @@
 """Point-in-time training sets: featurekit against independently written baselines.
 
     python benchmarks/bench_training_set.py [--sizes 10m,1m] [--rounds 3]
-        [--engines duckdb,postgres] [--feast-python /tmp/feastvenv/bin/python] [--extras]
+        [--engines duckdb,postgres,spark] [--feast-python /tmp/feastvenv/bin/python] [--extras]
 
 Sizes: ``10m`` = 100k entities x 100 days = 10M feature rows and 1M labels; ``1m`` = 1M
 feature rows and 100k labels. One feature view ``spend_7d`` (3 features, ttl 7d). Every run is
@@ -24,6 +24,13 @@ Baselines (written the way a user would, with plain duckdb / psycopg; none uses 
   LIMIT 1)`` on the (entity, ts) index, labels visited in entity order (the best-known plan)
   or in their own order; fetched with COPY into pandas ("client"), or kept server-side with
   ``CREATE TEMP TABLE AS`` (no transfer: a lower bound).
+
+* Spark (local[2], the features as Parquet, labels shipped from pandas with Arrow, result
+  back with ``toPandas()``): a range join (``f.ts <= t AND f.ts >= t - ttl``) grouped per label
+  with ``max_by(struct(...), f.ts)`` (the best-known plan); a union of labels and feature rows
+  with a ``last(..., ignorenulls)`` window (the other candidate); Feast 0.67's Spark offline
+  store in its own virtualenv when one is given/found. Every Spark case pays its own JVM
+  start-up; the "import" column holds it (library import + SparkSession).
 
 ``--extras`` adds the in-process figures of the old benchmark: three views, ``log_predictions``
 throughput, ``online_features`` latency.
@@ -103,6 +110,42 @@ LEFT JOIN LATERAL (
 ) AS f ON true
 """
 ENTITY_ORDER = "(SELECT * FROM labels ORDER BY customer_id, event_timestamp)"
+SPARK_RANGE = """
+SELECT l.*, m.best.spend_7d, m.best.txn_count_7d, m.best.avg_amount_7d
+FROM labels AS l LEFT JOIN (
+    SELECT l.label_id,
+           max_by(struct(f.spend_7d, f.txn_count_7d, f.avg_amount_7d), f.feature_ts) AS best
+    FROM labels AS l JOIN features AS f
+      ON f.customer_id = l.customer_id AND f.feature_ts <= l.event_timestamp
+     AND f.feature_ts >= l.event_timestamp - INTERVAL 7 DAYS
+    GROUP BY l.label_id
+) AS m ON m.label_id = l.label_id
+"""
+SPARK_WINDOW = """
+SELECT label_id, customer_id, merchant_id, event_timestamp, is_fraud,
+       CASE WHEN hit.feature_ts >= event_timestamp - INTERVAL 7 DAYS THEN hit.spend_7d END
+           AS spend_7d,
+       CASE WHEN hit.feature_ts >= event_timestamp - INTERVAL 7 DAYS THEN hit.txn_count_7d END
+           AS txn_count_7d,
+       CASE WHEN hit.feature_ts >= event_timestamp - INTERVAL 7 DAYS THEN hit.avg_amount_7d END
+           AS avg_amount_7d
+FROM (
+    SELECT *, last(f, true) OVER (PARTITION BY customer_id ORDER BY ts, is_label
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS hit
+    FROM (
+        SELECT label_id, customer_id, merchant_id, event_timestamp, is_fraud,
+               event_timestamp AS ts, 1 AS is_label,
+               CAST(NULL AS STRUCT<feature_ts: TIMESTAMP_NTZ, spend_7d: DOUBLE,
+                    txn_count_7d: BIGINT, avg_amount_7d: DOUBLE>) AS f
+        FROM labels
+        UNION ALL
+        SELECT NULL, customer_id, NULL, NULL, NULL, feature_ts, 0,
+               struct(feature_ts, spend_7d, CAST(txn_count_7d AS BIGINT), avg_amount_7d)
+        FROM features
+    ) AS u
+) AS w
+WHERE is_label = 1
+"""
 
 # case -> (engine, description); the first case of an engine is the reference for checksums
 CASES = {
@@ -118,7 +161,18 @@ CASES = {
         "hand_lateral_server": "hand-written LATERAL, entity order, server-side only",
         "hand_lateral_label_order": "hand-written LATERAL, label order -> pandas",
     },
+    "spark": {
+        "hand_spark_range": "hand-written range join + max_by (Spark SQL) -> toPandas()",
+        "featurekit_spark": "featurekit training_set (Spark)",
+        "hand_spark_window": "hand-written union + last-non-null window (Spark SQL)",
+        "feast_spark": "Feast 0.67 Spark offline store -> to_df()",
+    },
 }
+FEAST_CASES = ("feast_duckdb", "feast_spark")
+SPARK_CONF = {"spark.master": "local[2]", "spark.sql.shuffle.partitions": "8",
+              "spark.ui.enabled": "false", "spark.driver.memory": "6g",
+              "spark.sql.execution.arrow.pyspark.enabled": "true",
+              "spark.sql.session.timeZone": "UTC"}
 
 
 # -- worker: one case in a fresh process --------------------------------------------------------
@@ -146,6 +200,9 @@ def run_featurekit(target: str):
 
         imported = time.perf_counter() - started
         with featurekit.Project(data / "project", target=target) as project:
+            if target == "spark":  # the JVM starts here: count it where the baselines do
+                assert project.engine is not None
+                imported = time.perf_counter() - started
             return project.training_set(labels, ["spend_7d.*"]), imported
     return run
 
@@ -234,12 +291,45 @@ def run_feast(labels: Any, data: Path, started: float) -> tuple[Any, float]:
     return job.to_df(), imported
 
 
+def _spark_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("bench")
+    for key, value in SPARK_CONF.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def run_hand_spark(sql: str):
+    def run(labels: Any, data: Path, started: float) -> tuple[Any, float]:
+        spark = _spark_session()
+        imported = time.perf_counter() - started
+        spark.createDataFrame(labels).createOrReplaceTempView("labels")
+        spark.read.parquet(str(data / "spend_7d.parquet")).createOrReplaceTempView("features")
+        return spark.sql(sql).toPandas(), imported
+    return run
+
+
+def run_feast_spark(labels: Any, data: Path, started: float) -> tuple[Any, float]:
+    import feast
+
+    store = feast.FeatureStore(repo_path=str(data / "feast_spark"))
+    imported = time.perf_counter() - started
+    job = store.get_historical_features(entity_df=labels,
+                                        features=[f"spend_7d:{f}" for f in FEATURES])
+    return job.to_df(), imported
+
+
 RUNNERS = {
     "featurekit_duckdb": run_featurekit("duckdb"),
     "featurekit_postgres": run_featurekit("postgres"),
     "hand_asof": run_hand_asof,
     "hand_asof_parquet": run_hand_asof_parquet,
     "feast_duckdb": run_feast,
+    "featurekit_spark": run_featurekit("spark"),
+    "hand_spark_range": run_hand_spark(SPARK_RANGE),
+    "hand_spark_window": run_hand_spark(SPARK_WINDOW),
+    "feast_spark": run_feast_spark,
     "hand_lateral_client": run_hand_lateral(ENTITY_ORDER, fetch=True),
     "hand_lateral_server": run_hand_lateral(ENTITY_ORDER, fetch=False),
     "hand_lateral_label_order": run_hand_lateral("labels", fetch=True),
@@ -323,6 +413,7 @@ def write_project(root: Path) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
     dsn = conninfo_to_dict(DSN)
+    spark_conf = {k: v for k, v in SPARK_CONF.items() if k != "spark.master"}
     (root / "models_sql").mkdir(parents=True)
     (root / "models_sql" / "spend_7d.sql").write_text(SPEND)
     (root / "models_sql" / "profile.sql").write_text(PROFILE)
@@ -337,14 +428,27 @@ def write_project(root: Path) -> None:
         f"port: {dsn.get('port', 5432)}, user: '{dsn.get('user', 'postgres')}', "
         f"password: '{dsn.get('password', '')}', dbname: '{dsn.get('dbname', 'postgres')}', "
         f"schema: {schema(root.parent)}}}\n"
+        f"    spark: {{type: spark, master: 'local[2]', warehouse: {root / 'spark'}, "
+        f"schema: bench, conf: {json.dumps(spark_conf)}}}\n"
     )
 
 
-def write_feast_repo(repo: Path, parquet: Path) -> None:
+def write_feast_repo(repo: Path, parquet: Path, spark: bool = False) -> None:
     repo.mkdir()
+    if spark:
+        conf = "".join(f"    {k}: '{v}'\n" for k, v in SPARK_CONF.items())
+        offline = f"offline_store:\n  type: spark\n  spark_conf:\n{conf}"
+        source = (f"SparkSource(name='spend', path={str(parquet)!r}, file_format='parquet', "
+                  "timestamp_field='feature_ts')")
+        imports = ("from feast.infra.offline_stores.contrib.spark_offline_store.spark_source "
+                   "import SparkSource")
+    else:
+        offline = "offline_store:\n  type: duckdb\n"
+        source = f"FileSource(path={str(parquet)!r}, timestamp_field='feature_ts')"
+        imports = ""
     (repo / "feature_store.yaml").write_text(
-        "project: bench\nregistry: registry.db\nprovider: local\n"
-        "offline_store:\n  type: duckdb\nonline_store:\n  type: sqlite\n  path: online.db\n"
+        "project: bench\nregistry: registry.db\nprovider: local\n" + offline +
+        "online_store:\n  type: sqlite\n  path: online.db\n"
         "entity_key_serialization_version: 3\n"
     )
     (repo / "features.py").write_text(f"""
@@ -352,9 +456,10 @@ from datetime import timedelta
 
 from feast import Entity, FeatureView, Field, FileSource
 from feast.types import Float64, Int64
+{imports}
 
 customer = Entity(name="customer_id", join_keys=["customer_id"])
-source = FileSource(path={str(parquet)!r}, timestamp_field="feature_ts")
+source = {source}
 spend_7d = FeatureView(
     name="spend_7d", entities=[customer], ttl=timedelta(days=7), source=source,
     schema=[Field(name="spend_7d", dtype=Float64), Field(name="txn_count_7d", dtype=Int64),
@@ -370,8 +475,18 @@ def set_up(data: Path, size: str, engines: list[str], feast_python: str | None) 
     merchants = max(10, entities // 10)
     make_labels(n_labels, entities, merchants).to_parquet(data / "labels.parquet")
     write_project(data / "project")
+    if "spark" in engines:  # Spark reads the features from Parquet, written by DuckDB
+        import duckdb
+
+        with duckdb.connect() as con:
+            con.execute(f"COPY ({feature_sql('duckdb', entities, merchants)['spend_7d']}) "
+                        f"TO '{data / 'spend_7d.parquet'}' (FORMAT parquet)")
     for name in engines:
         started = time.perf_counter()
+        if name == "spark":
+            set_up_spark(data, feast_python)
+            print(f"  spark: features loaded in {time.perf_counter() - started:.1f} s")
+            continue
         with Project(data / "project", target=name) as project:
             engine = project.engine
             for view, select in feature_sql(engine.type, entities, merchants).items():
@@ -382,25 +497,42 @@ def set_up(data: Path, size: str, engines: list[str], feast_python: str | None) 
                     entity = "merchant_id" if view == "merchant_risk" else "customer_id"
                     engine.execute(f"CREATE UNIQUE INDEX ON {relation} ({entity}, feature_ts)")
                     engine.execute(f"ANALYZE {relation}")
-            if engine.type == "duckdb":
+            if engine.type == "duckdb" and "spark" not in engines:
                 parquet = data / "spend_7d.parquet"
                 engine.execute(f"COPY (SELECT * FROM {engine.relation('spend_7d')}) "
                                f"TO '{parquet}' (FORMAT parquet)")
+            if engine.type == "duckdb":
                 if feast_python:
-                    write_feast_repo(data / "feast", parquet)
+                    write_feast_repo(data / "feast", data / "spend_7d.parquet")
                     subprocess.run([feast_python, "-m", "feast.cli.cli", "apply"],
                                    cwd=data / "feast", check=True, capture_output=True)
         print(f"  {name}: features generated in {time.perf_counter() - started:.1f} s",
               flush=True)
 
 
+def set_up_spark(data: Path, feast_python: str | None) -> None:
+    """spend_7d as a table of featurekit's Spark target (a copy of the Parquet file)."""
+    from featurekit.project import Project
+
+    with Project(data / "project", target="spark") as project:
+        engine = project.engine
+        table = f"`{engine.schema}`.`spend_7d`"
+        engine.execute(f"DROP TABLE IF EXISTS {table}")
+        engine.execute(f"CREATE TABLE {table} USING parquet AS "
+                       f"SELECT * FROM parquet.`{data / 'spend_7d.parquet'}`")
+    if feast_python:
+        write_feast_repo(data / "feast_spark", data / "spend_7d.parquet", spark=True)
+        subprocess.run([feast_python, "-m", "feast.cli.cli", "apply"],
+                       cwd=data / "feast_spark", check=True, capture_output=True)
+
+
 # -- the parent: rounds of fresh processes ---------------------------------------------------------
 def run_case(case: str, data: Path, feast_python: str | None) -> dict[str, Any]:
-    python = feast_python if case == "feast_duckdb" else sys.executable
+    python = feast_python if case in FEAST_CASES else sys.executable
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]
         if p)}
-    if case == "feast_duckdb":
+    if case in FEAST_CASES:
         env.pop("PYTHONPATH")  # Feast's virtualenv, nothing of featurekit
     # Imports read bytecode, as from an installed package: the first (untimed) run writes it.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -442,14 +574,14 @@ def bench_size(size: str, engines: list[str], rounds: int, feast_python: str | N
         finally:
             if "postgres" in engines:
                 _drop_pg_schema(data)
-    if feast_python is None and "duckdb" in engines:
+    if feast_python is None and {"duckdb", "spark"} & set(engines):
         print(" Feast: not run: no virtualenv with it was found, or --feast-python none "
               "(create one: python -m venv /tmp/feastvenv && /tmp/feastvenv/bin/pip install "
-              "'feast[duckdb]==0.67.0')")
+              "'feast[duckdb,spark]==0.67.0')")
 
 
 def bench_engine(engine: str, data: Path, rounds: int, feast_python: str | None) -> None:
-    cases = [c for c in CASES[engine] if c != "feast_duckdb" or feast_python]
+    cases = [c for c in CASES[engine] if c not in FEAST_CASES or feast_python]
     print(f" {engine}: correctness (row count + checksum against {cases[0]})", flush=True)
     results = {case: [run_case(case, data, feast_python)] for case in cases}
     reference = results[cases[0]][0]
@@ -562,7 +694,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default="duckdb,postgres")
     parser.add_argument("--feast-python",
-                        help="python of a virtualenv with feast[duckdb] ('none': skip Feast)")
+                        help="python of a virtualenv with feast[duckdb,spark] "
+                             "('none': skip Feast)")
     parser.add_argument("--extras", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -571,7 +704,8 @@ def main() -> None:
         worker_main(args.worker, args.data)
         return
     engines = args.engines.split(",")
-    feast_python = find_feast(args.feast_python) if "duckdb" in engines else None
+    feast_python = (find_feast(args.feast_python) if {"duckdb", "spark"} & set(engines)
+                    else None)
     for size in args.sizes.split(","):
         bench_size(size, engines, max(3, args.rounds), feast_python)
     if args.extras:

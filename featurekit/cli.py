@@ -133,15 +133,16 @@ class _Invocation:
     def finish(self, project, code: int) -> None:
         import time
 
-        from featurekit.engines import driver_errors
         from featurekit.manifest import write_artifacts
 
         elapsed = time.perf_counter() - self.clock
+        # only the catalog, read when connected, queries the database
+        query_errors = project.engine.errors if project.is_connected else ()
         try:
             write_artifacts(project, self.command, self.id, self.started_at, elapsed, code,
                             _Output.results, sys.argv[1:],
                             catalog=code in (0, 1) and project.is_connected)
-        except (FeaturekitError, OSError, *driver_errors()) as exc:
+        except (FeaturekitError, OSError, *query_errors) as exc:
             # the command's own outcome stands: a read-only folder or a broken monitor file
             # costs the artifacts, not the exit code
             if code in (0, 1):  # a command that already failed said why

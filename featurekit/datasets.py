@@ -143,14 +143,15 @@ class Manifests:
 
     def ensure(self) -> None:
         self.engine.ensure_schema(self.schema)
-        self.engine.execute(f"CREATE TABLE IF NOT EXISTS {self.table} ({COLUMNS})")
+        self.engine.run(f"CREATE TABLE IF NOT EXISTS {self.table} ({COLUMNS})")
 
     def all(self) -> list[SavedDataset]:
         if not self.exists():
             return []
-        rows = self.engine.fetchall(
+        rows = self.engine.rows(
             f"SELECT name, created_at, path, rows, content_hash, manifest FROM {self.table} "
-            "WHERE target_schema = ? ORDER BY name", [self.engine.schema])
+            "WHERE target_schema = :target_schema ORDER BY name",
+            {"target_schema": self.engine.schema})
         return [SavedDataset(n, as_naive_utc(c), p, int(r), h, json.loads(m))
                 for n, c, p, r, h, m in rows]
 
@@ -164,13 +165,15 @@ class Manifests:
 
     def replace(self, dataset: SavedDataset) -> None:
         """Write the dataset's row, replacing one of the same name, in one transaction."""
+        params = {"target_schema": self.engine.schema, "name": dataset.name,
+                  "created_at": dataset.created_at, "path": dataset.path, "rows": dataset.rows,
+                  "content_hash": dataset.content_hash, "manifest": json.dumps(dataset.manifest)}
         with self.engine.transaction():
-            self.engine.execute(f"DELETE FROM {self.table} WHERE target_schema = ? AND name = ?",
-                                [self.engine.schema, dataset.name])
-            self.engine.execute(
-                f"INSERT INTO {self.table} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [self.engine.schema, dataset.name, dataset.created_at, dataset.path,
-                 dataset.rows, dataset.content_hash, json.dumps(dataset.manifest)])
+            self.engine.run(f"DELETE FROM {self.table} "
+                            "WHERE target_schema = :target_schema AND name = :name", params)
+            self.engine.run(
+                f"INSERT INTO {self.table} VALUES (:target_schema, :name, :created_at, :path, "
+                ":rows, :content_hash, :manifest)", params)
 
 
 def check_name(project: Project, name: str, overwrite: bool) -> None:

@@ -21,8 +21,6 @@ from featurekit.monitoring.checks import ERROR, OK, SEVERITY, WARN
 from featurekit.state import as_naive_utc, utcnow
 
 if TYPE_CHECKING:
-    from sqlglot import exp
-
     from featurekit.engines.base import Engine
     from featurekit.project import Project
     from featurekit.sources import Source
@@ -31,8 +29,9 @@ __all__ = ["SEVERITY", "SourceFreshness", "judge", "monitor_thresholds", "source
 TABLE = "source_freshness"
 COLUMNS = (
     ("target_schema", "TEXT"), ("source", "TEXT"), ("relation", "TEXT"),
-    ("timestamp_column", "TEXT"), ("newest", "TIMESTAMP"), ("age_seconds", "DOUBLE"),
-    ("warn_after_seconds", "DOUBLE"), ("error_after_seconds", "DOUBLE"), ("status", "TEXT"),
+    ("timestamp_column", "TEXT"), ("newest", "TIMESTAMP"), ("age_seconds", "DOUBLE PRECISION"),
+    ("warn_after_seconds", "DOUBLE PRECISION"), ("error_after_seconds", "DOUBLE PRECISION"),
+    ("status", "TEXT"),
     ("message", "TEXT"), ("as_of", "TIMESTAMP"), ("checked_at", "TIMESTAMP"),
 )
 
@@ -99,22 +98,18 @@ def newest_row(project: Project, source: Source, as_of: datetime) -> tuple[str, 
     """
     from sqlglot import exp
 
-    from featurekit.engines import driver_errors
-    from featurekit.sql import render, timestamp_literal
-
     engine = project.engine
     resolved = project.resolve(exp.to_table(source.relation))
     assert resolved is not None and source.timestamp is not None  # a declared source
     schema, name, _ = resolved
     if engine.relation_kind(name, schema) is None:
         raise LookupError(f"{schema}.{name}")
-    column = exp.column(source.timestamp, quoted=True)
-    query = (exp.select(exp.Max(this=column)).from_(_table(engine, name, schema))
-             .where(column <= timestamp_literal(as_of)))
+    column = engine.quote(source.timestamp)
     where = f'{project.settings.models}/sources.yml: source "{source.name}"'
     try:
-        value = engine.fetchall(render(query, engine.dialect, where))[0][0]
-    except driver_errors() as exc:  # e.g. a timestamp: column the table does not have
+        value = engine.rows(f"SELECT max({column}) FROM {engine.relation(name, schema)} "
+                            f"WHERE {column} <= :as_of", {"as_of": as_of})[0][0]
+    except engine.errors as exc:  # e.g. a timestamp: column the table does not have
         reason = " ".join(str(exc).strip().splitlines()[:1])
         raise ConfigError(f"{where}: cannot read the newest {source.timestamp} of "
                           f"{schema}.{name}: {reason}") from None
@@ -161,37 +156,21 @@ def source_freshness(project: Project, select: list[str] | None = None,
     return found
 
 
-def _table(engine: Engine, name: str, schema: str) -> exp.Table:
-    """The engine's fully qualified name of a relation (DuckDB adds its catalog) as a node."""
-    from sqlglot import exp
-
-    return exp.to_table(engine.relation(name, schema), dialect=engine.dialect)
-
-
 def _seconds(delta: timedelta | None) -> float | None:
     return delta.total_seconds() if delta is not None else None
 
 
 def _record(engine: Engine, results: list[SourceFreshness]) -> None:
-    from sqlglot import exp
-
-    table = _table(engine, TABLE, engine.metadata_schema)
+    table = engine.relation(TABLE, engine.metadata_schema)
     engine.ensure_schema(engine.metadata_schema)
-    create = exp.Create(kind="TABLE", exists=True, this=exp.Schema(this=table, expressions=[
-        exp.ColumnDef(this=exp.to_identifier(name), kind=exp.DataType.build(kind))
-        for name, kind in COLUMNS
-    ]))
-    rows = [
-        tuple(exp.convert(value) for value in (
-            engine.schema, r.source, r.relation, r.timestamp_column, r.newest, r.age_seconds,
-            r.warn_after_seconds, r.error_after_seconds, r.status, r.message, r.as_of,
-            r.checked_at))
-        for r in results
-    ]
-    insert = exp.insert(exp.values(rows), table.copy(), columns=[name for name, _ in COLUMNS])
+    rows = [(engine.schema, r.source, r.relation, r.timestamp_column, r.newest, r.age_seconds,
+             r.warn_after_seconds, r.error_after_seconds, r.status, r.message, r.as_of,
+             r.checked_at)
+            for r in results]
+    columns = ", ".join(f"{engine.quote(name)} {kind}" for name, kind in COLUMNS)
     with engine.transaction():
-        engine.execute(create.sql(dialect=engine.dialect))
-        engine.execute(insert.sql(dialect=engine.dialect))
+        engine.run(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        engine.insert_rows(table, [name for name, _ in COLUMNS], rows)
 
 
 def monitor_thresholds(project: Project, source_name: str | None, warn: timedelta | None,

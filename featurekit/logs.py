@@ -410,18 +410,16 @@ def _write(engine: Engine, model: str, table: str, batch: Batch, allow_new_colum
 def _create(engine: Engine, model: str, table: str, batch: Batch, lock: str,
             unknown_in: str | None, unknown: list[Any] | None) -> int | None:
     """Create the log with the batch's rows; None (nothing done) when it exists by now."""
-    q = engine.quote
     target = engine.relation(table)
     columns = _new_table(engine, table, batch.schema)
     rows = _rows(batch)
     with engine.serialized(lock):
         if engine.columns(table):
             return None
-        engine.execute(f"CREATE TABLE {target} ({', '.join(f'{q(n)} {t}' for n, t in columns)})")
+        engine.create_table(table, columns)
         engine.load_arrow(rows, table, mode="append")  # every row is new
-        if engine.concurrent_writers:
-            # Built after the rows are in (faster); guards against other writers.
-            engine.execute(f"CREATE UNIQUE INDEX ON {target} ({q(PREDICTION_ID)})")
+        # Built after the rows are in (faster); guards against other writers.
+        engine.unique_index(table, PREDICTION_ID)
         if unknown_in is not None and unknown is not None:
             unknown.extend(_unknown_ids(engine, target, unknown_in))
         _ensure_labeled_view(engine, model, rebuild=True)
@@ -432,8 +430,6 @@ def _append(engine: Engine, model: str, table: str, batch: Batch,
             existing: list[tuple[str, str]], allow_new_columns: bool, lock: str,
             unknown_in: str | None, unknown: list[Any] | None) -> int | None:
     """Insert the rows whose id is new; None (nothing done) when the table changed meanwhile."""
-    q = engine.quote
-    target = engine.relation(table)
     added = _check(engine, table, batch.schema, existing, allow_new_columns,
                    _empty_columns(batch))
     # Outcomes need the batch on the server anyway (to find unknown ids): always staged.
@@ -442,7 +438,7 @@ def _append(engine: Engine, model: str, table: str, batch: Batch,
         if engine.columns(table) != existing:
             return None
         for name, sql_type in added:
-            engine.execute(f"ALTER TABLE {target} ADD COLUMN {q(name)} {sql_type}")
+            engine.add_column(table, name, sql_type)
         if direct is not None and engine.append_if_all_new(direct, table, PREDICTION_ID):
             fresh = batch.num_rows
         else:
@@ -450,13 +446,15 @@ def _append(engine: Engine, model: str, table: str, batch: Batch,
             # inserts into a column of any type without a cast per column.
             types = {**dict(existing), **dict(added)}
             temp_name = f"__fk_log_{uuid.uuid4().hex[:12]}"
-            temp = q(temp_name)
+            temp = engine.temporary_relation(temp_name)
             engine.load_arrow(batch.data, temp_name, temporary=True,
                               column_types={n: types[n] for n in batch.data.column_names})
-            fresh = engine.execute_count(*_insert_sql(engine, target, temp, batch, types))
+            constants = {n: (v.as_py(), types[n]) for n, v in batch.constants.items()}
+            fresh = engine.insert_missing(table, temp, batch.schema.names, PREDICTION_ID,
+                                          constants)
             if unknown_in is not None and unknown is not None:
                 unknown.extend(_unknown_ids(engine, temp, unknown_in))
-            engine.execute(f"DROP TABLE {temp}")  # on failure, the rollback drops it
+            engine.drop_temporary(temp_name)  # on failure, the rollback drops it
         _ensure_labeled_view(engine, model, rebuild=bool(added))
     return fresh
 
@@ -472,34 +470,13 @@ def _rows(batch: Batch) -> pa.Table:
     })
 
 
-def _insert_sql(engine: Engine, target: str, temp: str, batch: Batch,
-                types: dict[str, str]) -> tuple[str, list[Any] | None]:
-    """The INSERT of the temporary table's rows whose prediction_id is not logged yet."""
-    q = engine.quote
-    key = q(PREDICTION_ID)
-    values, params = [], []
-    for name in batch.schema.names:
-        if name in batch.constants:
-            values.append(f"CAST(? AS {types[name]})")
-            params.append(batch.constants[name].as_py())
-        else:
-            values.append(f"s.{q(name)}")
-    sql = (f"INSERT INTO {target} ({', '.join(q(n) for n in batch.schema.names)}) "
-           f"SELECT {', '.join(values)} FROM {temp} AS s "
-           f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{key} = s.{key})")
-    if engine.concurrent_writers:
-        # Into an existing unique index, key order keeps page accesses sequential.
-        sql += f" ORDER BY s.{key}"
-    return sql, params or None
-
-
 def _unknown_ids(engine: Engine, temp: str, predictions: str) -> list[Any]:
     """The batch's prediction ids that ``predictions`` does not hold (all, when it is missing)."""
     key = engine.quote(PREDICTION_ID)
     logged = engine.relation(predictions)
     if not engine.columns(predictions):
-        return [row[0] for row in engine.fetchall(f"SELECT s.{key} FROM {temp} AS s")]
-    return [row[0] for row in engine.fetchall(
+        return [row[0] for row in engine.rows(f"SELECT s.{key} FROM {temp} AS s")]
+    return [row[0] for row in engine.rows(
         f"SELECT s.{key} FROM {temp} AS s WHERE NOT EXISTS "
         f"(SELECT 1 FROM {logged} AS p WHERE p.{key} = s.{key})"
     )]
@@ -530,8 +507,8 @@ def _ensure_labeled_view(engine: Engine, model: str, rebuild: bool) -> None:
     view = engine.relation(name)
     logged = engine.relation_in_view(f"predictions_{model}", engine.schema)
     outcome = engine.relation_in_view(f"outcomes_{model}", engine.schema)
-    engine.execute(f"DROP VIEW IF EXISTS {view}")
-    engine.execute(
+    engine.run(f"DROP VIEW IF EXISTS {view}")
+    engine.run(
         f"CREATE VIEW {view} AS SELECT {', '.join(select)} FROM {logged} AS p "
         f"LEFT JOIN {outcome} AS o ON o.{q(PREDICTION_ID)} = p.{q(PREDICTION_ID)}"
     )

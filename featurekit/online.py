@@ -1,9 +1,10 @@
 """Online features: the latest row of each feature view per requested entity, fast.
 
-One statement per call: the request becomes a ``VALUES`` list of bound parameters and each
-view one ``LATERAL (... ORDER BY ts DESC LIMIT 1)`` probe of its (entity, timestamp) index.
-The statement for a given request shape is built once and cached on the project, so a
-single-entity lookup costs one round trip plus building a small frame.
+One statement per call, built by the engine (``Engine.latest_rows_sql``): the request becomes
+a ``VALUES`` list of bound parameters and each view, where the engine can, one ``LATERAL``
+probe of its (entity, timestamp) index. The statement for a given request shape is built once
+and cached on the project, so a single-entity lookup costs one round trip plus building a
+small frame.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from featurekit.engines.pit import ROW
 from featurekit.errors import FeaturekitError, RetrievalError
 from featurekit.retrieval import ViewRequest, _check_collisions, _match_keys, _view_schema
 from featurekit.retrieval import resolve_features as _resolve
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from featurekit.engines.statements import Rendered
     from featurekit.project import Project
 
 _CACHE_SIZE = 256
@@ -89,14 +90,14 @@ def _lookup(project: Project, cache: dict, shape: tuple, request: dict[str, list
         if len(cache) > _CACHE_SIZE:
             cache.clear()
         cache[shape] = (requests, *online_sql(project, requests, n), _integer_keys(requests))
-    requests, sql, key_columns, integer_keys = cache[shape]
+    requests, statement, key_columns, integer_keys = cache[shape]
     if n == 0:
         return [], requests
     params = [_plain(value) for row in zip(*(request[c] for c in key_columns)) for value in row]
     for position, column in enumerate(key_columns):
         if column in integer_keys:
             _check_int64(column, integer_keys[column], params[position::len(key_columns)])
-    return project.engine.fetchall(sql, params), requests
+    return project.engine.bound_rows(statement, dict(zip(statement.names, params))), requests
 
 
 def _integer_keys(requests: list[ViewRequest]) -> dict[str, str]:
@@ -117,33 +118,21 @@ def _check_int64(column: str, view_column: str, values: list[Any]) -> None:
             )
 
 
-def online_sql(project: Project, requests: list[ViewRequest], n: int) -> tuple[str, list[str]]:
-    """The lookup statement for ``n`` request rows, and the key columns its parameters follow."""
+def online_sql(project: Project, requests: list[ViewRequest],
+               n: int) -> tuple[Rendered, list[str]]:
+    """The lookup statement for ``n`` request rows, and the key columns its values follow
+    (request row by request row)."""
+    from featurekit.engines.latest import LatestView, RequestShape
+
     engine = project.engine
-    q = engine.quote
     key_columns = list(dict.fromkeys(c for r in requests for c, _ in r.keys))
-    row = f"({', '.join(['?'] * len(key_columns))}, {{i}})"
-    values = ", ".join(row.format(i=i) for i in range(max(n, 1)))
-    casts = []
+    typed = []
     for column in key_columns:  # typed like the view's column, so its index applies
         field = next(r.schema.field(e) for r in requests for c, e in r.keys if c == column)
-        casts.append(f"CAST(r.{q(column)} AS {engine.sql_type(field.type)}) AS {q(column)}")
-    select, joins = [f"l.{q(ROW)}"], []
-    for i, r in enumerate(requests):
-        f, ts = f"f{i}", q(r.model.timestamp or "")
-        where = " AND ".join(f"{f}.{q(e)} = l.{q(c)}" for c, e in r.keys)
-        order = ", ".join([*(f"{f}.{q(e)} DESC" for _, e in r.keys), f"{f}.{ts} DESC"])
-        inner = ", ".join([f"{f}.{ts} AS {q('__fk_ts')}",
-                           *(f"{f}.{q(c)} AS {q(out)}" for c, out in r.columns)])
-        joins.append(f"LEFT JOIN LATERAL (SELECT {inner} FROM {engine.relation(r.model.name)} "
-                     f"AS {f} WHERE {where} ORDER BY {order} LIMIT 1) AS j{i} ON TRUE")
-        select += [f"j{i}.{q('__fk_ts')}", *(f"j{i}.{q(out)}" for _, out in r.columns)]
-    names = ", ".join(q(c) for c in [*key_columns, ROW])
-    sql = (
-        f"SELECT {', '.join(select)} FROM (SELECT {', '.join(casts)}, r.{q(ROW)} "
-        f"FROM (VALUES {values}) AS r({names})) AS l {' '.join(joins)} ORDER BY l.{q(ROW)}"
-    )
-    return sql, key_columns
+        typed.append((column, engine.sql_type(field.type)))
+    views = [LatestView(engine.relation(r.model.name), r.keys, r.model.timestamp or "",
+                        r.columns) for r in requests]
+    return engine.latest_rows_sql(views, RequestShape(typed, n)), key_columns
 
 
 def _plain(value: Any) -> Any:

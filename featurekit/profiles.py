@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from featurekit.engines import ENGINES, engine_class
+from featurekit.engines.config import EngineConfig, whole_number
 from featurekit.errors import ConfigError, did_you_mean
 from featurekit.yamlfile import load_yaml
 
-ENGINE_TYPES = ("duckdb", "postgres", "spark")
+#: Keys every target has, whatever its engine; the rest belong to the engine's config class.
+TARGET_KEYS = ("type", "schema", "threads", "metadata_schema")
 _ENV_VAR = re.compile(
     r"""\{\{\s*env_var\(\s*(['"])(?P<name>[^'"]+)\1\s*(?:,\s*(['"])(?P<default>[^'"]*)\3\s*)?\)\s*\}\}"""
 )
-_SECRET_KEYS = ("password", "pass", "secret", "token")
 
 
 def render_env_vars(value: str, where: str) -> str:
@@ -54,14 +56,15 @@ def _render(value: Any, where: str) -> Any:
 class Target:
     """One output of a profile: which engine and how to reach it.
 
-    ``options`` holds the engine's settings (host, port, path, ...). Secrets are kept out of
-    ``repr`` and ``describe`` so they never reach logs or error messages.
+    ``config`` holds the engine's own settings (host, port, path, ...), parsed by the
+    engine's config class. Secrets are kept out of ``repr`` and ``describe`` so they never
+    reach logs or error messages.
     """
 
     name: str
     type: str
     schema: str
-    options: dict[str, Any] = field(default_factory=dict, repr=False)
+    config: EngineConfig = field(repr=False)
     threads: int = 1
     metadata_schema: str = "featurekit"
 
@@ -70,52 +73,17 @@ class Target:
 
     def describe(self) -> str:
         """Where this target points, safe to print (no password)."""
-        if self.type == "duckdb":
-            return f"duckdb file {self.options.get('path', 'featurekit.duckdb')}"
-        if self.type == "spark":
-            where = self.options.get("remote") or (
-                f"{self.options.get('master', 'local[*]')}, warehouse "
-                f"{self.options.get('warehouse')}")
-            return f"spark {where}, database {self.schema}"
-        opts = self.options
-        user = opts.get("user", "postgres")
-        return (
-            f"postgres {user}@{opts.get('host', '127.0.0.1')}:{opts.get('port', 5432)}"
-            f"/{opts.get('dbname', 'postgres')} schema {self.schema}"
-        )
+        return self.config.describe(self.schema)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The engine's settings by key, defaults filled in (secrets too: never print)."""
+        return self.config.options()
 
     @property
     def secrets(self) -> list[str]:
         """Values that must never be printed."""
-        return [
-            str(value)
-            for key, value in self.options.items()
-            if any(word in key.lower() for word in _SECRET_KEYS) and value
-        ]
-
-
-def _from_url(url: str, where: str) -> dict[str, Any]:
-    """Connection settings from a SQLAlchemy/libpq URL such as postgresql://u:p@host:5432/db.
-
-    Keys given next to ``url:`` win over the URL's parts.
-    """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"{where}: url is not a database URL (postgresql://...)") from None
-    if not parsed.drivername.startswith("postgres"):
-        raise ConfigError(
-            f"{where}: url is a {parsed.drivername} URL; a postgres target needs postgresql://"
-        )
-    parts = {
-        "host": parsed.host, "port": parsed.port, "user": parsed.username,
-        "password": parsed.password, "dbname": parsed.database,
-        "sslmode": parsed.query.get("sslmode"),
-    }
-    return {key: value for key, value in parts.items() if value is not None}
+        return self.config.secrets
 
 
 def find_profiles_file(project_dir: Path, profiles_dir: str | Path | None = None) -> Path:
@@ -170,46 +138,21 @@ def load_target(
     where = f'{path}: target "{name}"'
     options = _render(dict(outputs[name] or {}), where)
     engine = options.pop("type", None)
-    if engine not in ENGINE_TYPES:
+    if engine not in ENGINES:
         raise ConfigError(
-            f'{where}: unknown type "{engine}"{did_you_mean(str(engine), ENGINE_TYPES)}; '
-            f"use one of: {', '.join(ENGINE_TYPES)}"
+            f'{where}: unknown type "{engine}"{did_you_mean(str(engine), ENGINES)}; '
+            f"use one of: {', '.join(ENGINES)}"
         )
-    default_schema = {"duckdb": "main", "postgres": "public", "spark": "default"}[engine]
-    schema = str(options.pop("schema", default_schema))
-    try:
-        threads = int(options.pop("threads", 4 if engine == "postgres" else 1))
-    except ValueError:
-        raise ConfigError(f"{where}: threads must be a whole number") from None
+    config_class = engine_class(engine).config_class
+    known = [*TARGET_KEYS, *config_class.keys()]
+    for key in options:
+        if key not in known:
+            raise ConfigError(
+                f'{where}: unknown key "{key}" for a {engine} target'
+                f"{did_you_mean(str(key), known)}; {engine} targets take: {', '.join(known)}"
+            )
+    schema = str(options.pop("schema", config_class.default_schema))
+    threads = whole_number(options.pop("threads", config_class.default_threads), "threads", where)
     metadata_schema = str(options.pop("metadata_schema", "featurekit"))
-    if engine == "postgres" and options.get("url"):
-        options = {**_from_url(str(options.pop("url")), where), **options}
-    if engine == "duckdb":
-        raw = str(options.get("path", "featurekit.duckdb"))
-        if raw != ":memory:" and not Path(raw).is_absolute():
-            raw = str((project_dir or path.parent) / raw)
-        options["path"] = raw
-    if engine == "spark":
-        options = _spark_options(options, where, project_dir or path.parent)
-    return Target(name, engine, schema, options, threads, metadata_schema)
-
-
-def _spark_options(options: dict[str, Any], where: str, project_dir: Path) -> dict[str, Any]:
-    """A spark target's settings: ``remote`` (Spark Connect) or in-process ``master`` and
-    ``warehouse`` (relative to the project), and any Spark ``conf``."""
-    conf = options.get("conf") or {}
-    if not isinstance(conf, dict):
-        raise ConfigError(f"{where}: conf must be a mapping of Spark settings, e.g. "
-                          f"conf: {{spark.sql.shuffle.partitions: 8}}")
-    if options.get("remote"):
-        local = [key for key in ("master", "warehouse") if key in options]
-        if local:
-            raise ConfigError(f"{where}: remote: (a Spark Connect server) and "
-                              f"{' and '.join(local)} (in-process Spark) exclude each other; "
-                              f"keep one")
-        return {"remote": str(options["remote"]), "conf": conf}
-    warehouse = Path(str(options.get("warehouse", ".featurekit/spark")))
-    if not warehouse.is_absolute():
-        warehouse = project_dir / warehouse
-    return {"master": str(options.get("master", "local[*]")), "warehouse": str(warehouse),
-            "conf": conf}
+    config = config_class.from_options(options, where, project_dir or path.parent)
+    return Target(name, engine, schema, config, threads, metadata_schema)

@@ -5,7 +5,7 @@ the view's row with the same entity key and the greatest ``feature_ts`` such tha
 ``feature_ts <= t`` and, when the view has a ttl, ``feature_ts >= t - ttl`` (both inclusive);
 no such row gives NULLs. Every label row comes back once, in order, with all its columns.
 
-The join runs in the engine (``Engine.point_in_time_sql``); Python only validates the request,
+The join runs in the engine (``Engine.point_in_time_join``); Python only validates the request,
 hands the label keys to the engine (``Engine.temporary_table``) and puts the label order back.
 """
 
@@ -57,7 +57,7 @@ def _view_schema(project: Project, name: str) -> pa.Schema:
             f"feature view {name} has not been built on target {project.target.name}; "
             f"run `featurekit refresh --select {name}` first"
         )
-    return engine.fetch_arrow(f"SELECT * FROM {engine.relation(name)} LIMIT 0").schema
+    return engine.relation_schema(name)
 
 
 def resolve_features(project: Project, features: Sequence[str], full_names: bool,
@@ -169,14 +169,13 @@ def _labels_table(project: Project, labels: Any) -> pa.Table:
     from featurekit.arrow import to_arrow
 
     if isinstance(labels, str):
-        from featurekit.engines import driver_errors
         from featurekit.sql import parse
 
         expression = parse(labels, project.settings.dialect, "labels query")
         sql = project.compile_query(expression, "labels query")
         try:
             return project.engine.fetch_arrow(sql)
-        except driver_errors() as exc:
+        except project.engine.errors as exc:
             # PostgreSQL appends the statement and a caret ("LINE 1: ..."): drop those lines
             lines = [line.strip() for line in str(exc).splitlines()]
             reason = " ".join(x for x in lines if x and not x.startswith(("LINE ", "^")))
@@ -365,7 +364,7 @@ def _join(project: Project, keys: pa.Table, key_names: Mapping[str, str],
     step(f"loading {n:,} label rows")
     with engine.temporary_table(keys) as labels:
         step("point-in-time join")
-        result = engine.fetch_arrow(engine.point_in_time_sql(labels, views, n))
+        result = engine.point_in_time_join(labels, views, n)
     if result.num_rows != n:  # feature views are unique on (entity, timestamp): one match
         raise RetrievalError(
             f"point-in-time join returned {result.num_rows} rows for {n} label rows; a feature "

@@ -33,7 +33,7 @@ COLUMNS = (
     ("target_schema", "TEXT"), ("invocation_id", "TEXT"), ("test", "TEXT"), ("kind", "TEXT"),
     ("model", "TEXT"), ("column_names", "TEXT"), ("severity", "TEXT"), ("status", "TEXT"),
     ("failures", "BIGINT"), ("message", "TEXT"), ("path", "TEXT"), ("line", "INT"),
-    ("started_at", "TIMESTAMP"), ("finished_at", "TIMESTAMP"), ("seconds", "DOUBLE"),
+    ("started_at", "TIMESTAMP"), ("finished_at", "TIMESTAMP"), ("seconds", "DOUBLE PRECISION"),
 )
 _COUNT = "__fk_failures"
 
@@ -149,7 +149,6 @@ def run_test(project: Project, engine: Engine, test: DataTest) -> TestResult:
     """Run one test on ``engine`` (a connection to the project's target)."""
     from sqlglot import exp
 
-    from featurekit.engines import driver_errors
     from featurekit.errors import FeaturekitError
 
     started, clock = utcnow(), time.perf_counter()
@@ -169,7 +168,7 @@ def run_test(project: Project, engine: Engine, test: DataTest) -> TestResult:
         query = failures_query(test, project.settings.dialect)
         result.sql = project.compile_query(query, where)
         rows = engine.fetch_arrow(project.compile_query(_with_count(query), where))
-    except (*driver_errors(), FeaturekitError) as exc:
+    except (*engine.errors, FeaturekitError) as exc:
         result.message = f"{where}: {' '.join(str(exc).strip().splitlines()[:2])}"
         result.seconds = time.perf_counter() - clock
         return result
@@ -207,23 +206,16 @@ def _plain(value: Any) -> Any:
 
 def record(engine: Engine, invocation: str, results: list[TestResult]) -> None:
     """Append results to ``<metadata schema>.test_results`` (created when missing)."""
-    from sqlglot import exp
-
     if not results:
         return
-    table = exp.to_table(engine.relation(TABLE, engine.metadata_schema), dialect=engine.dialect)
+    table = engine.relation(TABLE, engine.metadata_schema)
     engine.ensure_schema(engine.metadata_schema)
-    create = exp.Create(kind="TABLE", exists=True, this=exp.Schema(this=table, expressions=[
-        exp.ColumnDef(this=exp.to_identifier(name), kind=exp.DataType.build(kind))
-        for name, kind in COLUMNS
-    ]))
     finished = utcnow()
-    rows = [tuple(exp.convert(value) for value in (
-        engine.schema, invocation, r.test, r.kind, r.model, ", ".join(r.columns) or None,
-        r.severity, r.status, r.failures, r.message, r.path, r.line, r.started_at, finished,
-        r.seconds))
-        for r in results]
-    insert = exp.insert(exp.values(rows), table.copy(), columns=[name for name, _ in COLUMNS])
+    rows = [(engine.schema, invocation, r.test, r.kind, r.model, ", ".join(r.columns) or None,
+             r.severity, r.status, r.failures, r.message, r.path, r.line, r.started_at,
+             finished, r.seconds)
+            for r in results]
+    columns = ", ".join(f"{engine.quote(name)} {kind}" for name, kind in COLUMNS)
     with engine.transaction():
-        engine.execute(create.sql(dialect=engine.dialect))
-        engine.execute(insert.sql(dialect=engine.dialect))
+        engine.run(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+        engine.insert_rows(table, [name for name, _ in COLUMNS], rows)

@@ -1,11 +1,15 @@
-"""Fixtures: real DuckDB files in temp dirs, real PostgreSQL schemas and real Spark
-databases, one per test.
+"""Fixtures: a real database per engine of ENGINES, a schema (or DuckDB file) per test.
 
-PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres).
-Without a reachable server its cases skip, unless FEATUREKIT_REQUIRE_PG=1, where they fail.
-Spark runs in-process (one local session for the whole test run, its metastore and tables in
-one temp warehouse); without pyspark or Java 17 its cases skip, unless
-FEATUREKIT_REQUIRE_SPARK=1, where they fail.
+The engine-facing tests (``engine_name`` / ``make_project``) run on every engine of ENGINES:
+they are the conformance suite a new engine passes. A test reaches engine X with
+``type: X`` plus the profiles.yml keys in FEATUREKIT_TEST_X (X in capitals; a YAML mapping
+such as ``{url: ...}``) over the engine's defaults, in a schema of its own. Without the
+database its cases skip, unless FEATUREKIT_REQUIRE_X=1, where they fail.
+
+PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres)
+and FEATUREKIT_REQUIRE_PG=1 requires it, as before those variables existed for every engine.
+Spark runs in this process: one local session for the whole run, its metastore and tables in
+one temporary warehouse (it needs pyspark and Java 17).
 """
 
 from __future__ import annotations
@@ -20,66 +24,86 @@ from pathlib import Path
 import pytest
 
 PG_DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+#: profiles.yml types the engine-facing tests run on (featurekit.engines.ENGINES' keys).
 ENGINES = ["duckdb", "postgres"]
-_pg_status: dict[str, str | None] = {}
-_spark_status: dict[str, str | None] = {}
-#: The one warehouse (metastore + tables) of the test run's Spark session.
+# The test keys of the first two engines when FEATUREKIT_TEST_X does not say: each DuckDB test
+# has a file of its own (in its default schema); PostgreSQL's server is FEATUREKIT_PG_DSN.
+#: The one warehouse (metastore and tables) of the test run's in-process Spark session.
 SPARK_WAREHOUSE = Path(tempfile.gettempdir()) / f"featurekit-spark-{os.getpid()}"
+_DEFAULT_KEYS = {
+    "duckdb": lambda: {"path": "test.duckdb"},
+    "postgres": lambda: pg_params(),
+    # Two cores, small data: two shuffle partitions instead of Spark's 200.
+    "spark": lambda: {"master": "local[2]", "warehouse": str(SPARK_WAREHOUSE),
+                      "conf": {"spark.sql.shuffle.partitions": 2}},
+}
+_OWN_FILE = {"duckdb"}
+_unavailable: dict[str, str | None] = {}
+
+
+def engine_test_keys(engine: str) -> dict:
+    """The profiles.yml keys (besides type and schema) of a test target of ``engine``."""
+    import yaml
+
+    text = os.environ.get(f"FEATUREKIT_TEST_{engine.upper()}")
+    if text:
+        return yaml.safe_load(text)
+    return _DEFAULT_KEYS[engine]() if engine in _DEFAULT_KEYS else {}
+
+
+def profiles_yaml(engine: str, schema: str, metadata: str) -> str:
+    """profiles.yml of a test project: one target ``test`` on ``engine``."""
+    import yaml
+
+    output = {"type": engine, **engine_test_keys(engine), "schema": schema, "threads": 2,
+              "metadata_schema": metadata}
+    return yaml.safe_dump({"featurekit": {"target": "test", "outputs": {"test": output}}},
+                          sort_keys=False)
+
+
+def _connect(engine: str, read_only: bool = False):
+    """A connection to ``engine``'s test database, in its default schema."""
+    from featurekit.engines import connect
+    from featurekit.profiles import load_target
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "profiles.yml"
+        path.write_text(profiles_yaml(engine, default_schema(engine), "featurekit"))
+        return connect(load_target(path), read_only=read_only)
+
+
+def default_schema(engine: str) -> str:
+    from featurekit.engines import engine_class
+
+    return engine_class(engine).config_class.default_schema
+
+
+def engine_unavailable(engine: str) -> str | None:
+    """None when the engine's test database answers, else the reason (checked once)."""
+    if engine not in _unavailable:
+        from featurekit.errors import FeaturekitError
+
+        try:
+            _connect(engine, read_only=True).close()
+            _unavailable[engine] = None
+        except FeaturekitError as exc:
+            _unavailable[engine] = f"{engine} test database unreachable: {exc}"
+    return _unavailable[engine]
 
 
 def pg_unavailable() -> str | None:
     """None when PostgreSQL answers, else the reason (checked once per session)."""
-    if "reason" not in _pg_status:
-        try:
-            import psycopg
-
-            psycopg.connect(PG_DSN, connect_timeout=5).close()
-            _pg_status["reason"] = None
-        except Exception as exc:  # noqa: BLE001 - any failure means "no server"
-            _pg_status["reason"] = f"PostgreSQL at {PG_DSN} unreachable: {exc}"
-    return _pg_status["reason"]
-
-
-def spark_unavailable() -> str | None:
-    """None when in-process Spark can start (pyspark and Java 17+), else the reason."""
-    if "reason" not in _spark_status:
-        from featurekit.engines.spark import java_problem
-
-        try:
-            import pyspark  # noqa: F401
-        except ImportError:
-            _spark_status["reason"] = "pyspark is not installed (pip install 'featurekit[spark]')"
-        else:
-            _spark_status["reason"] = java_problem()
-    return _spark_status["reason"]
+    return engine_unavailable("postgres")
 
 
 def require_engine(engine: str) -> None:
-    if engine == "postgres" and (reason := pg_unavailable()):
-        if os.environ.get("FEATUREKIT_REQUIRE_PG") == "1":
-            pytest.fail(f"FEATUREKIT_REQUIRE_PG=1 but {reason}")
+    if reason := engine_unavailable(engine):
+        required = f"FEATUREKIT_REQUIRE_{engine.upper()}"
+        if engine == "postgres" and os.environ.get("FEATUREKIT_REQUIRE_PG") == "1":
+            required = "FEATUREKIT_REQUIRE_PG"
+        if os.environ.get(required) == "1":
+            pytest.fail(f"{required}=1 but {reason}")
         pytest.skip(reason)
-    if engine == "spark" and (reason := spark_unavailable()):
-        if os.environ.get("FEATUREKIT_REQUIRE_SPARK") == "1":
-            pytest.fail(f"FEATUREKIT_REQUIRE_SPARK=1 but {reason}")
-        pytest.skip(reason)
-
-
-def spark_profile(schema: str, warehouse: Path = SPARK_WAREHOUSE) -> str:
-    """The body of a local spark output: two threads, two shuffle partitions, small data."""
-    return (
-        f'type: spark\n      master: "local[2]"\n      warehouse: {warehouse}\n'
-        f"      schema: {schema}\n      conf: {{spark.sql.shuffle.partitions: 2}}"
-    )
-
-
-def drop_spark_databases(*names: str) -> None:
-    """Drop the test's Spark databases (in the session the test run shares)."""
-    from featurekit.engines.spark import spark_session
-
-    session = spark_session({"warehouse": str(SPARK_WAREHOUSE)})
-    for name in names:
-        session.sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")
 
 
 def pg_params() -> dict[str, str]:
@@ -95,24 +119,6 @@ def pg_params() -> dict[str, str]:
     }
 
 
-def profiles_yaml(engine: str, tmp_path: Path, schema: str, metadata: str) -> str:
-    if engine == "duckdb":
-        output = f"type: duckdb\n      path: {tmp_path / 'test.duckdb'}\n      schema: main"
-    elif engine == "spark":
-        output = spark_profile(schema)
-    else:
-        p = pg_params()
-        output = (
-            f"type: postgres\n      host: '{p['host']}'\n      port: {p['port']}\n"
-            f"      user: '{p['user']}'\n      password: '{p['password']}'\n"
-            f"      dbname: '{p['dbname']}'\n      schema: {schema}\n      threads: 2"
-        )
-    return (
-        "featurekit:\n  target: test\n  outputs:\n    test:\n"
-        f"      {output}\n      metadata_schema: {metadata}\n"
-    )
-
-
 class ProjectFactory:
     """Writes a project into a temp dir for one engine and opens it."""
 
@@ -120,12 +126,13 @@ class ProjectFactory:
         self.engine = engine
         self.root = root
         suffix = uuid.uuid4().hex[:10]
-        self.schema = "main" if engine == "duckdb" else f"fk_t_{suffix}"
+        self.own_schema = engine not in _OWN_FILE
+        self.schema = f"fk_t_{suffix}" if self.own_schema else default_schema(engine)
         self.metadata = f"fk_m_{suffix}"
         self.projects: list = []
         root.mkdir(parents=True, exist_ok=True)
         (root / "models_sql").mkdir(exist_ok=True)
-        (root / "profiles.yml").write_text(profiles_yaml(engine, root, self.schema, self.metadata))
+        (root / "profiles.yml").write_text(profiles_yaml(engine, self.schema, self.metadata))
 
     def write(self, relative: str, text: str) -> Path:
         path = self.root / relative
@@ -164,17 +171,15 @@ class ProjectFactory:
         return project
 
     def cleanup(self) -> None:
-        connected = any(project.is_connected for project in self.projects)
         for project in self.projects:
             project.close()
-        if self.engine == "postgres":
-            import psycopg
-
-            with psycopg.connect(PG_DSN, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-                conn.execute(f'DROP SCHEMA IF EXISTS "{self.metadata}" CASCADE')
-        if self.engine == "spark" and connected:  # else no session was started for it
-            drop_spark_databases(self.schema, self.metadata)
+        if self.own_schema:
+            engine = _connect(self.engine)
+            try:
+                for schema in (self.schema, self.metadata):
+                    engine.execute(f"DROP SCHEMA IF EXISTS {engine.quote(schema)} CASCADE")
+            finally:
+                engine.close()
 
 
 @pytest.fixture(scope="session", autouse=True)

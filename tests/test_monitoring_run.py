@@ -182,8 +182,8 @@ def test_fixed_reference_statistics_are_stored_and_reused(make_project):
         f"SELECT column_name FROM {engine.relation('monitor_references', engine.metadata_schema)}")
     assert sorted(r[0] for r in stored) == ["c", "x"]  # null_rate needs no reference
     # the reference rows change, but the stored statistics define the reference
-    engine.execute(f"DELETE FROM {engine.relation('events')} WHERE ts < ?",
-                   [datetime(2024, 1, 4)])
+    engine.run(f"DELETE FROM {engine.relation('events')} WHERE ts < :ts",
+               {"ts": datetime(2024, 1, 4)})
     second = project.monitor(as_of="2024-01-20")
     assert second.references_reused == 2
     again = by_key(second)
@@ -356,6 +356,16 @@ def test_mistakes_only_the_database_reveals(make_project, check, message):
     with pytest.raises(MonitorError) as info:
         project.monitor(as_of="2024-01-10")
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("marker", ["?", "$1", ":x"])
+def test_a_parameter_marker_in_a_sql_source_is_refused_at_its_line(make_project, marker):
+    text = (f"timestamp: ts\nsql: SELECT * FROM events WHERE x > {marker}\n"
+            "checks:\n  - {test: row_count, min: 1}\n")
+    _, project, _ = setup(make_project, {"marked": text})
+    with pytest.raises(MonitorError, match="monitors/marked.yml:2: the query has a parameter "
+                                           "marker .* write the value into the query"):
+        project.monitor(as_of="2024-01-10")
 
 
 def test_unknown_source_suggests_the_closest(make_project):
@@ -640,23 +650,24 @@ def test_the_reference_distinct_count_is_stored_and_recomputed_when_missing(make
     first = by_key(project.monitor(as_of="2024-01-20"))
     engine = project.engine
     table = engine.relation("monitor_references", engine.metadata_schema)
-    rows = engine.fetchall(f"SELECT * FROM {table} WHERE column_name = ?", ["flag"])
+    rows = engine.rows(f"SELECT * FROM {table} WHERE column_name = :c", {"c": "flag"})
     stored = json.loads(rows[-1][4])
     assert stored["distinct"] == 2 and sorted(stored["categories"]) == ["0", "1"]
     # the reference rows change, but the stored statistics (with the count) define it
-    engine.execute(f"DELETE FROM {engine.relation('events')} WHERE ts < ?",
-                   [datetime(2024, 1, 4)])
+    engine.run(f"DELETE FROM {engine.relation('events')} WHERE ts < :ts",
+               {"ts": datetime(2024, 1, 4)})
     again = by_key(project.monitor(as_of="2024-01-20"))
     for key in (("drift", "flag"), ("drift", "x"), ("psi", "flag")):  # not wasserstein
         assert (again[key].test, again[key].statistic) == (first[key].test, first[key].statistic)
     # statistics stored before the count existed: it is computed and stored again
     legacy = {k: v for k, v in stored.items() if k != "distinct"}
-    engine.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
-                   [*rows[-1][:4], json.dumps(legacy), rows[-1][5] + timedelta(microseconds=1)])
+    values = [*rows[-1][:4], json.dumps(legacy), rows[-1][5] + timedelta(microseconds=1)]
+    engine.run(f"INSERT INTO {table} VALUES (:v0, :v1, :v2, :v3, :v4, :v5)",
+               {f"v{i}": v for i, v in enumerate(values)})
     later = by_key(project.monitor(as_of="2024-01-20"))
     assert later[("drift", "flag")].test == "jensen_shannon"
-    newest = engine.fetchall(f"SELECT stats FROM {table} WHERE column_name = ? "
-                             f"ORDER BY computed_at DESC LIMIT 1", ["flag"])
+    newest = engine.rows(f"SELECT stats FROM {table} WHERE column_name = :c "
+                         f"ORDER BY computed_at DESC LIMIT 1", {"c": "flag"})
     assert json.loads(newest[0][0])["distinct"] == 2
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
 from featurekit.monitoring import checks, stats
-from featurekit.monitoring.query import Sql
+from featurekit.monitoring.query import Sql, value
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 SETTINGS = settings(max_examples=30, deadline=None,
@@ -36,8 +36,8 @@ def load(engine, ref: list, cur: list, name: str = "t") -> tuple[Sql, Sql]:
     engine.load_arrow(pa.table({"w": pa.array(window, pa.string()),
                                 "x": pa.array(values, kind)}), name)
     relation = engine.relation(name)
-    return (Sql(f"SELECT * FROM {relation} WHERE w = ?", ("ref",)),
-            Sql(f"SELECT * FROM {relation} WHERE w = ?", ("cur",)))
+    return (Sql(f"SELECT * FROM {relation} WHERE w = ") + value("ref"),
+            Sql(f"SELECT * FROM {relation} WHERE w = ") + value("cur"))
 
 
 # -- reference implementations -------------------------------------------------------------
@@ -316,8 +316,8 @@ def test_bulk_values_skip_nulls_whatever_the_hint(engine, nullable):
     hint = {None: None, "right": [i % 3 == 0 for i in range(70)],
             "wrong": [False] * 70}[nullable]
     select = ", ".join(f'CAST("c{i}" AS DOUBLE PRECISION) AS "c{i}"' for i in range(70))
-    found = engine.fetch_doubles(f"SELECT {select} FROM {engine.relation('wide')} WHERE ? = 1",
-                                 [1], hint)
+    found = engine.fetch_doubles(f"SELECT {select} FROM {engine.relation('wide')} WHERE :one = 1",
+                                 {"one": 1}, hint)
     for i, values in enumerate(found):
         expected = np.array([v for v in columns[f"c{i}"].to_pylist() if v is not None])
         assert values.dtype == np.float64 and list(values) == list(expected)

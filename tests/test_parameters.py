@@ -86,3 +86,72 @@ def test_a_statement_missing_a_value_names_it(make_project):
     engine = make_project().open().engine
     with pytest.raises(StatementError, match=":b"):
         engine.rows("SELECT :a, :b", {"a": 1})
+    with pytest.raises(StatementError, match=":b"):  # PostgreSQL writes these values in
+        engine.fetch_doubles("SELECT CAST(:a AS DOUBLE PRECISION) AS a, "
+                             "CAST(:b AS DOUBLE PRECISION) AS b", {"a": 1.0})
+    assert [list(x) for x in engine.fetch_doubles(
+        "SELECT CAST(:a AS DOUBLE PRECISION) AS a", {"a": 1.5})] == [[1.5]]
+
+
+def test_insert_rows_binds_every_value_across_batches(make_project):
+    """More rows than one INSERT takes: every row arrives once, NULLs and odd text intact."""
+    from featurekit.engines.base import INSERT_BATCH
+
+    engine = make_project().open().engine
+    table = engine.relation("many_rows")
+    engine.run(f"CREATE TABLE {table} (n BIGINT, label TEXT, at TIMESTAMP, x DOUBLE PRECISION)")
+    when = datetime(2024, 3, 1, 12, 30)
+    total = 2 * INSERT_BATCH + 7
+    engine.insert_rows(table, ["n", "label", "at", "x"],
+                       [(i, f"?:{i} $1", when, None if i % 2 else i / 2) for i in range(total)])
+    got = engine.rows(f"SELECT count(*), count(DISTINCT n), count(x), min(label), max(at) "
+                      f"FROM {table}")
+    assert got == [(total, total, (total + 1) // 2, "?:0 $1", when)]
+
+
+def test_monitor_sql_source_with_markers_in_literals_is_compared_exactly(make_project):
+    """A `sql:` source enters the canonical monitor queries as its parsed tree: `:v0`, `$1`
+    and `?` in its literals stay text, and the windows' values (bound or, for PostgreSQL's
+    COPY, written in) reach the bulk read of a KS test."""
+    import numpy as np
+    import scipy.stats
+
+    factory = make_project()
+    factory.write("monitors/q.yml", """
+        source:
+          sql: "SELECT ts, v::DOUBLE AS v FROM events WHERE tag NOT IN (':v0', '$1', '?')"
+        timestamp: ts
+        reference: {start: 2024-01-01, end: 2024-01-03}
+        current: {start: 2024-01-03, end: 2024-01-05}
+        checks:
+          - {column: v, test: ks}
+    """)
+    project = factory.open()
+    rng = np.random.default_rng(3)
+    ts = [datetime(2024, 1, 1 + i // 50, i % 24) for i in range(200)]
+    tags = [(":v0", "$1", "?", "a", "b")[i % 5] for i in range(200)]
+    values = rng.normal(size=200) + np.array([0.0] * 100 + [0.5] * 100)
+    events = pd.DataFrame({"ts": ts, "tag": tags, "v": values})
+    project.engine.load_arrow(pa.Table.from_pandas(events, preserve_index=False), "events")
+    [ks] = project.monitor(as_of="2024-01-06").results
+    kept = events[events.tag.isin(["a", "b"])]
+    ref = kept[kept.ts < datetime(2024, 1, 3)].v
+    cur = kept[kept.ts >= datetime(2024, 1, 3)].v
+    expected = scipy.stats.ks_2samp(ref, cur)
+    assert (ks.n_ref, ks.n_cur) == (len(ref), len(cur)) == (40, 40)
+    assert ks.statistic == expected.statistic
+    assert ks.p_value == pytest.approx(expected.pvalue, rel=1e-9)
+
+
+def test_bulk_reads_take_any_value(make_project):
+    """fetch_doubles binds its values (on PostgreSQL, COPY has them written in by psycopg)."""
+    from datetime import UTC
+
+    engine = make_project().open().engine
+    values = {"text": "a\\b'c %s ?:v0 $1", "neg": -5, "inf": float("-inf"), "none": None,
+              "at": datetime(2024, 1, 1, 12, tzinfo=UTC), "flag": True}
+    found = engine.fetch_doubles(
+        "SELECT CAST(:inf AS DOUBLE PRECISION) AS x, CAST(:neg AS DOUBLE PRECISION) AS y "
+        "WHERE :text = 'a\\b''c %s ?:v0 $1' AND :none IS NULL AND :flag "
+        "AND CAST(:at AS TIMESTAMPTZ) = CAST('2024-01-01 12:00:00+00' AS TIMESTAMPTZ)", values)
+    assert [list(column) for column in found] == [[float("-inf")], [-5.0]]

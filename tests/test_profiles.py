@@ -132,3 +132,94 @@ def test_invalid_yaml_names_the_line(tmp_path):
     path.write_text("featurekit:\n  outputs:\n    dev: {type: duckdb\n  bad: [\n")
     with pytest.raises(ConfigError, match=r"profiles.yml:\d+: invalid YAML"):
         load_target(path)
+
+
+def write(tmp_path, output: str):
+    path = tmp_path / "profiles.yml"
+    path.write_text(f"featurekit:\n  outputs:\n    t: {output}\n")
+    return path
+
+
+def test_each_engine_has_its_own_defaults(tmp_path):
+    duck = load_target(write(tmp_path, "{type: duckdb}"), project_dir=tmp_path / "proj")
+    assert (duck.schema, duck.threads) == ("main", 1)
+    assert duck.options["path"] == str(tmp_path / "proj" / "featurekit.duckdb")
+    pg = load_target(write(tmp_path, "{type: postgres}"))
+    assert (pg.schema, pg.threads, pg.metadata_schema) == ("public", 4, "featurekit")
+    assert pg.describe() == "postgres postgres@127.0.0.1:5432/postgres schema public"
+
+
+def test_duckdb_memory_and_absolute_paths_are_kept(tmp_path):
+    memory = load_target(write(tmp_path, "{type: duckdb, path: ':memory:'}"))
+    assert memory.options["path"] == ":memory:" and memory.describe() == "duckdb file :memory:"
+    absolute = tmp_path / "elsewhere" / "f.duckdb"
+    assert load_target(write(tmp_path, f"{{type: duckdb, path: '{absolute}'}}")).options[
+        "path"] == str(absolute)
+
+
+def test_unknown_key_of_an_engine_names_file_target_and_key(tmp_path):
+    path = write(tmp_path, "{type: postgres, hots: db.example}")
+    with pytest.raises(ConfigError) as info:
+        load_target(path)
+    message = str(info.value)
+    assert message.startswith(f'{path}: target "t": unknown key "hots" for a postgres target')
+    assert '(did you mean "host"?)' in message and "postgres targets take: type, schema" in message
+    # a key of another engine is unknown too
+    with pytest.raises(ConfigError, match=r'unknown key "host" for a duckdb target; duckdb '
+                                          r"targets take: type, schema, threads, metadata_schema, path"):
+        load_target(write(tmp_path, "{type: duckdb, host: x}"))
+    with pytest.raises(ConfigError, match=r'unknown key "thread" for a duckdb target '
+                                          r'\(did you mean "threads"\?\)'):
+        load_target(write(tmp_path, "{type: duckdb, thread: 2}"))
+
+
+def test_numbers_are_checked_where_they_are_read(tmp_path):
+    path = write(tmp_path, "{type: postgres, port: '54x'}")
+    with pytest.raises(ConfigError, match=rf"{path}: target \"t\": port must be a whole number, "
+                                          r"not '54x'"):
+        load_target(path)
+    with pytest.raises(ConfigError, match=r'target "t": threads must be a whole number'):
+        load_target(write(tmp_path, "{type: duckdb, threads: many}"))
+    assert load_target(write(tmp_path, "{type: postgres, port: '6543'}")).options["port"] == 6543
+
+
+def test_database_is_another_name_for_dbname(tmp_path):
+    assert load_target(write(tmp_path, "{type: postgres, database: feats}")).options[
+        "dbname"] == "feats"
+
+
+def test_url_password_is_a_secret(tmp_path):
+    target = load_target(write(tmp_path, "{type: postgres, url: 'postgresql://u:s3cr3t@h/d'}"))
+    assert target.secrets == ["s3cr3t"] and "s3cr3t" not in repr(target.config)
+    assert load_target(write(tmp_path, "{type: duckdb}")).secrets == []
+
+
+@pytest.mark.parametrize("source", ["example", "scaffold"])
+def test_shipped_profiles_use_only_known_keys(tmp_path, source):
+    from pathlib import Path
+
+    import yaml
+
+    from featurekit.scaffold import FILES
+
+    if source == "example":
+        path = Path(__file__).parent.parent / "profiles.yml"
+    else:
+        path = tmp_path / "profiles.yml"
+        path.write_text(FILES["profiles.yml"].replace("{name}", "fk"))
+    for name in yaml.safe_load(path.read_text())["featurekit"]["outputs"]:
+        assert load_target(path, target=name).name == name
+
+
+def test_loading_a_target_loads_no_driver(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "profiles.yml"
+    path.write_text(PROFILES)
+    code = (f"import sys; from featurekit.profiles import load_target; from pathlib import Path; "
+            f"[load_target(Path({str(path)!r}), target=t) for t in ('dev', 'pg')]; "
+            f"print([m for m in ('duckdb', 'psycopg') if m in sys.modules])")
+    env = {"FK_TEST_PASSWORD": "x", "PATH": "", "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "[]", done.stderr

@@ -234,8 +234,8 @@ def test_online_features_is_one_indexed_query_on_postgres(big_pg):
 
     requests = resolve_features(big_pg, ["big.spend"], False)
     requests[0].keys = [("customer_id", "customer_id")]
-    sql, _ = online_sql(big_pg, requests, 2)
-    plan = "\n".join(r[0] for r in big_pg.engine.fetchall(f"EXPLAIN {sql}", [1, 2]))
+    statement, _ = online_sql(big_pg, requests, 2)
+    plan = "\n".join(r[0] for r in big_pg.engine.fetchall(f"EXPLAIN {statement.sql}", [1, 2]))
     assert "Seq Scan" not in plan and "Index" in plan, plan
     got = big_pg.online_features(["big.spend"], pd.DataFrame({"customer_id": [1, 2]}),
                                  now=datetime(2024, 1, 15, tzinfo=UTC))
@@ -500,22 +500,27 @@ def test_matches_brute_force_reference(raw_views, case):
     })
     expected_ttl = reference(feature_rows, labels, TTL)
     expected_no_ttl = reference(feature_rows, labels, None)
-    plans = [None, 0] if engine.type == "postgres" else [None]  # PostgreSQL: both plans
-    for threshold in plans:
-        if threshold is not None:
-            engine.window_plan_min_labels = threshold
+    # Every plan the engine can run: ASOF, LATERAL probes, the window over both sides.
+    can = {"asof_join": engine.asof_join, "lateral_join": engine.lateral_join}
+    plans = [(asof, lateral) for asof, lateral in [(True, True), (False, True), (False, False)]
+             if (can["asof_join"] or not asof) and (can["lateral_join"] or not lateral)]
+    for asof, lateral in plans:
+        engine.asof_join, engine.lateral_join = asof, lateral
         try:
             train = raw_views.training_set(frame, ["with_ttl.value", "no_ttl.value"],
                                            full_names=True)
         finally:
-            engine.window_plan_min_labels = None
+            engine.asof_join, engine.lateral_join = can["asof_join"], can["lateral_join"]
         assert list(train["label_id"]) == list(range(len(labels)))
         assert values(train, "with_ttl__value") == expected_ttl
         assert values(train, "no_ttl__value") == expected_no_ttl
 
 
 # -- online features -------------------------------------------------------------------------
-def test_online_features_latest_row_with_time_and_status(shop):
+# Engines without LATERAL (lateral_join False) look up with a window plan: same answers.
+@pytest.mark.parametrize("lateral", [True, False], ids=["lateral", "window"])
+def test_online_features_latest_row_with_time_and_status(shop, lateral):
+    shop.engine.lateral_join = lateral
     now = datetime(2024, 1, 6, tzinfo=UTC)
     got = shop.online_features(["customer_spend.spend", "customer_profile.age"],
                                {"customer_id": [2, 1, 9, 1]}, now=now)
@@ -536,7 +541,9 @@ def test_online_features_latest_row_with_time_and_status(shop):
     assert values(got, "pair_count") == [2, 3]
 
 
-def test_online_features_composite_key_and_errors(shop):
+@pytest.mark.parametrize("lateral", [True, False], ids=["lateral", "window"])
+def test_online_features_composite_key_and_errors(shop, lateral):
+    shop.engine.lateral_join = lateral
     got = shop.online_features(["customer_merchant.pair_count"],
                                {"customer_id": [1, 1], "merchant_id": [7, 9]})
     assert values(got, "pair_count") == [3, None]

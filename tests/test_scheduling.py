@@ -31,8 +31,8 @@ def reasons(results) -> dict[str, tuple[str, str]]:
 def age_history(project, p, hours: float) -> None:
     """Pretend every run and seed load happened ``hours`` ago."""
     when = utcnow() - timedelta(hours=hours)
-    project.engine.execute(f"UPDATE {p.metadata}.runs SET finished_at = ?", [when])
-    project.engine.execute(f"UPDATE {p.metadata}.seeds SET loaded_at = ?", [when])
+    project.engine.run(f"UPDATE {p.metadata}.runs SET finished_at = :ts", {"ts": when})
+    project.engine.run(f"UPDATE {p.metadata}.seeds SET loaded_at = :ts", {"ts": when})
 
 
 def test_first_refresh_builds_everything_then_nothing_is_due(make_project):
@@ -127,9 +127,10 @@ def test_dry_run_changes_nothing_in_a_built_target(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
     project.refresh()
-    project.engine.execute(  # a run left behind by a dead process: not marked by a dry run
+    project.engine.run(  # a run left behind by a dead process: not marked by a dry run
         f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, status) "
-        "VALUES ('dead', ?, 'static', ?, 'running')", [project.target.schema, utcnow()])
+        "VALUES ('dead', :s, 'static', :ts, 'running')",
+        {"s": project.target.schema, "ts": utcnow()})
     p.seed("events", EVENTS + "3,2024-01-03 08:00:00,2.0\n", timestamp="ts")
     project.close()
     before = catalog(p)
@@ -158,10 +159,10 @@ def test_dead_running_row_is_marked_interrupted_and_redone(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
     project.refresh()
-    project.engine.execute(
+    project.engine.run(
         f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, status) "
-        "VALUES ('dead', ?, 'static', ?, 'running')",
-        [project.target.schema, utcnow()],
+        "VALUES ('dead', :s, 'static', :ts, 'running')",
+        {"s": project.target.schema, "ts": utcnow()},
     )
     events = []
     got = reasons(project.refresh(on_event=lambda kind, name, r: events.append((kind, name))))
@@ -169,6 +170,24 @@ def test_dead_running_row_is_marked_interrupted_and_redone(make_project):
     assert got["static"][0] == "success"
     status = rows(project, f"SELECT status, error FROM {p.metadata}.runs WHERE run_id = 'dead'")
     assert status[0][0] == "interrupted" and "stopped" in status[0][1]
+
+
+def test_a_running_row_is_dead_only_where_a_free_lock_proves_it(make_project):
+    from featurekit.refresh import dead_runs
+    from featurekit.state import State
+
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    engine = project.engine
+    engine.run(f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, "
+               "status) VALUES ('dead', :s, 'static', :ts, 'running')",
+               {"s": project.target.schema, "ts": utcnow()})
+    last_runs = State(engine).last_runs()
+    assert dead_runs(engine, last_runs) == ["static"]
+    # Without advisory locks, a free "lock" says nothing while other writers may run it.
+    engine.advisory_locks = False
+    assert dead_runs(engine, last_runs) == ([] if engine.concurrent_writers else ["static"])
 
 
 @pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)

@@ -143,6 +143,19 @@ def test_skew_share_matches_a_brute_force_reference(setup, tolerance):
         assert results["spend"].statistic > results["segment"].statistic
 
 
+def test_skew_without_temporary_tables_uses_a_table_it_drops(setup, monkeypatch):
+    """Engines without session-private tables (Spark) number the rows in a table of the
+    target schema; the shares are the same and the table is gone afterwards."""
+    factory, project, features, log = setup
+    monkeypatch.setattr(type(project.engine), "temporary_tables", False)
+    results = run_skew(factory, project, ", tolerance: 1e-6")
+    share, n = expected_share(features, log, "spend", datetime(2024, 1, 2),
+                              datetime(2024, 1, 11), 1e-6)
+    assert results["spend"].n_cur == n
+    assert math.isclose(results["spend"].statistic, share, abs_tol=1e-12)
+    assert not [t for t in project.engine.relation_names() if t.startswith("__fk_skew_")]
+
+
 def test_correctly_served_features_show_no_skew(make_project):
     rng = np.random.default_rng(3)
     features = feature_rows(rng)

@@ -2,7 +2,7 @@
 
 In-process Spark (one local session for the whole run, see conftest) and a real Spark Connect
 server started from the pyspark install. Without pyspark or Java 17 these tests skip, unless
-FEATUREKIT_REQUIRE_SPARK=1, where they fail.
+FEATUREKIT_REQUIRE_SPARK=1, where they fail. The engine-facing suite covers the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ProjectFactory, require_engine, spark_profile
+from conftest import ProjectFactory, profiles_yaml, require_engine
 
 from featurekit.engines.spark import VERSION, java_problem, stop_remote_session
 from featurekit.errors import CompileError, ConfigError, ConnectionFailed
@@ -243,9 +243,7 @@ def test_missing_java_stops_refresh_with_the_reason(tmp_path):
     require_engine("spark")
     (tmp_path / "models_sql").mkdir()
     (tmp_path / "models_sql" / "one.sql").write_text("SELECT 1 AS x\n")
-    (tmp_path / "profiles.yml").write_text(
-        "featurekit:\n  outputs:\n    s:\n      " + spark_profile("fk_nojava", tmp_path / "w")
-        + "\n")
+    (tmp_path / "profiles.yml").write_text(profiles_yaml("spark", "fk_nojava", "fk_nojava_m"))
     python = Path(sys.executable)
     env = {"PATH": str(tmp_path), "HOME": str(tmp_path),
            "PYTHONPATH": str(Path(__file__).parents[1])}

@@ -152,10 +152,11 @@ class _DatabaseFacts:
         engine = self.engine
         if engine.relation_kind(TABLE, engine.metadata_schema) is None:
             return {}
-        rows = engine.fetchall(
+        rows = engine.rows(
             f"SELECT test, status, failures, message, finished_at FROM "
-            f"{engine.relation(TABLE, engine.metadata_schema)} WHERE target_schema = ? "
-            f"ORDER BY finished_at", [engine.schema])
+            f"{engine.relation(TABLE, engine.metadata_schema)} "
+            f"WHERE target_schema = :target_schema ORDER BY finished_at",
+            {"target_schema": engine.schema})
         keys = ("status", "failures", "message", "finished_at")
         return {row[0]: dict(zip(keys, row[1:])) for row in rows}  # the last one wins
 

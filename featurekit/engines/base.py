@@ -17,29 +17,56 @@ from typing import TYPE_CHECKING, Any
 from featurekit.errors import DuplicateKeyError, RefreshError
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     import numpy as np
     import pandas as pd
     import pyarrow as pa
     from sqlglot import exp
 
+    from featurekit.engines.config import EngineConfig
+    from featurekit.engines.latest import LatestView, RequestShape
     from featurekit.engines.pit import PitView
+    from featurekit.engines.statements import Rendered
     from featurekit.profiles import Target
 
 DUPLICATE_SAMPLE = 5
-_STAGE = "__fk_stage"
+#: Rows per INSERT of ``insert_rows`` (PostgreSQL binds at most 65535 values per statement).
+INSERT_BATCH = 1000
 
 
 class Engine:
-    """Base class: shared SQL that works on every engine; subclasses add the native paths."""
+    """Base class: shared SQL that works on every engine; subclasses add the native paths.
+
+    A subclass sets ``type`` (the profiles.yml ``type:``), ``dialect`` (sqlglot's name),
+    ``config_class`` and every capability flag below; shared code asks the flags, never the
+    engine's name. tests/test_engine_capabilities.py checks each flag against the database.
+    """
 
     type: str = ""
     dialect: str = ""
-    #: True when the database has real materialized views (else they are swapped tables).
-    native_materialized_views = False
-    #: True when several models may be refreshed at once (one connection each).
-    concurrent_writers = False
+    #: The target settings this engine reads from profiles.yml.
+    config_class: type[EngineConfig]
+    # -- capabilities (each engine sets all of them) --------------------------------------
+    #: Statements inside ``transaction()`` take effect together or not at all (else one by
+    #: one: whole tables are written as new versions and swapped in, ``replace_rows_since``).
+    transactions: bool
+    #: CREATE/DROP/ALTER inside a transaction roll back with it.
+    transactional_ddl: bool
+    #: The database has real materialized views (else they are swapped tables).
+    native_materialized_views: bool
+    #: featurekit keeps unique indexes on keys (log tables), enforced against every writer.
+    unique_indexes: bool
+    #: Named locks across sessions (``lock``, ``serialized``); else one writer needs none.
+    advisory_locks: bool
+    #: Several connections, from several processes, may write at once (parallel refresh).
+    concurrent_writers: bool
+    #: Tables private to a session and dropped with it (``load_arrow(temporary=True)``,
+    #: ``create_temporary``); else staging tables are plain ones, dropped by featurekit.
+    temporary_tables: bool
+    #: ``ASOF JOIN`` runs (point-in-time joins use it).
+    asof_join: bool
+    #: ``LATERAL`` subqueries with ``LIMIT`` run (point-in-time joins probe with them when
+    #: there is no ASOF; online lookups always do).
+    lateral_join: bool
     _in_transaction = False  # set while a transaction() block is open on this connection
     #: How identifiers are quoted (a quote inside one is doubled).
     identifier_quote = '"'
@@ -54,6 +81,14 @@ class Engine:
         self.metadata_schema = target.metadata_schema
 
     # -- connection ---------------------------------------------------------------------
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        """The driver's error classes a failed query raises (e.g. ``duckdb.Error``).
+
+        Read once connected: an engine imports its driver only when it connects.
+        """
+        raise NotImplementedError
+
     def connect(self) -> None:
         raise NotImplementedError
 
@@ -74,33 +109,52 @@ class Engine:
         raise NotImplementedError
 
     # -- featurekit's own statements (canonical SQL, named parameters) -------------------
-    def prepare(self, statement: str, params: Mapping[str, Any] | None = None
+    def prepare(self, statement: str | exp.Expression, params: Mapping[str, Any] | None = None
                 ) -> tuple[str, Any]:
-        """A canonical statement as this engine's SQL, with the values its driver binds."""
+        """A canonical statement (text, or a tree built from it: ``statements.render``) as
+        this engine's SQL, with the values its driver binds."""
         from featurekit.engines.statements import render
 
         rendered = render(statement, self.dialect, self.positional_parameters)
         return rendered.sql, rendered.values(params, self.positional_parameters)
 
-    def native(self, statement: str) -> str:
+    def native(self, statement: str | exp.Expression) -> str:
         """A canonical statement without parameters as this engine's SQL."""
         return self.prepare(statement)[0]
 
-    def run(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+    def run(self, statement: str | exp.Expression,
+            params: Mapping[str, Any] | None = None) -> None:
         """Run a canonical statement (see ``engines.statements``)."""
         self.execute(*self.prepare(statement, params))
 
-    def run_count(self, statement: str, params: Mapping[str, Any] | None = None) -> int:
+    def run_count(self, statement: str | exp.Expression,
+                  params: Mapping[str, Any] | None = None) -> int:
         """Run a canonical INSERT/UPDATE/DELETE; the number of rows it touched."""
         return self.execute_count(*self.prepare(statement, params))
 
-    def rows(self, statement: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+    def rows(self, statement: str | exp.Expression,
+             params: Mapping[str, Any] | None = None) -> list[tuple]:
         """The rows of a canonical query."""
         return self.fetchall(*self.prepare(statement, params))
 
-    def fetch_doubles(self, sql: str, params: Any = None,
+    def placeholder(self, name: str, position: int) -> str:
+        """This engine's marker for the bound value ``name``, the ``position``-th (from 1), in
+        SQL an engine builds itself (without sqlglot, for hot paths)."""
+        return f"${position}" if self.positional_parameters else f"${name}"
+
+    def bound_rows(self, statement: Rendered, params: Mapping[str, Any]) -> list[tuple]:
+        """The rows of a query already in this engine's SQL, its values bound by name."""
+        return self.fetchall(statement.sql, statement.values(params, self.positional_parameters))
+
+    def ping(self) -> None:
+        """Raise the driver's error unless the database answers."""
+        self.fetchall("SELECT 1")
+
+    def fetch_doubles(self, statement: str | exp.Expression,
+                      params: Mapping[str, Any] | None = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
-        """The non-NULL values of each column of a query whose columns are all DOUBLE PRECISION.
+        """The non-NULL values of each column of a canonical query whose columns are all
+        DOUBLE PRECISION.
 
         Read in bulk as float64 arrays (no Python object per value), in the query's order.
         ``nullable`` may say which columns can hold NULLs (a hint an engine may use).
@@ -134,7 +188,10 @@ class Engine:
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[bool]:
-        """Hold a lock named ``key`` while the block runs; yields False when it is taken."""
+        """Hold a lock named ``key`` while the block runs; yields False when it is taken.
+
+        The default, for engines without ``advisory_locks``, always gets it.
+        """
         yield True
 
     @contextlib.contextmanager
@@ -143,8 +200,8 @@ class Engine:
 
         Sessions that create objects only when missing (``IF NOT EXISTS``, or a check then a
         CREATE) do it inside one of these, so two first users cannot both create them. Nested
-        use joins the outer transaction. The default has no lock: engines with one writer
-        (DuckDB) need none.
+        use joins the outer transaction. The default has no lock: engines without
+        ``advisory_locks`` have one writer, which needs none.
         """
         with self.transaction():
             self._wait_for_lock(key)
@@ -154,10 +211,24 @@ class Engine:
         """Inside a transaction: take the lock named ``key`` until the transaction ends."""
 
     # -- catalog ------------------------------------------------------------------------
-    @staticmethod
-    def unsupported(expression: exp.Expression) -> list[str]:
+    @classmethod
+    def unsupported(cls, expression: exp.Expression) -> list[str]:
         """Constructs in ``expression`` this engine cannot run (named for the user)."""
-        return []
+        from sqlglot import exp
+
+        problems = []
+        if not cls.asof_join and any(
+            "ASOF" in (join.args.get("kind") or "").upper() or join.args.get("method") == "ASOF"
+            for join in expression.find_all(exp.Join)
+        ):
+            problems.append("ASOF JOIN (use a LATERAL subquery)" if cls.lateral_join
+                            else "ASOF JOIN (use a window over the union of both sides)")
+        # (Hive's LATERAL VIEW explode(...) parses as a Lateral too, but is another construct.)
+        if not cls.lateral_join and any(
+            not lateral.args.get("view") for lateral in expression.find_all(exp.Lateral)
+        ):
+            problems.append("LATERAL (use a join on a grouped subquery)")
+        return problems
 
     def syntax_error(self, sql: str) -> str | None:
         """The database's own parser's complaint about ``sql``, without running it (or None).
@@ -207,6 +278,49 @@ class Engine:
     def count_rows(self, relation: str) -> int:
         return int(self.fetchall(f"SELECT count(*) FROM {relation}")[0][0])
 
+    def relation_schema(self, name: str, schema: str | None = None) -> pa.Schema:
+        """The Arrow schema of a relation's rows, read without reading any."""
+        return self.fetch_arrow(f"SELECT * FROM {self.relation(name, schema)} LIMIT 0").schema
+
+    def create_table(self, name: str, columns: Sequence[tuple[str, str]]) -> None:
+        """Create table ``name`` with (column, type in this engine's SQL) columns."""
+        listed = ", ".join(f"{self.quote(column)} {sql_type}" for column, sql_type in columns)
+        self.execute(f"CREATE TABLE {self.relation(name)} ({listed})")
+
+    def add_column(self, name: str, column: str, sql_type: str) -> None:
+        """Add a column (NULL in the rows already there) to table ``name``."""
+        self.execute(
+            f"ALTER TABLE {self.relation(name)} ADD COLUMN {self.quote(column)} {sql_type}")
+
+    def unique_index(self, name: str, column: str) -> None:
+        """Make ``column`` of table ``name`` refuse repeated values from any writer.
+
+        Only where the engine has ``unique_indexes``; elsewhere there is nothing to do.
+        """
+        if self.unique_indexes:
+            self.execute(f"CREATE UNIQUE INDEX ON {self.relation(name)} ({self.quote(column)})")
+
+    def insert_rows(self, relation: str, columns: Sequence[str],
+                    rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` (values in ``columns`` order) to a table, the values bound.
+
+        Written with this engine's markers rather than as a canonical statement: sqlglot
+        would parse (and cache) a statement per row count, thousands of values long.
+        """
+        listed = ", ".join(self.quote(c) for c in columns)
+        for first in range(0, len(rows), INSERT_BATCH):
+            params: dict[str, Any] = {}
+            values = []
+            for row in rows[first:first + INSERT_BATCH]:
+                markers = []
+                for value in row:
+                    name = f"v{len(params)}"
+                    params[name] = value
+                    markers.append(self.placeholder(name, len(params)))
+                values.append(f"({', '.join(markers)})")
+            self.execute(f"INSERT INTO {relation} ({listed}) VALUES {', '.join(values)}",
+                         self._bind(params))
+
     def clone(self) -> Engine:
         """Another open connection to the same target, for a worker thread."""
         other = type(self)(self.target)
@@ -230,17 +344,66 @@ class Engine:
         name = f"__fk_tmp_{uuid.uuid4().hex[:12]}"
         self.load_arrow(data, name, temporary=True)
         try:
-            yield self.quote(name)
+            yield self.temporary_relation(name)
         finally:
-            self.execute(f"DROP TABLE IF EXISTS {self.quote(name)}")
+            self.drop_temporary(name)
+
+    def temporary_relation(self, name: str) -> str:
+        """How statements name the staging table ``name`` (``load_arrow(temporary=True)``)."""
+        return self.quote(name) if self.temporary_tables else self.relation(name)
+
+    def create_temporary(self, name: str, select_sql: str) -> tuple[str, int]:
+        """A staging table ``name`` holding a query's rows: its relation, and the rows.
+
+        Private to the session where the engine has ``temporary_tables``; the caller drops
+        it with ``drop_temporary``.
+        """
+        relation = self.temporary_relation(name)
+        kind = "TEMP TABLE" if self.temporary_tables else "TABLE"
+        return relation, self.execute_count(f"CREATE {kind} {relation} AS {select_sql}")
+
+    def drop_temporary(self, name: str) -> None:
+        self.execute(f"DROP TABLE IF EXISTS {self.temporary_relation(name)}")
+
+    def insert_missing(self, name: str, staged: str, columns: Sequence[str], key: str,
+                       constants: Mapping[str, tuple[Any, str]]) -> int:
+        """Insert the rows of ``staged`` whose ``key`` table ``name`` does not hold; how many.
+
+        ``columns`` are the columns written; those in ``constants`` take one value, of the
+        given SQL type, in every row instead of ``staged``'s column.
+        """
+        q = self.quote
+        target, k = self.relation(name), q(key)
+        values, params = [], {}
+        for column in columns:
+            if column in constants:
+                value, sql_type = constants[column]
+                marker = f"c{len(params)}"
+                params[marker] = value
+                values.append(f"CAST({self.placeholder(marker, len(params))} AS {sql_type})")
+            else:
+                values.append(f"s.{q(column)}")
+        sql = (f"INSERT INTO {target} ({', '.join(q(c) for c in columns)}) "
+               f"SELECT {', '.join(values)} FROM {staged} AS s "
+               f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{k} = s.{k})")
+        if self.unique_indexes:
+            # Into an existing unique index, key order keeps page accesses sequential.
+            sql += f" ORDER BY s.{k}"
+        return self.execute_count(sql, self._bind(params))
+
+    def _bind(self, params: Mapping[str, Any]) -> Any:
+        """Values for SQL whose markers come from ``placeholder``, numbered in ``params`` order."""
+        if not params:
+            return None
+        return list(params.values()) if self.positional_parameters else dict(params)
 
     def append_if_all_new(self, data: pa.Table, name: str, key: str) -> bool:
         """Inside a transaction: append ``data`` to table ``name`` in one bulk step if no row
         collides with the table's unique index on ``key``; False, with nothing appended, if
         one does.
 
-        The default always answers False (engines without unique indexes cannot tell), and
-        callers then insert only the new rows the slower way.
+        The default always answers False (engines without ``unique_indexes`` cannot tell),
+        and callers then insert only the new rows the slower way.
         """
         return False
 
@@ -261,59 +424,43 @@ class Engine:
         """
         raise NotImplementedError
 
-    def replace_rows_since(self, name: str, stage_sql: str, time_column: str, start: datetime,
-                           unique_key: Sequence[str]) -> tuple[int, Any]:
-        """Make table ``name``'s rows with ``time_column >= start`` those of ``stage_sql``.
-
-        Returns the stage's row count and its max(time_column). The default stages the rows
-        in a temporary table, checks them, and deletes and inserts in one transaction.
-        """
-        stage = self.quote(name + _STAGE)
-        # A temporary table lives as long as its connection, and the `finally` below drops it.
-        rows = self.execute_count(f"CREATE TEMP TABLE {stage} AS {stage_sql}")
-        try:
-            newest = self.check_output(name, stage, unique_key, time_column)
-            columns = [column for column, _ in self.columns(name)]
-            with self.transaction():
-                self._replace_window(name, stage, time_column, start, unique_key, columns)
-        finally:
-            self.execute(f"DROP TABLE IF EXISTS {stage}")
-        return rows, newest
-
-    def _replace_window(self, name: str, stage: str, time_column: str, start: datetime,
-                        unique_key: Sequence[str], columns: list[str]) -> None:
-        """Make the table's rows from ``start`` on equal the stage's (inside a transaction).
-
-        Rows with an identity (entity, timestamp) that are recomputed unchanged — most of a
-        restated window — are left in place; only rows that differ are deleted and inserted,
-        which spares index maintenance and dead tuples on large tables.
-        """
-        q = self.quote
-        table, ts = self.relation(name), q(time_column)
-        listed = ", ".join(q(c) for c in columns)
-        if not unique_key:  # rows have no identity: replace the window wholesale
-            self.execute(f"DELETE FROM {table} WHERE {ts} >= ?", [start])
-            self.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {stage}")
-            return
-        match = " AND ".join(
-            [f"s.{q(k)} = t.{q(k)}" for k in unique_key]
-            + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns
-               if c not in unique_key]
-        )
-        self.execute(
-            f"DELETE FROM {table} AS t WHERE t.{ts} >= ? "
-            f"AND NOT EXISTS (SELECT 1 FROM {stage} AS s WHERE {match})", [start]
-        )
-        self.execute(
-            f"INSERT INTO {table} ({listed}) SELECT {', '.join(f's.{q(c)}' for c in columns)} "
-            f"FROM {stage} AS s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= ? AND {match})", [start]
-        )
-
     def materialized_view(self, name: str, select_sql: str, unique_key: Sequence[str],
                           rebuild: bool) -> int:
         """Refresh (or rebuild when ``rebuild``) a materialized view; rows."""
         return self.replace_table(name, select_sql, unique_key)
+
+    def replace_changed_rows(self, name: str, staged: str, time_column: str, start: Any,
+                             columns: Sequence[str], unique_key: Sequence[str]) -> None:
+        """Inside a transaction: make table ``name``'s rows with ``time_column >= start``
+        equal ``staged``'s, deleting and inserting only the rows that differ (a row is
+        identified by ``unique_key``; ``columns`` are all of the table's).
+        """
+        q = self.quote
+        table, ts = self.relation(name), q(time_column)
+        listed = ", ".join(q(c) for c in columns)
+        start_at = self.placeholder("start", 1)
+        bound = self._bind({"start": start})
+        match = " AND ".join(
+            [f"s.{q(k)} = t.{q(k)}" for k in unique_key]
+            + [f"s.{q(c)} IS NOT DISTINCT FROM t.{q(c)}" for c in columns if c not in unique_key]
+        )
+        self.execute(
+            f"DELETE FROM {table} AS t WHERE t.{ts} >= {start_at} "
+            f"AND NOT EXISTS (SELECT 1 FROM {staged} AS s WHERE {match})", bound
+        )
+        self.execute(
+            f"INSERT INTO {table} ({listed}) SELECT {', '.join(f's.{q(c)}' for c in columns)} "
+            f"FROM {staged} AS s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= {start_at} AND {match})", bound
+        )
+
+    def replace_rows_since(self, name: str, stage_sql: str, time_column: str, start: Any,
+                           unique_key: Sequence[str]) -> tuple[int, Any]:
+        """Without ``transactions``: make table ``name``'s rows from ``start`` on those of
+        ``stage_sql`` in one step that a kill leaves undone or done; the stage's row count
+        and max(time_column). Engines with transactions delete and insert in one instead.
+        """
+        raise NotImplementedError
 
     def check_time_column(self, model: str, relation: str, column: str | None) -> None:
         """Raise RefreshError when an incremental model's time column holds NULLs."""
@@ -372,15 +519,35 @@ class Engine:
             )
 
     # -- retrieval and logs (python layer) ----------------------------------------------
+    def point_in_time_join(self, labels: str, views: list[PitView], n_labels: int) -> pa.Table:
+        """The rows of ``point_in_time_sql``, as Arrow."""
+        return self.fetch_arrow(self.point_in_time_sql(labels, views, n_labels))
+
     def point_in_time_sql(self, labels: str, views: list[PitView], n_labels: int) -> str:
         """The point-in-time join of ``labels`` (a quoted relation) with ``views``.
 
         Returns one row per label row: ``__fk_row`` and the feature columns, any order.
-        The portable default probes the (entity, timestamp) index once per label row.
+        An ASOF join where there is one; else a LATERAL subquery probes the (entity,
+        timestamp) index once per label row; else a window over labels and feature rows.
         """
         from featurekit.engines import pit
 
-        return pit.lateral_sql(self.quote, labels, views)
+        if self.asof_join:
+            return pit.asof_sql(self.quote, labels, views)
+        if self.lateral_join:
+            return pit.lateral_sql(self.quote, labels, views)
+        return pit.window_sql(self.quote, labels, views)
+
+    def latest_rows_sql(self, views: Sequence[LatestView], shape: RequestShape) -> Rendered:
+        """The online lookup: per request row, the latest row of each view (``latest``).
+
+        Built without sqlglot; callers cache it per request shape and run it with
+        ``bound_rows``.
+        """
+        from featurekit.engines import latest
+
+        plan = latest.lateral_sql if self.lateral_join else latest.window_sql
+        return plan(self.quote, self.placeholder, views, shape)
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
         """The column type this engine stores an Arrow type as (for log tables).

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import functools
+import dataclasses
 import hashlib
 import io
-import re
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.base import Engine
-from featurekit.errors import ConnectionFailed, EngineError
+from featurekit.engines.config import EngineConfig, whole_number
+from featurekit.errors import ConfigError, ConnectionFailed, EngineError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,45 +65,6 @@ def _pg_to_arrow(type_name: str) -> pa.DataType:
     }.get(type_name, pa.string())
 
 
-# What may hold a `?` that is not a parameter: string literals, escape strings, quoted
-# names, dollar-quoted strings and comments. Matched first, so their `?` are kept.
-_LEXEMES = re.compile(
-    r"""'(?:[^']|'')*'
-    | (?<![A-Za-z0-9_])[eE]'(?:[^'\\]|\\.|'')*'
-    | "(?:[^"]|"")*"
-    | --[^\n]*
-    | /\*.*?\*/
-    | \$(?P<tag>[A-Za-z_][A-Za-z0-9_]*|)\$.*?\$(?P=tag)\$
-    | \?""",
-    re.S | re.X,
-)
-
-
-@functools.lru_cache(maxsize=512)
-def _placeholders(sql: str, client_side: bool = False) -> str:
-    """``?`` parameter markers as PostgreSQL's ``$1, $2, ...`` (or, for psycopg's client-side
-    binding, ``%s`` with every literal ``%`` doubled).
-
-    Only a ``?`` outside string literals, quoted names and comments is a marker.
-
-    >>> _placeholders("SELECT 'a?', x FROM t WHERE x = ? AND y = ?::int -- ?")
-    "SELECT 'a?', x FROM t WHERE x = $1 AND y = $2::int -- ?"
-    >>> _placeholders("SELECT '5%?' WHERE x = ?", client_side=True)
-    "SELECT '5%%?' WHERE x = %s"
-    """
-    pieces, position, number = [], 0, 0
-    for match in _LEXEMES.finditer(sql):
-        if match.group(0) == "?":
-            number += 1
-            pieces += [sql[position:match.start()], None]
-            position = match.end()
-    pieces.append(sql[position:])
-    if client_side:
-        return "".join("%s" if p is None else p.replace("%", "%%") for p in pieces)
-    markers = iter(range(1, number + 1))
-    return "".join(f"${next(markers)}" if p is None else p for p in pieces)
-
-
 def _key_order(column: pa.ChunkedArray) -> Any:
     """Row positions in (about) the order of a btree on ``column``, or None for other types.
 
@@ -136,11 +98,77 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class PostgresConfig(EngineConfig):
+    """A PostgreSQL target: libpq's connection settings, or a ``url:`` whose parts the
+    explicit keys override."""
+
+    default_schema = "public"
+    default_threads = 4
+    #: ``url: postgresql://user:pass@host:5432/db?sslmode=...``; ``database`` = ``dbname``.
+    extra_keys = ("url", "database")
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str | None = dataclasses.field(default=None, repr=False,
+                                             metadata={"secret": True})
+    dbname: str = "postgres"
+    sslmode: str | None = None
+    connect_timeout: int = 10
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], where: str,
+                     project_dir: Path) -> PostgresConfig:
+        values = dict(options)
+        if "database" in values:
+            values.setdefault("dbname", values.pop("database"))
+        if values.get("url"):
+            values = {**_from_url(str(values["url"]), where), **values}
+        values.pop("url", None)
+        for key in ("port", "connect_timeout"):
+            if key in values:
+                values[key] = whole_number(values[key], key, where)
+        return cls(**values)
+
+    def describe(self, schema: str) -> str:
+        return f"postgres {self.user}@{self.host}:{self.port}/{self.dbname} schema {schema}"
+
+
+def _from_url(url: str, where: str) -> dict[str, Any]:
+    """Connection settings from a SQLAlchemy/libpq URL such as postgresql://u:p@host:5432/db."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{where}: url is not a database URL (postgresql://...)") from None
+    if not parsed.drivername.startswith("postgres"):
+        raise ConfigError(
+            f"{where}: url is a {parsed.drivername} URL; a postgres target needs postgresql://"
+        )
+    parts = {
+        "host": parsed.host, "port": parsed.port, "user": parsed.username,
+        "password": parsed.password, "dbname": parsed.database,
+        "sslmode": parsed.query.get("sslmode"),
+    }
+    return {key: value for key, value in parts.items() if value is not None}
+
+
 class PostgresEngine(Engine):
     type = "postgres"
     dialect = "postgres"
+    config_class = PostgresConfig
+    transactions = True
+    transactional_ddl = True
     native_materialized_views = True
+    unique_indexes = True
+    advisory_locks = True
     concurrent_writers = True
+    temporary_tables = True
+    asof_join = False
+    lateral_join = True
     positional_parameters = True  # psycopg RawCursor: the server binds $1, $2, ...
     #: Label sets at least this large use the sort/window plan instead of index probes
     #: (None: always probe). benchmarks/bench_training_set.py, 10M feature rows: probes in
@@ -148,22 +176,25 @@ class PostgresEngine(Engine):
     #: 17-52 s (it sorts every feature row).
     window_plan_min_labels: int | None = None
 
+    @property
+    def errors(self) -> tuple[type[BaseException], ...]:
+        import psycopg  # already loaded: connect() imported it
+
+        return (psycopg.Error,)
+
     def connect(self) -> None:
         import psycopg
 
-        opts = self.target.options
+        config = self.target.config
         params = {
-            "host": opts.get("host", "127.0.0.1"),
-            "port": int(opts.get("port", 5432)),
-            "user": opts.get("user", "postgres"),
-            "dbname": opts.get("dbname", opts.get("database", "postgres")),
-            "connect_timeout": int(opts.get("connect_timeout", 10)),
+            "host": config.host, "port": config.port, "user": config.user,
+            "dbname": config.dbname, "connect_timeout": config.connect_timeout,
             "application_name": "featurekit",
         }
-        if opts.get("password"):
-            params["password"] = opts["password"]
-        if opts.get("sslmode"):
-            params["sslmode"] = opts["sslmode"]
+        if config.password:
+            params["password"] = config.password
+        if config.sslmode:
+            params["sslmode"] = config.sslmode
         try:
             self.conn = psycopg.connect(
                 autocommit=True, cursor_factory=psycopg.RawCursor, **params
@@ -188,20 +219,14 @@ class PostgresEngine(Engine):
     def close(self) -> None:
         self.conn.close()
 
-    @staticmethod
-    def _params(sql: str, params: Sequence[Any] | None) -> str:
-        # Internal SQL marks parameters with `?`; the connection's RawCursor sends `$n` to the
-        # server untouched, so `%` and a `?` inside a name or a string literal stay as they are.
-        return _placeholders(sql) if params else sql
-
     def execute(self, sql: str, params: Any = None) -> None:
-        self.conn.execute(self._params(sql, params), params)
+        self.conn.execute(sql, params)
 
     def execute_count(self, sql: str, params: Any = None) -> int:
-        return self.conn.execute(self._params(sql, params), params).rowcount
+        return self.conn.execute(sql, params).rowcount
 
     def fetchall(self, sql: str, params: Any = None) -> list[tuple]:
-        return self.conn.execute(self._params(sql, params), params).fetchall()
+        return self.conn.execute(sql, params).fetchall()
 
     def fetch_arrow(self, sql: str) -> pa.Table:
         """Stream the result as CSV through COPY and parse it with Arrow's C++ reader."""
@@ -240,7 +265,8 @@ class PostgresEngine(Engine):
             table = table.set_column(names.index(name), name, column)
         return table
 
-    def fetch_doubles(self, sql: str, params: Any = None,
+    def fetch_doubles(self, statement: str | exp.Expression,
+                      params: Mapping[str, Any] | None = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
         """Binary COPY, read by numpy as one structured array (float8send is a byte copy;
         CSV would print and parse every number).
@@ -250,10 +276,13 @@ class PostgresEngine(Engine):
         nullable that has a NULL anyway is caught (the first NULL's length word reads -1 where
         8 was expected) and the query read again with every column masked.
         """
-        from psycopg import ClientCursor
+        from psycopg.sql import Literal
 
-        if params:  # COPY takes no bind parameters: bind them client-side
-            sql = ClientCursor(self.conn).mogrify(_placeholders(sql, client_side=True), params)
+        from featurekit.engines.statements import render_with_literals
+
+        # COPY takes no bind parameters: the values are written in by psycopg's own quoting
+        sql = render_with_literals(statement, self.dialect, params,
+                                   lambda value: Literal(value).as_string(self.conn))
         names = [self.quote(name) for name, _ in self.describe_query(sql)]
         if not names:
             return []
@@ -351,7 +380,7 @@ class PostgresEngine(Engine):
     def relation_kind(self, name: str, schema: str | None = None) -> str | None:
         rows = self.fetchall(
             "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = ? AND c.relname = ? AND c.relkind IN ('r','p','v','m')",
+            "WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m')",
             [schema or self.schema, name],
         )
         return _KIND[rows[0][0]] if rows else None
@@ -359,7 +388,7 @@ class PostgresEngine(Engine):
     def relation_names(self, schema: str | None = None) -> list[str]:
         return [name for (name,) in self.fetchall(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = ? AND c.relkind IN ('r','p','v','m')",
+            "WHERE n.nspname = $1 AND c.relkind IN ('r','p','v','m')",
             [schema or self.schema],
         )]
 
@@ -370,7 +399,7 @@ class PostgresEngine(Engine):
                 "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
                 "JOIN pg_class c ON c.oid = a.attrelid "
                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = ? AND c.relname = ? AND a.attnum > 0 AND NOT a.attisdropped "
+                "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
                 "ORDER BY a.attnum",
                 [schema or self.schema, name],
             )
@@ -380,7 +409,7 @@ class PostgresEngine(Engine):
         """True when views or materialized views read this relation (DROP would need CASCADE)."""
         rows = self.fetchall(
             "SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
-            "WHERE d.refobjid = to_regclass(?) AND r.ev_class <> d.refobjid LIMIT 1",
+            "WHERE d.refobjid = to_regclass($1) AND r.ev_class <> d.refobjid LIMIT 1",
             [f"{self.relation(name)}"],
         )
         return bool(rows)
@@ -389,16 +418,16 @@ class PostgresEngine(Engine):
     def lock(self, key: str) -> Iterator[bool]:
         """A session advisory lock: two schedulers never refresh one model at once."""
         lock_id = _lock_id(key)
-        got = self.fetchall("SELECT pg_try_advisory_lock(?)", [lock_id])[0][0]
+        got = self.fetchall("SELECT pg_try_advisory_lock($1)", [lock_id])[0][0]
         try:
             yield bool(got)
         finally:
             if got:
-                self.execute("SELECT pg_advisory_unlock(?)", [lock_id])
+                self.execute("SELECT pg_advisory_unlock($1)", [lock_id])
 
     def _wait_for_lock(self, key: str) -> None:
         # Released at commit or rollback, so a crashed session never leaves it held.
-        self.execute("SELECT pg_advisory_xact_lock(?)", [_lock_id(key)])
+        self.execute("SELECT pg_advisory_xact_lock($1)", [_lock_id(key)])
 
     # -- bulk data ----------------------------------------------------------------------
     def _copy_in(self, relation: str, data: pa.Table) -> None:
@@ -526,7 +555,7 @@ class PostgresEngine(Engine):
         """An index led by the time column: incremental windows delete and read by range."""
         leading = self.fetchall(
             "SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-            "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(?) AND a.attname = ?",
+            "AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass($1) AND a.attname = $2",
             [self.relation(name), column],
         )
         if not leading:
@@ -563,11 +592,11 @@ class PostgresEngine(Engine):
         self.execute(f"ANALYZE {relation}")
         return self.count(name)
 
-    @staticmethod
-    def unsupported(expression: exp.Expression) -> list[str]:
+    @classmethod
+    def unsupported(cls, expression: exp.Expression) -> list[str]:
         from sqlglot import exp
 
-        problems = []
+        problems = super().unsupported(expression)
         for group in expression.find_all(exp.Group):
             if group.args.get("all"):
                 problems.append("GROUP BY ALL (list the grouping columns)")
@@ -580,9 +609,6 @@ class PostgresEngine(Engine):
         for star in expression.find_all(exp.Star):
             if star.args.get("except") or star.args.get("replace"):
                 problems.append("SELECT * EXCLUDE/REPLACE (list the columns)")
-        for join in expression.find_all(exp.Join):
-            if "ASOF" in (join.args.get("kind") or "").upper() or join.args.get("method") == "ASOF":
-                problems.append("ASOF JOIN (use a LATERAL subquery)")
         return sorted(set(problems))
 
     # -- retrieval and logs (python layer) ----------------------------------------------
@@ -592,7 +618,7 @@ class PostgresEngine(Engine):
         threshold = self.window_plan_min_labels
         if threshold is not None and n_labels >= threshold:
             return pit.window_sql(self.quote, labels, views)
-        return pit.lateral_sql(self.quote, labels, views)
+        return super().point_in_time_sql(labels, views, n_labels)
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
         return _arrow_to_pg(arrow_type)

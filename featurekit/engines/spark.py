@@ -15,6 +15,7 @@ their project's folder even when the process's metastore lives in another one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import re
@@ -29,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.base import Engine
-from featurekit.errors import ConnectionFailed, EngineError
+from featurekit.engines.config import EngineConfig
+from featurekit.errors import ConfigError, ConnectionFailed, EngineError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -239,9 +241,51 @@ def _storable(data: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=data.column_names)
 
 
+@dataclasses.dataclass(frozen=True)
+class SparkConfig(EngineConfig):
+    """A Spark target: a Spark Connect server (``remote``), or Spark in this process
+    (``master``, and a ``warehouse`` for tables and the metastore, relative to the project);
+    ``conf`` holds any Spark settings."""
+
+    default_schema = "default"  # Spark's own database, always there
+    default_threads = 1  # one driver: Spark parallelises within each query
+
+    remote: str | None = None
+    master: str = DEFAULT_MASTER
+    warehouse: str = DEFAULT_WAREHOUSE
+    conf: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], where: str,
+                     project_dir: Path) -> SparkConfig:
+        conf = options.get("conf") or {}
+        if not isinstance(conf, dict):
+            raise ConfigError(f"{where}: conf must be a mapping of Spark settings, e.g. "
+                              f"conf: {{spark.sql.shuffle.partitions: 8}}")
+        if options.get("remote"):
+            local = [key for key in ("master", "warehouse") if key in options]
+            if local:
+                raise ConfigError(
+                    f"{where}: remote (a Spark Connect server) and {' and '.join(local)} "
+                    f"(Spark in this process) exclude each other; keep one"
+                )
+            return cls(remote=str(options["remote"]), conf=conf)
+        warehouse = Path(str(options.get("warehouse", DEFAULT_WAREHOUSE)))
+        if not warehouse.is_absolute():
+            warehouse = project_dir / warehouse
+        return cls(master=str(options.get("master", DEFAULT_MASTER)),
+                   warehouse=str(warehouse), conf=conf)
+
+    def describe(self, schema: str) -> str:
+        where = self.remote or f"{self.master}, warehouse {self.warehouse}"
+        return f"spark {where}, database {schema}"
+
+
 class SparkEngine(Engine):
     type = "spark"
     dialect = "spark"
+    config_class = SparkConfig
+    transactions = False
     transactional_ddl = False
     native_materialized_views = False
     unique_indexes = False
@@ -304,10 +348,14 @@ class SparkEngine(Engine):
     def fetch_arrow(self, sql: str) -> pa.Table:
         return _naive_utc(self._sql(sql).toArrow())
 
-    def fetch_doubles(self, sql: str, params: Any = None,
+    def fetch_doubles(self, statement: str | exp.Expression,
+                      params: Mapping[str, Any] | None = None,
                       nullable: Sequence[bool] | None = None) -> list[np.ndarray]:
-        table = self._sql(sql, params).toArrow()
+        table = self._sql(*self.prepare(statement, params)).toArrow()
         return [column.drop_null().to_numpy() for column in table.columns]
+
+    def placeholder(self, name: str, position: int) -> str:
+        return f":{name}"
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -357,12 +405,7 @@ class SparkEngine(Engine):
     def unsupported(cls, expression: exp.Expression) -> list[str]:
         from sqlglot import exp
 
-        problems = []
-        for join in expression.find_all(exp.Join):
-            if "ASOF" in (join.args.get("kind") or "").upper() or join.args.get("method") == "ASOF":
-                problems.append("ASOF JOIN (use a join on a grouped subquery with max_by)")
-        if any(expression.find_all(exp.Lateral)):
-            problems.append("LATERAL (use a join on a grouped subquery)")
+        problems = super().unsupported(expression)
         for star in expression.find_all(exp.Star):
             if star.args.get("except") or star.args.get("replace"):
                 problems.append("SELECT * EXCLUDE/REPLACE (list the columns)")
@@ -517,7 +560,7 @@ class SparkEngine(Engine):
         self._swap(name, version)
         return self.count_rows(self._rel(version))
 
-    def replace_rows_since(self, name: str, stage_sql: str, time_column: str, start: datetime,
+    def replace_rows_since(self, name: str, stage_sql: str, time_column: str, start: Any,
                            unique_key: Sequence[str]) -> tuple[int, Any]:
         """Copy-on-write: a new version holds the current rows before ``start`` and the
         stage's rows, and is swapped in like a rebuild; a failed check or a kill leaves the

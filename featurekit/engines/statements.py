@@ -7,6 +7,10 @@ statement once and turns it into the engine's SQL with the placeholders its driv
 ``$1, $2, ...`` for PostgreSQL (values in ``Rendered.names`` order), ``$name`` for DuckDB,
 ``:name`` for Spark. Values are always bound by the driver; the SQL text is never searched
 for markers, so a ``?`` or ``:`` inside a string literal or a quoted name is just text.
+
+A statement may also be given as a sqlglot expression: canonical text parsed by ``parse``
+into which parts parsed in another dialect were put (a monitor's ``sql:`` source, an engine's
+point-in-time join). It is rendered the same way, but not cached.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 #: The dialect featurekit's own statements are written in.
 CANONICAL = "postgres"
@@ -44,8 +51,7 @@ class Rendered:
         return {name: params[name] for name in self.names}
 
 
-@functools.lru_cache(maxsize=4096)
-def render(statement: str, dialect: str, positional: bool) -> Rendered:
+def render(statement: str | exp.Expression, dialect: str, positional: bool) -> Rendered:
     """``statement`` (canonical SQL) in ``dialect``.
 
     ``positional`` numbers the placeholders (``$1``...: PostgreSQL's own markers) instead
@@ -58,27 +64,57 @@ def render(statement: str, dialect: str, positional: bool) -> Rendered:
     >>> render('SELECT CAST(a AS TEXT) AS "b:c" FROM t WHERE x = :x', "duckdb", False).sql
     'SELECT CAST(a AS TEXT) AS "b:c" FROM t WHERE x = $x'
     """
+    if isinstance(statement, str):
+        return _render_text(statement, dialect, positional)
+    return _render_tree(statement, dialect, positional)
+
+
+@functools.lru_cache(maxsize=4096)
+def _render_text(statement: str, dialect: str, positional: bool) -> Rendered:
+    return _render_tree(parse(statement), dialect, positional, owned=True)
+
+
+def _render_tree(expression: exp.Expression, dialect: str, positional: bool,
+                 owned: bool = False) -> Rendered:
+    """``render`` of a tree; one ``owned`` by the caller is changed in place (copying a large
+    tree costs more than parsing its text)."""
     from sqlglot import exp
 
-    expression = _parse(statement)
-    names: list[str] = []
-    for placeholder in expression.find_all(exp.Placeholder):
-        if not placeholder.name:
-            raise StatementError(f"anonymous placeholder in {statement!r}: name it (:name)")
-        if placeholder.name not in names:
-            names.append(placeholder.name)
-    if positional and names:
+    numbers = _numbers(expression)
+    if not owned:
+        expression = expression.copy()
+    if positional and numbers:
         def number(node: exp.Expression) -> exp.Expression:
             if isinstance(node, exp.Placeholder):
-                return exp.Parameter(this=exp.Literal.number(names.index(node.name) + 1))
+                return exp.Parameter(this=exp.Literal.number(numbers[node.name]))
             return node
 
-        expression = expression.transform(number)
-    return Rendered(expression.sql(dialect=dialect), tuple(names))
+        expression = expression.transform(number, copy=False)
+    return Rendered(_generate(expression, dialect), tuple(numbers))
 
 
-def render_with_literals(statement: str, dialect: str, params: Mapping[str, Any] | None,
-                         literal: Callable[[Any], str]) -> str:
+def _numbers(expression: exp.Expression) -> dict[str, int]:
+    """The placeholder names of a statement, numbered in order of first use."""
+    from sqlglot import exp
+
+    numbers: dict[str, int] = {}
+    for placeholder in expression.find_all(exp.Placeholder):
+        if not placeholder.name:
+            raise StatementError(f"anonymous placeholder in {expression.sql()!r}: name it "
+                                 "(:name)")
+        numbers.setdefault(placeholder.name, len(numbers) + 1)
+    return numbers
+
+
+def _generate(expression: exp.Expression, dialect: str) -> str:
+    """``expression`` (which may be changed: the caller's own copy) as ``dialect``'s SQL."""
+    import sqlglot
+
+    return sqlglot.Dialect.get_or_raise(dialect).generate(expression, copy=False)
+
+
+def render_with_literals(statement: str | exp.Expression, dialect: str,
+                         params: Mapping[str, Any] | None, literal: Callable[[Any], str]) -> str:
     """``statement`` in ``dialect`` with each value written in as a literal.
 
     For the few statements whose parameters no driver binds (PostgreSQL's COPY):
@@ -87,19 +123,22 @@ def render_with_literals(statement: str, dialect: str, params: Mapping[str, Any]
     import sqlglot
     from sqlglot import exp
 
-    rendered = render(statement, dialect, False)
-    values = rendered.values(params, positional=False) or {}
+    tree = parse(statement) if isinstance(statement, str) else statement.copy()
+    values = dict(params or {})
+    missing = [name for name in _numbers(tree) if name not in values]
+    if missing:
+        raise StatementError(f"no value for :{', :'.join(missing)} in {tree.sql(CANONICAL)!r}")
 
     def substitute(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Placeholder):
             return sqlglot.parse_one(literal(values[node.name]), read=dialect)
         return node
 
-    return _parse(statement).transform(substitute).sql(dialect=dialect)
+    return _generate(tree.transform(substitute, copy=False), dialect)
 
 
-@functools.lru_cache(maxsize=4096)
-def _parse(statement: str) -> Any:
+def parse(statement: str) -> exp.Expression:
+    """A canonical statement as a sqlglot expression (a new tree each time: the caller's)."""
     import sqlglot
     from sqlglot.errors import ParseError
 

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from featurekit.engines import driver_errors
 from featurekit.errors import FeaturekitError, MonitorError, did_you_mean
 from featurekit.monitoring import checks as t
 from featurekit.monitoring import stats
 from featurekit.monitoring.config import Check, Monitor, Window
-from featurekit.monitoring.query import Sql
+from featurekit.monitoring.query import Sql, describe
 from featurekit.monitoring.results import CheckResult
 from featurekit.monitoring.source import Source, resolve_relation, resolve_source
 from featurekit.monitoring.specs import (
@@ -39,6 +38,7 @@ from featurekit.monitoring.windows import bounds, window_sql
 from featurekit.monitoring.windowstats import StoredReference, WindowStats
 
 if TYPE_CHECKING:
+    from featurekit.engines.base import Engine
     from featurekit.monitoring.results import Results
     from featurekit.project import Project
 
@@ -73,7 +73,7 @@ class Evaluation:
         """
         try:
             return self._run()
-        except _driver_errors() as exc:
+        except _query_errors(self.engine) as exc:
             if isinstance(exc, MonitorError):
                 raise
             return self._every_check(t.ERROR, f"monitor failed: {_cause(exc)}")
@@ -108,7 +108,7 @@ class Evaluation:
         plan = [(check, self._columns(check)) for check in monitor.checks]
         try:
             self._prefetch(plan)
-        except _driver_errors() as exc:
+        except _query_errors(self.engine) as exc:
             if isinstance(exc, MonitorError):
                 raise
             # batching is only an optimisation: each check now computes its own statistics,
@@ -135,7 +135,7 @@ class Evaluation:
             if table is None:
                 self.ref_missing = f"reference table {window.table} does not exist"
                 return None
-            described = self.engine.describe_query(f"SELECT * FROM {table} AS src")
+            described = describe(self.engine, Sql(f"SELECT * FROM {table} AS src"))
             kinds = {name: self.engine.column_kind(kind) for name, kind in described}
         sql = self._window(window, table)
         if not window.is_fixed:
@@ -382,7 +382,7 @@ class Evaluation:
         """``compute()``, with a failure of the database recorded as this check's ``error``."""
         try:
             return compute()
-        except _driver_errors() as exc:
+        except _query_errors(self.engine) as exc:
             if isinstance(exc, MonitorError):
                 raise
             return self._result(check, column, test, t.ERROR,
@@ -647,7 +647,7 @@ class Evaluation:
         try:
             rows, differing = skew_counts(self.project, self.current.sql, at, requests,
                                           compared, check.options.get("tolerance", 0))
-        except _driver_errors() as exc:
+        except _query_errors(self.engine) as exc:
             if isinstance(exc, MonitorError):
                 raise
             return [self._result(check, c.column, "skew", t.ERROR,
@@ -769,6 +769,6 @@ def _cause(exc: BaseException) -> str:
     return text.splitlines()[0] if text else repr(exc)
 
 
-def _driver_errors() -> tuple[type[BaseException], ...]:
-    """What a failed query raises: featurekit's own errors and the loaded drivers'."""
-    return (FeaturekitError, *driver_errors())
+def _query_errors(engine: Engine) -> tuple[type[BaseException], ...]:
+    """What a failed query raises: featurekit's own errors and the engine's driver's."""
+    return (FeaturekitError, *engine.errors)

@@ -86,22 +86,24 @@ class Results:
 
     def ensure(self) -> None:
         engine = self.engine
-        engine.ensure_schema(self.schema)
-        columns = ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS)
-        engine.execute(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_results')} ({columns})")
-        engine.execute(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_references')} "
+        # Under the schema's lock: two first monitor runs would race on IF NOT EXISTS.
+        with engine.serialized(f"schema {self.schema}"):
+            engine.ensure_schema(self.schema)
+            columns = ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS)
+            engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_results')} ({columns})")
+            engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_references')} "
                        f"({REFERENCE_COLUMNS})")
-        engine.execute(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_alerts')} "
+            engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_alerts')} "
                        f"({ALERT_COLUMNS})")
-        if engine.relation_kind("monitor_latest", self.schema) is None:
-            names = ", ".join(name for name, _ in RESULT_COLUMNS)
-            engine.execute(
-                f"CREATE VIEW {self.table('monitor_latest')} AS SELECT {names} FROM ("
-                f"SELECT *, row_number() OVER (PARTITION BY target_schema, monitor, check_name, "
-                f"column_name ORDER BY as_of DESC, evaluated_at DESC) AS latest "
-                f"FROM {engine.relation_in_view('monitor_results', self.schema)}) AS r "
-                f"WHERE latest = 1"
-            )
+            if engine.relation_kind("monitor_latest", self.schema) is None:
+                names = ", ".join(name for name, _ in RESULT_COLUMNS)
+                engine.run(
+                    f"CREATE VIEW {self.table('monitor_latest')} AS SELECT {names} FROM ("
+                    f"SELECT *, row_number() OVER (PARTITION BY target_schema, monitor, "
+                    f"check_name, column_name ORDER BY as_of DESC, evaluated_at DESC) AS latest "
+                    f"FROM {engine.relation_in_view('monitor_results', self.schema)}) AS r "
+                    f"WHERE latest = 1"
+                )
 
     def append(self, results: list[CheckResult]) -> None:
         """Record one evaluation: it replaces any earlier rows of its monitors at its as_of.
@@ -111,41 +113,45 @@ class Results:
         """
         if not results:
             return
-        marks = ", ".join("?" for _ in RESULT_COLUMNS)
-        names = ", ".join(name for name, _ in RESULT_COLUMNS)
+        names = [name for name, _ in RESULT_COLUMNS]
+        insert = (f"INSERT INTO {self.table('monitor_results')} ({', '.join(names)}) "
+                  f"VALUES ({', '.join(f':{name}' for name in names)})")
         evaluations = dict.fromkeys((r.monitor, r.as_of) for r in results)
         with self.engine.transaction():
             for monitor, as_of in evaluations:
-                self.engine.execute(
+                self.engine.run(
                     f"DELETE FROM {self.table('monitor_results')} "
-                    f"WHERE target_schema = ? AND monitor = ? AND as_of = ?",
-                    [self.engine.schema, monitor, as_of],
+                    f"WHERE target_schema = :target_schema AND monitor = :monitor "
+                    f"AND as_of = :as_of",
+                    {"target_schema": self.engine.schema, "monitor": monitor, "as_of": as_of},
                 )
             for result in results:
-                self.engine.execute(
-                    f"INSERT INTO {self.table('monitor_results')} ({names}) VALUES ({marks})",
-                    result.row(self.engine.schema),
-                )
+                self.engine.run(insert, dict(zip(names, result.row(self.engine.schema))))
+
+    def _in_monitors(self, monitors: list[str]) -> tuple[str, dict[str, Any]]:
+        """``target_schema = ... AND monitor IN (...)`` of these monitors, and its values."""
+        params: dict[str, Any] = {"target_schema": self.engine.schema}
+        params.update((f"monitor{i}", monitor) for i, monitor in enumerate(monitors))
+        marks = ", ".join(f":monitor{i}" for i in range(len(monitors)))
+        return f"target_schema = :target_schema AND monitor IN ({marks})", params
 
     def latest_status(self, monitors: list[str]) -> dict[tuple[str, str, str | None], str]:
         """The most recent status per (monitor, check, column) of these monitors."""
         if not monitors:
             return {}
-        marks = ", ".join("?" for _ in monitors)
-        rows = self.engine.fetchall(
+        where, params = self._in_monitors(monitors)
+        rows = self.engine.rows(
             f"SELECT monitor, check_name, column_name, status FROM "
-            f"{self.table('monitor_latest')} WHERE target_schema = ? AND monitor IN ({marks})",
-            [self.engine.schema, *monitors],
-        )
+            f"{self.table('monitor_latest')} WHERE {where}", params)
         return {(m, c, col): s for m, c, col, s in rows}
 
     def last_run(self) -> dict[str, datetime]:
         """When each monitor last ran on schedule (wall clock), for due-ness."""
-        rows = self.engine.fetchall(
+        rows = self.engine.rows(
             f"SELECT monitor, max(evaluated_at) FROM {self.table('monitor_results')} "
-            f"WHERE target_schema = ? AND run_id NOT LIKE ? AND run_id NOT LIKE ? "
-            f"GROUP BY monitor",
-            [self.engine.schema, "backfill-%", "asof-%"],
+            f"WHERE target_schema = :target_schema AND run_id NOT LIKE :backfill "
+            f"AND run_id NOT LIKE :as_of GROUP BY monitor",
+            {"target_schema": self.engine.schema, "backfill": "backfill-%", "as_of": "asof-%"},
         )
         return {monitor: when for monitor, when in rows}
 
@@ -153,50 +159,57 @@ class Results:
         """Past results of these monitors (oldest first), for the report's time series."""
         if not monitors:
             return []
-        marks = ", ".join("?" for _ in monitors)
-        rows = self.engine.fetchall(
+        where, params = self._in_monitors(monitors)
+        rows = self.engine.rows(
             f"SELECT monitor, check_name, column_name, as_of, statistic, p_value, status FROM "
-            f"{self.table('monitor_results')} WHERE target_schema = ? AND monitor IN ({marks}) "
-            f"ORDER BY as_of, evaluated_at",
-            [self.engine.schema, *monitors],
+            f"{self.table('monitor_results')} WHERE {where} ORDER BY as_of, evaluated_at",
+            params,
         )
         keys = ("monitor", "check", "column", "as_of", "statistic", "p_value", "status")
         return [dict(zip(keys, row)) for row in rows]
 
     # -- stored reference statistics ----------------------------------------------------
     def reference(self, ref_key: str) -> dict[str, Any] | None:
-        rows = self.engine.fetchall(
-            f"SELECT stats FROM {self.table('monitor_references')} WHERE ref_key = ? "
+        rows = self.engine.rows(
+            f"SELECT stats FROM {self.table('monitor_references')} WHERE ref_key = :ref_key "
             f"ORDER BY computed_at DESC LIMIT 1",
-            [ref_key],
+            {"ref_key": ref_key},
         )
         return json.loads(rows[0][0]) if rows else None
 
     def store_reference(self, ref_key: str, monitor: str, column: str,
                         stats: dict[str, Any]) -> None:
-        self.engine.execute(
-            f"INSERT INTO {self.table('monitor_references')} VALUES (?, ?, ?, ?, ?, ?)",
-            [ref_key, self.engine.schema, monitor, column, json.dumps(stats), utcnow()],
+        self.engine.run(
+            f"INSERT INTO {self.table('monitor_references')} (ref_key, target_schema, monitor, "
+            f"column_name, stats, computed_at) VALUES (:ref_key, :target_schema, :monitor, "
+            f":column_name, :stats, :computed_at)",
+            {"ref_key": ref_key, "target_schema": self.engine.schema, "monitor": monitor,
+             "column_name": column, "stats": json.dumps(stats), "computed_at": utcnow()},
         )
 
     def undelivered_alerts(self, monitor: str) -> dict[tuple[str, str | None],
                                                       tuple[str | None, str, int]]:
         """(old status, new status, posts so far) of this monitor's alerts whose latest post
         failed, per (check, column)."""
-        rows = self.engine.fetchall(
+        rows = self.engine.rows(
             f"SELECT check_name, column_name, old_status, new_status, attempts FROM ("
             f"SELECT *, row_number() OVER (PARTITION BY check_name, column_name "
             f"ORDER BY sent_at DESC) AS newest FROM {self.table('monitor_alerts')} "
-            f"WHERE target_schema = ? AND monitor = ?) AS a WHERE newest = 1 AND NOT delivered",
-            [self.engine.schema, monitor],
+            f"WHERE target_schema = :target_schema AND monitor = :monitor) AS a "
+            f"WHERE newest = 1 AND NOT delivered",
+            {"target_schema": self.engine.schema, "monitor": monitor},
         )
         return {(check, column): (old, new, int(attempts or 0))
                 for check, column, old, new, attempts in rows}
 
     def record_alert(self, monitor: str, check: str, column: str | None, old: str | None,
                      new: str, delivered: bool, attempts: int, error: str | None) -> None:
-        self.engine.execute(
-            f"INSERT INTO {self.table('monitor_alerts')} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [utcnow(), self.engine.schema, monitor, check, column, old, new, delivered,
-             attempts, error],
+        self.engine.run(
+            f"INSERT INTO {self.table('monitor_alerts')} (sent_at, target_schema, monitor, "
+            f"check_name, column_name, old_status, new_status, delivered, attempts, error) "
+            f"VALUES (:sent_at, :target_schema, :monitor, :check_name, :column_name, "
+            f":old_status, :new_status, :delivered, :attempts, :error)",
+            {"sent_at": utcnow(), "target_schema": self.engine.schema, "monitor": monitor,
+             "check_name": check, "column_name": column, "old_status": old,
+             "new_status": new, "delivered": delivered, "attempts": attempts, "error": error},
         )

@@ -5,6 +5,9 @@ at the row's ``predicted_at`` (its logged entity keys as the label set) are reco
 engine by the same join ``training_set`` uses, and compared with the values logged as served:
 a number differs when ``|served - recomputed| > tolerance`` or exactly one of them is NULL, any
 other value when ``IS DISTINCT FROM``. Only one row of counts leaves the engine.
+
+The join is the engine's own SQL (``Engine.point_in_time_sql``): it enters the canonical
+comparison query as an expression parsed in the engine's dialect (``query.native``).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from featurekit.engines.pit import ROW, TIME, PitView
 from featurekit.errors import FeaturekitError, MonitorError, did_you_mean
+from featurekit.monitoring.query import Sql, join, native, run, value
+from featurekit.monitoring.query import rows as query_rows
 
 if TYPE_CHECKING:
     from featurekit.monitoring.config import Check, Monitor
-    from featurekit.monitoring.query import Sql
     from featurekit.project import Project
     from featurekit.retrieval import ViewRequest
 
@@ -89,14 +93,17 @@ def skew_counts(project: Project, window: Sql, at: str, requests: Sequence[ViewR
     """
     engine = project.engine
     q = engine.quote
-    temp = f"__fk_skew_{uuid.uuid4().hex[:12]}"
+    name = f"__fk_skew_{uuid.uuid4().hex[:12]}"
+    # The rows to compare, numbered, stored once: the join reads them twice, and a view
+    # would number them anew each time. (``Engine.create_temporary`` takes no bound values.)
+    labels = engine.temporary_relation(name)
+    create = "CREATE TEMPORARY TABLE" if engine.temporary_tables else "CREATE TABLE"
     keys = list(dict.fromkeys(lc for r in requests for lc, _ in r.keys))
     served = [f"w.{q(c.column)} AS {q(f'__fk_s{i}')}" for i, c in enumerate(compared)]
     select = ", ".join([*(f"w.{q(k)}" for k in keys), f"CAST(w.{q(at)} AS TIMESTAMP) AS {q(TIME)}",
                         f"row_number() OVER () AS {q(ROW)}", *served])
-    create = ("CREATE TEMP TABLE " + q(temp) + " AS SELECT " + select + " FROM (" + window
-              + f") AS w WHERE w.{q(at)} IS NOT NULL")
-    engine.execute(create.text, list(create.params) or None)
+    run(engine, f"{create} {labels} AS SELECT {select} FROM (" + window
+        + f") AS w WHERE w.{q(at)} IS NOT NULL")
     try:
         index = {(c.view, c.view_column): i for i, c in enumerate(compared)}
         views = [PitView(relation=engine.relation(r.model.name), keys=r.keys,
@@ -104,23 +111,22 @@ def skew_counts(project: Project, window: Sql, at: str, requests: Sequence[ViewR
                          columns=[(col, f"__fk_r{index[(r.model.name, col)]}")
                                   for col, _ in r.columns])
                  for r in requests]
-        [(rows,)] = engine.fetchall(f"SELECT count(*) FROM {q(temp)}")
+        [(rows,)] = engine.rows(f"SELECT count(*) FROM {labels}")
         if rows == 0:
             return 0, [0] * len(compared)
-        pit = engine.point_in_time_sql(q(temp), views, int(rows))
-        differs, params = [], []
+        pit = native(engine, engine.point_in_time_sql(labels, views, int(rows)))
+        tolerance_value = value(float(tolerance))
+        differs: list[Sql | str] = ["count(*)"]
         for i, c in enumerate(compared):
             s, r = f"l.{q(f'__fk_s{i}')}", f"p.{q(f'__fk_r{i}')}"
             if c.numeric:
                 test = (f"({s} IS NULL) <> ({r} IS NULL) OR ABS(CAST({s} AS {DOUBLE}) - "
-                        f"CAST({r} AS {DOUBLE})) > CAST(? AS {DOUBLE})")
-                params.append(float(tolerance))
+                        f"CAST({r} AS {DOUBLE})) > CAST(" + tolerance_value + f" AS {DOUBLE})")
             else:
-                test = f"CAST({s} AS TEXT) IS DISTINCT FROM CAST({r} AS TEXT)"
-            differs.append(f"sum(CASE WHEN {test} THEN 1 ELSE 0 END)")
-        counts = engine.fetchall(
-            f"SELECT {', '.join(['count(*)', *differs])} FROM {q(temp)} AS l "
-            f"JOIN ({pit}) AS p ON p.{q(ROW)} = l.{q(ROW)}", params or None)[0]
+                test = Sql(f"CAST({s} AS TEXT) IS DISTINCT FROM CAST({r} AS TEXT)")
+            differs.append("sum(CASE WHEN " + test + " THEN 1 ELSE 0 END)")
+        counts = query_rows(engine, "SELECT " + join(differs) + f" FROM {labels} AS l JOIN "
+                            + pit + f" AS p ON p.{q(ROW)} = l.{q(ROW)}")[0]
     finally:
-        engine.execute(f"DROP TABLE IF EXISTS {q(temp)}")
+        engine.drop_temporary(name)
     return int(counts[0]), [int(n or 0) for n in counts[1:]]

@@ -1,7 +1,9 @@
 """Where a monitor's rows come from: a model, a declared source, a table, or ``sql:``.
 
-The source becomes SQL for the target (a qualified relation or a parenthesized query) and its
-columns are classified numeric / categorical / temporal by the engine. A source that matches
+The source becomes a fragment of the monitor's queries (``query.py``): a qualified relation, or
+a ``sql:`` query kept as the sqlglot expression it was parsed into (in the project's dialect),
+so the engine renders it in its own dialect without reading it as canonical SQL. Its columns
+are classified numeric / categorical / temporal by the engine. A source that matches
 nothing is an error naming the closest model, source or table; only the prediction log of a
 model that has not logged yet (declared with ``prediction_log: <model>``) is not: its checks
 report ``no_data`` with the reason.
@@ -13,16 +15,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from featurekit.errors import MonitorError, did_you_mean
-from featurekit.monitoring.query import Sql
+from featurekit.monitoring.query import Sql, describe, embedded
 
 if TYPE_CHECKING:
+    from sqlglot import exp
+
     from featurekit.monitoring.config import Monitor
     from featurekit.project import Project
 
 
 @dataclass
 class Source:
-    """Where a monitor's rows come from, as SQL for the target."""
+    """Where a monitor's rows come from, as a fragment of its queries (``... AS alias``)."""
 
     sql: Sql | None  # None: the table does not exist (yet)
     label: str
@@ -51,8 +55,9 @@ def resolve_relation(project: Project, name: str) -> tuple[str | None, str | Non
     return None, None
 
 
-def _rewrite_sql(project: Project, monitor: Monitor) -> str:
-    """A ``sql:`` source in the project dialect, with its tables qualified, for the target."""
+def _rewrite_sql(project: Project, monitor: Monitor) -> exp.Expression:
+    """A ``sql:`` source in the project dialect, with its tables qualified, checked for the
+    target (a construct the target cannot run is a CompileError at the monitor's line)."""
     from sqlglot import exp
 
     from featurekit.sql import parse, qualified_table, render, rewrite_tables
@@ -72,13 +77,17 @@ def _rewrite_sql(project: Project, monitor: Monitor) -> str:
         return None
 
     rewritten = rewrite_tables(expression, replace)
-    return render(rewritten, engine.dialect, where, engine.unsupported(rewritten))
+    render(rewritten.copy(), engine.dialect, where, engine.unsupported(rewritten))
+    if any(isinstance(node, (exp.Placeholder, exp.Parameter)) for node in rewritten.walk()):
+        raise MonitorError(f"{where}: the query has a parameter marker (?, $1 or :name) but "
+                           f"monitors pass no parameters; write the value into the query")
+    return rewritten
 
 
 def resolve_source(project: Project, monitor: Monitor) -> Source:
     engine = project.engine
     if monitor.sql is not None:
-        source = Source(Sql("(" + _rewrite_sql(project, monitor) + ")"), "sql")
+        source = Source(embedded(_rewrite_sql(project, monitor)), "sql")
     else:
         name = monitor.source
         assert name is not None
@@ -97,6 +106,6 @@ def resolve_source(project: Project, monitor: Monitor) -> Source:
                 f"write `prediction_log: <model>`)"
             )
         source = Source(Sql(relation), name, model=model)
-    described = engine.describe_query(f"SELECT * FROM {source.sql.text} AS src")
+    described = describe(engine, "SELECT * FROM " + source.sql + " AS src")
     source.columns = {name: engine.column_kind(kind) for name, kind in described}
     return source

@@ -11,6 +11,8 @@ is measured over the finite values only, and says how many it left out.
 
 Every numeric value is compared as DOUBLE PRECISION (``CAST(... AS DOUBLE PRECISION)``), the
 type numpy uses in the reference implementations, so bins and ECDFs agree exactly.
+
+Queries are canonical SQL with named parameters (``query.py``); the engine renders them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from featurekit.monitoring.query import Sql, join
+from featurekit.monitoring.query import Sql, doubles, join, value
+from featurekit.monitoring.query import rows as _fetch
 from featurekit.state import as_naive_utc
 
 if TYPE_CHECKING:
@@ -57,8 +60,19 @@ def _num(engine: Engine, column: str) -> str:
     return f"CAST({engine.quote(column)} AS {DOUBLE})"
 
 
-def _fetch(engine: Engine, query: Sql) -> list[tuple]:
-    return engine.fetchall(query.text, list(query.params) or None)
+def _columns_of(engine: Engine, window: Sql, numeric: Sequence[str],
+                other: Sequence[str] = ()) -> Sql:
+    """`` FROM`` the window's ``numeric`` columns as DOUBLE PRECISION, named ``n0, n1, ...``,
+    and ``other`` columns as they are, ``o0, o1, ...``.
+
+    Each value is cast once, and a query with an aggregate per column and bin names each
+    column in a few characters: its text is parsed and rendered for the engine once per run.
+    """
+    select = [f"{_num(engine, c)} AS n{i}" for i, c in enumerate(numeric)]
+    select += [f"{engine.quote(c)} AS o{i}" for i, c in enumerate(other)]
+    if not select:
+        return _from(window)
+    return f" FROM (SELECT {', '.join(select)}" + _from(window) + ") AS c"
 
 
 def summaries(engine: Engine, window: Sql, numeric: Sequence[str],
@@ -68,13 +82,13 @@ def summaries(engine: Engine, window: Sql, numeric: Sequence[str],
     One scan of the window for every column.
     """
     parts: list[Sql | str] = ["count(*)"]
-    for column in numeric:
-        v = _num(engine, column)
-        parts += [f"count({engine.quote(column)})", f"min({v})", f"max({v})", f"avg({v})",
-                  f"stddev_pop({v})", Sql(f"count(CASE WHEN abs({v}) < ? THEN 1 END)", (INF,))]
-    for column in other:
-        parts.append(f"count({engine.quote(column)})")
-    row = _fetch(engine, "SELECT " + join(parts) + _from(window))[0]
+    inf = value(INF)
+    for i in range(len(numeric)):
+        v = f"n{i}"
+        parts += [f"count({v})", f"min({v})", f"max({v})", f"avg({v})", f"stddev_pop({v})",
+                  f"count(CASE WHEN abs({v}) < " + inf + " THEN 1 END)"]
+    parts += [f"count(o{i})" for i in range(len(other))]
+    row = _fetch(engine, "SELECT " + join(parts) + _columns_of(engine, window, numeric, other))[0]
     rows, out, i = int(row[0]), {}, 1
     for column in numeric:
         count, low, high, mean, std, finite = row[i:i + 6]
@@ -126,17 +140,17 @@ def quantiles_and_distinct(engine: Engine, window: Sql, column: str, count: int,
     other = 0
     if finite < count:
         other = int(_fetch(engine, f"SELECT count(DISTINCT {v})" + _from(window)
-                           + Sql(f" WHERE {c} IS NOT NULL AND NOT abs({v}) < ?", (INF,)))[0][0])
+                           + f" WHERE {c} IS NOT NULL AND NOT abs({v}) < " + value(INF))[0][0])
     if finite == 0:
         return [], other
     positions = _positions(finite, levels)
-    where = Sql(f" WHERE {c} IS NOT NULL") + (Sql(f" AND abs({v}) < ?", (INF,))
+    where = Sql(f" WHERE {c} IS NOT NULL") + (f" AND abs({v}) < " + value(INF)
                                               if finite < count else "")
     query = (
         "SELECT pos, v, d FROM (SELECT v, row_number() OVER (ORDER BY v) - 1 AS pos, "
         "dense_rank() OVER (ORDER BY v) AS d FROM ("
         f"SELECT {v} AS v" + _from(window) + where + ") AS s) AS r "
-        "WHERE pos IN (" + join([Sql("?", (p,)) for p in positions]) + ")"
+        "WHERE pos IN (" + join([value(p) for p in positions]) + ")"
     )
     found = _fetch(engine, query)
     at = {int(pos): float(value) for pos, value, _ in found}
@@ -184,24 +198,21 @@ def bin_counts(engine: Engine, window: Sql,
     columns. With repeated edges some bins are necessarily empty.
     """
     parts: list[Sql | str] = []
-    for column, column_edges in edges.items():
-        v = _num(engine, column)
-        bounds = [None, *column_edges, None]
+    for i, column_edges in enumerate(edges.values()):
+        v = f"n{i}"
+        bounds = [None, *(value(edge) for edge in column_edges), None]  # one value per edge
         for low, high in zip(bounds[:-1], bounds[1:]):
-            conditions, params = [], []
+            conditions: list[Sql | str] = []
             if low is not None:
-                conditions.append(f"{v} >= ?")
-                params.append(low)
+                conditions.append(f"{v} >= " + low)
             if high is not None:
-                conditions.append(f"{v} < ?")
-                params.append(high)
+                conditions.append(f"{v} < " + high)
             if not conditions:
                 conditions.append(f"{v} IS NOT NULL")
-            parts.append(Sql(f"sum(CASE WHEN {' AND '.join(conditions)} THEN 1 ELSE 0 END)",
-                             tuple(params)))
+            parts.append("count(CASE WHEN " + join(conditions, " AND ") + " THEN 1 END)")
     if not parts:
         return {}
-    row = _fetch(engine, "SELECT " + join(parts) + _from(window))[0]
+    row = _fetch(engine, "SELECT " + join(parts) + _columns_of(engine, window, list(edges)))[0]
     out, i = {}, 0
     for column, column_edges in edges.items():
         size = len(column_edges) + 1
@@ -226,7 +237,7 @@ def categories_of(engine: Engine, window: Sql,
     """``category_counts`` of several columns (name -> numeric) in one scan: GROUPING SETS."""
     if not columns:
         return {}
-    keys = [_num(engine, c) if numeric else f"CAST({engine.quote(c)} AS VARCHAR)"
+    keys = [_num(engine, c) if numeric else f"CAST({engine.quote(c)} AS TEXT)"
             for c, numeric in columns.items()]
     names = [f"k{i}" for i in range(len(keys))]
     query = (
@@ -274,8 +285,7 @@ def sorted_values(engine: Engine, window: Sql, columns: Sequence[str],
     if not columns:
         return {}
     select = ", ".join(f"{_num(engine, c)} AS {engine.quote(c)}" for c in columns)
-    query = "SELECT " + select + _from(window)
-    found = engine.fetch_doubles(query.text, list(query.params) or None, nullable)
+    found = doubles(engine, "SELECT " + select + _from(window), nullable)
     out = {}
     for column, values in zip(columns, found):
         if values.flags.writeable:
@@ -398,16 +408,14 @@ def outside_share(engine: Engine, window: Sql, column: str, low: float | None,
                   high: float | None) -> tuple[int, int]:
     """(values outside [low, high], non-null values)."""
     v = _num(engine, column)
-    conditions, params = [], []
+    conditions: list[Sql | str] = []
     if low is not None:
-        conditions.append(f"{v} < ?")
-        params.append(float(low))
+        conditions.append(f"{v} < " + value(float(low)))
     if high is not None:
-        conditions.append(f"{v} > ?")
-        params.append(float(high))
-    test = " OR ".join(conditions) or "1 = 0"
-    query = Sql(f"SELECT sum(CASE WHEN {test} THEN 1 ELSE 0 END), count({engine.quote(column)})",
-                tuple(params)) + _from(window)
+        conditions.append(f"{v} > " + value(float(high)))
+    test = join(conditions, " OR ") if conditions else "1 = 0"
+    query = ("SELECT sum(CASE WHEN " + test
+             + f" THEN 1 ELSE 0 END), count({engine.quote(column)})" + _from(window))
     outside, count = _fetch(engine, query)[0]
     return int(outside or 0), int(count)
 
@@ -415,9 +423,9 @@ def outside_share(engine: Engine, window: Sql, column: str, low: float | None,
 def not_accepted(engine: Engine, window: Sql, column: str,
                  values: Sequence[Any]) -> tuple[int, int]:
     """(non-null values not in ``values``, non-null values); compared as text."""
-    k = f"CAST({engine.quote(column)} AS VARCHAR)"
-    accepted = join([Sql("?", (_as_text(value),)) for value in values])
-    query = ("SELECT sum(CASE WHEN " + Sql(f"{k} NOT IN (") + accepted
+    k = f"CAST({engine.quote(column)} AS TEXT)"
+    accepted = join([value(_as_text(x)) for x in values])
+    query = (f"SELECT sum(CASE WHEN {k} NOT IN (" + accepted
              + f") THEN 1 ELSE 0 END), count({engine.quote(column)})" + _from(window))
     bad, count = _fetch(engine, query)[0]
     return int(bad or 0), int(count)
@@ -479,7 +487,7 @@ def score_counts(engine: Engine, window: Sql, label: str, score: str,
     """
     y, s = _num(engine, label), _num(engine, score)
     inner = (f"SELECT ntile({ROC_POINTS}) OVER (ORDER BY {s}) AS g, "
-             f"({s} >= {float(threshold)!r}) AS p, ({y} = 1) AS a" + _from(window)
+             f"({s} >= " + value(float(threshold)) + f") AS p, ({y} = 1) AS a" + _from(window)
              + f" WHERE {engine.quote(label)} IS NOT NULL AND {engine.quote(score)} IS NOT NULL")
     query = "SELECT g, p, a, count(*) FROM (" + inner + ") AS r GROUP BY g, p, a"
     return [(int(g), bool(p), bool(a), int(n)) for g, p, a, n in _fetch(engine, query)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from featurekit.monitoring.query import Sql
+from featurekit.monitoring.query import Sql, value
 
 if TYPE_CHECKING:
     from featurekit.engines.base import Engine
@@ -48,7 +48,7 @@ def bounds(window: Window, as_of: datetime) -> Bounds:
 
 def window_sql(engine: Engine, source: Sql, timestamp: str | None, window: Window,
                as_of: datetime, table: str | None = None) -> Sql:
-    """A SELECT of the rows ``window`` holds, from ``source`` (a relation or a subquery).
+    """A SELECT of the rows ``window`` holds, from ``source`` (a relation or an embedded query).
 
     ``table`` is the already-quoted relation for a ``{table: ...}`` window.
     """
@@ -62,7 +62,8 @@ def window_sql(engine: Engine, source: Sql, timestamp: str | None, window: Windo
     span = bounds(window, as_of)
     if window.kind == "rows":
         # The N newest rows; ties on the timestamp are broken by the engine (documented).
-        return base + Sql(f" WHERE {ts} < ? ORDER BY {ts} DESC LIMIT ?", (span.end, window.rows))
+        return (base + f" WHERE {ts} < " + value(span.end) + f" ORDER BY {ts} DESC LIMIT "
+                + value(window.rows))
     if span.start is None:
-        return base + Sql(f" WHERE {ts} < ?", (span.end,))
-    return base + Sql(f" WHERE {ts} >= ? AND {ts} < ?", (span.start, span.end))
+        return base + f" WHERE {ts} < " + value(span.end)
+    return base + f" WHERE {ts} >= " + value(span.start) + f" AND {ts} < " + value(span.end)

@@ -23,8 +23,8 @@ def serve(project: Project, host: str = "127.0.0.1", port: int = 6566, workers: 
     Args:
         project: the project to serve (its folder, target and profiles are handed to workers).
         host, port: where to listen (Feast's default port is 6566).
-        workers: uvicorn worker processes; more than one needs an engine with concurrent
-            writers (PostgreSQL): a DuckDB file admits one process.
+        workers: uvicorn worker processes; more than one needs an engine with
+            ``concurrent_writers`` (PostgreSQL): a DuckDB file admits one process.
         access_log: log every request (off by default: it costs latency).
     """
     try:
@@ -40,7 +40,8 @@ def serve(project: Project, host: str = "127.0.0.1", port: int = 6566, workers: 
     if workers > 1 and not engine_class(project.target.type).concurrent_writers:
         raise ConfigError(
             f"--workers {workers}: target {project.target.name!r} is {project.target.type}, "
-            f"whose file admits one process; use --workers 1 (or a PostgreSQL target)")
+            f"which admits one writing process; use --workers 1 (or a target whose engine "
+            f"allows concurrent writers, such as PostgreSQL)")
     os.environ[ENV_PROJECT] = str(project.root)
     if project.target_name:
         os.environ[ENV_TARGET] = project.target_name

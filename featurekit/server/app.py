@@ -143,7 +143,7 @@ class Server:
 
     def _connection_alive(self) -> bool:
         try:
-            self.project.engine.fetchall("SELECT 1")
+            self.project.engine.ping()
             return True
         except FeaturekitError:
             raise
@@ -257,7 +257,7 @@ def create_app(project: Project) -> FastAPI:
     @app.get("/health", response_model=Health, responses={503: ERRORS[503]})
     async def health() -> Response:
         """200 when the database answers, else 503 with the cause."""
-        await server.run(lambda project: project.engine.fetchall("SELECT 1"))
+        await server.run(lambda project: project.engine.ping())
         return JSONResponse({"status": "ok", "target": project.target.name})
 
     @app.get("/metrics", response_class=Response,

@@ -72,11 +72,12 @@ class Metrics:
                     last = runs[name]
                     snap.views.append((name, last.high_water_mark, last.last_success))
         if engine.relation_kind("monitor_latest", engine.metadata_schema) is not None:
-            snap.checks = engine.fetchall(
+            snap.checks = engine.rows(
                 f"SELECT monitor, check_name, column_name, test, status, statistic, p_value, "
                 f"warn_threshold, error_threshold, as_of "
-                f"FROM {Results(engine).table('monitor_latest')} WHERE target_schema = ?",
-                [engine.schema],
+                f"FROM {Results(engine).table('monitor_latest')} "
+                f"WHERE target_schema = :target_schema",
+                {"target_schema": engine.schema},
             )
         return snap
 
