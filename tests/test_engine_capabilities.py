@@ -10,12 +10,21 @@ import contextlib
 
 import pyarrow as pa
 import pytest
+from conftest import ENGINES, require_engine
 
 from featurekit.engines import engine_class
 from featurekit.errors import CompileError, FeaturekitError
 
 FLAGS = ("transactions", "transactional_ddl", "native_materialized_views", "unique_indexes", "advisory_locks",
          "concurrent_writers", "temporary_tables", "asof_join", "lateral_join")
+
+
+@pytest.fixture(params=sorted({*ENGINES, "spark"}))
+def engine_name(request) -> str:
+    """Every engine's flags are checked, Spark's too while it is not in ENGINES (the rest of
+    the conformance suite takes minutes on Spark)."""
+    require_engine(request.param)
+    return request.param
 
 
 @pytest.fixture

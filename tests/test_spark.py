@@ -351,3 +351,17 @@ def test_refresh_and_training_set_through_spark_connect(spark_connect_server, tm
         finally:
             for schema in (p.schema, p.metadata):
                 project.engine.execute(f"DROP DATABASE IF EXISTS `{schema}` CASCADE")
+
+
+def test_a_second_process_on_the_same_warehouse_is_told_it_is_in_use(spark_project):
+    p = spark_project()
+    p.model("one", "SELECT 1 AS x", header="materialized: table")
+    project = p.open()
+    project.refresh()  # this process now holds the warehouse's metastore
+    done = subprocess.run([sys.executable, "-m", "featurekit", "refresh"], capture_output=True,
+                          text=True, cwd=p.root,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 2, done.stderr
+    output = done.stdout + done.stderr
+    assert "metastore_db is in use by another process" in output
+    assert "point `remote:` at it" in output and "Traceback" not in output

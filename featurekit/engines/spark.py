@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.base import Engine
 from featurekit.engines.config import EngineConfig
-from featurekit.errors import ConfigError, ConnectionFailed, EngineError
+from featurekit.errors import ConfigError, ConnectionFailed, DatabaseLocked, EngineError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -311,8 +311,26 @@ class SparkEngine(Engine):
         self.remote = bool(options.get("remote"))
         warehouse = options.get("warehouse", DEFAULT_WAREHOUSE)
         self.warehouse = None if self.remote else str(Path(str(warehouse)).resolve())
+        if not self.remote:
+            self._open_metastore()
         if not self.read_only:
             self.ensure_schema(self.schema)
+
+    def _open_metastore(self) -> None:
+        """Touch the catalog once, so that a metastore held by another process is reported
+        as such (embedded Derby admits one process) rather than as a Hive stack trace."""
+        from pyspark.errors import AnalysisException
+
+        try:
+            self._sql("SHOW DATABASES LIKE 'default'").collect()
+        except AnalysisException as exc:
+            if "SessionHiveMetaStoreClient" not in str(exc):
+                raise
+            raise DatabaseLocked(
+                f"the Spark metastore {Path(self.warehouse or '') / 'metastore_db'} is in use by "
+                f"another process (its embedded Derby database admits one at a time); wait for "
+                f"it to finish, or run a Spark Connect server and point `remote:` at it"
+            ) from None
 
     def close(self) -> None:
         """Nothing to release: the session outlives engines (others in the process share it)."""
