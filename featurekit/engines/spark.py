@@ -23,7 +23,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -520,14 +519,18 @@ class SparkEngine(Engine):
             self._swap(name, version, schema)
         return data.num_rows
 
-    @contextlib.contextmanager
-    def temporary_table(self, data: pa.Table) -> Iterator[str]:
-        name = f"__fk_tmp_{uuid.uuid4().hex[:12]}"
-        self._frame(data).createOrReplaceTempView(name)
-        try:
-            yield self.quote(name)
-        finally:
-            self.session.catalog.dropTempView(name)
+    # Staging relations are temporary views (session-scoped); a query's rows are computed
+    # once (localCheckpoint) rather than each time the view is read.
+    def temporary_relation(self, name: str) -> str:
+        return self.quote(name)
+
+    def create_temporary(self, name: str, select_sql: str) -> tuple[str, int]:
+        frame = self._sql(select_sql).localCheckpoint()
+        frame.createOrReplaceTempView(name)
+        return self.quote(name), frame.count()
+
+    def drop_temporary(self, name: str) -> None:
+        self.session.catalog.dropTempView(name)
 
     # -- materializations ---------------------------------------------------------------
     @staticmethod
