@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -506,8 +507,8 @@ class SparkEngine(Engine):
                    mode: str = "replace", temporary: bool = False,
                    column_types: Mapping[str, str] | None = None) -> int:
         frame = self._frame(data, column_types)
-        if temporary:
-            frame.createOrReplaceTempView(name)
+        if temporary:  # a plain table, what temporary_relation names (drop_temporary drops it)
+            frame.write.mode("overwrite").saveAsTable(self._rel(name, schema))
         elif mode == "append":
             order = [column for column, _ in self.columns(name, schema)]
             frame.select(*order).write.insertInto(self._rel(name, schema))
@@ -519,18 +520,21 @@ class SparkEngine(Engine):
             self._swap(name, version, schema)
         return data.num_rows
 
-    # Staging relations are temporary views (session-scoped); a query's rows are computed
-    # once (localCheckpoint) rather than each time the view is read.
-    def temporary_relation(self, name: str) -> str:
-        return self.quote(name)
+    @contextlib.contextmanager
+    def temporary_table(self, data: pa.Table) -> Iterator[str]:
+        """``data`` as a temporary view over the Arrow rows (labels of a training set)."""
+        name = f"__fk_tmp_{uuid.uuid4().hex[:12]}"
+        self._frame(data).createOrReplaceTempView(name)
+        try:
+            yield self.quote(name)
+        finally:
+            self.session.catalog.dropTempView(name)
 
     def create_temporary(self, name: str, select_sql: str) -> tuple[str, int]:
-        frame = self._sql(select_sql).localCheckpoint()
-        frame.createOrReplaceTempView(name)
-        return self.quote(name), frame.count()
-
-    def drop_temporary(self, name: str) -> None:
-        self.session.catalog.dropTempView(name)
+        # A plain table (Spark has no temporary ones), counted once written.
+        relation = self.temporary_relation(name)
+        self.execute(f"CREATE TABLE {relation} AS {select_sql}")
+        return relation, self.count_rows(relation)
 
     # -- materializations ---------------------------------------------------------------
     @staticmethod
