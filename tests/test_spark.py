@@ -193,6 +193,24 @@ def test_training_set_matches_a_brute_force_join(spark_project):
     assert any(v is None for v in expected) and any(v is not None for v in expected)
 
 
+def test_prediction_logs_write_each_row_once(spark_project):
+    import pandas as pd
+
+    project = spark_project().open()
+    frame = pd.DataFrame({"prediction_id": ["a", "b"], "customer_id": [1, 2],
+                          "predicted_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                          "score": [0.5, 0.25]})
+    assert int(project.log_predictions("fraud", frame, version="v1")) == 2
+    new = pd.DataFrame({"prediction_id": ["c"], "customer_id": [3],
+                        "predicted_at": pd.to_datetime(["2024-01-03"]), "score": [0.75]})
+    retry = project.log_predictions("fraud", pd.concat([frame, new]), version="v1")
+    assert (int(retry), retry.skipped) == (1, 2)
+    engine = project.engine
+    assert sorted(engine.fetchall(
+        f"SELECT prediction_id, score FROM {engine.relation('predictions_fraud')}"
+    )) == [("a", 0.5), ("b", 0.25), ("c", 0.75)]
+
+
 def test_compile_refuses_sql_spark_cannot_run(spark_project):
     p = spark_project()
     p.seed("txn", csv_text([(1, "2024-01-01 10:00:00", 5.0)]), timestamp="ts")

@@ -395,15 +395,15 @@ class SparkEngine(Engine):
         import sqlglot
         from sqlglot import exp
 
-        tree = sqlglot.parse_one(sql, read=self.dialect)
+        tree = sqlglot.parse_one(sql, read=_session_dialect())
         table = tree.this
         where = tree.args.get("where")
         condition = where.this if where else exp.true()
         touched = exp.select("count(*)").from_(table.copy()).where(condition.copy())
-        count = int(self._sql(touched.sql(dialect=self.dialect), params).first()[0])
+        count = int(self._sql(touched.sql(dialect=_session_dialect()), params).first()[0])
         if not count:
             return 0
-        name = table.sql(dialect=self.dialect)
+        name = table.sql(dialect=_session_dialect())
         if isinstance(tree, exp.Delete):
             kept = exp.select("*").from_(table.copy()).where(
                 exp.not_(exp.func("coalesce", condition.copy(), exp.false())))
@@ -416,7 +416,7 @@ class SparkEngine(Engine):
                 if c in changed else exp.column(c, quoted=True)
                 for c in columns
             )).from_(table.copy())
-        rows = self._sql(kept.sql(dialect=self.dialect), params).localCheckpoint()
+        rows = self._sql(kept.sql(dialect=_session_dialect()), params).localCheckpoint()
         rows.write.insertInto(name, overwrite=True)
         return count
 
@@ -632,14 +632,29 @@ def _verb(sql: str) -> str:
     return words[0].upper() if words else ""
 
 
+@functools.lru_cache(maxsize=1)
+def _session_dialect() -> Any:
+    """sqlglot's Spark dialect as featurekit's sessions read SQL: "double quotes" are names
+    (``spark.sql.ansi.doubleQuotedIdentifiers``), only 'single quotes' strings. For reading
+    back SQL that holds names quoted by ``Engine.quote``; it is written as Spark's."""
+    from sqlglot.dialects.spark import Spark
+
+    class SparkSession(Spark):
+        class Tokenizer(Spark.Tokenizer):
+            QUOTES = ["'"]
+            IDENTIFIERS = ["`", '"']
+
+    return SparkSession
+
+
 @functools.lru_cache(maxsize=256)
 def _insert_source(sql: str) -> str:
     """The query an ``INSERT ... SELECT`` or ``INSERT ... VALUES`` in Spark SQL reads."""
     import sqlglot
     from sqlglot import exp
 
-    tree = sqlglot.parse_one(sql, read="spark")
+    tree = sqlglot.parse_one(sql, read=_session_dialect())
     source = tree.expression
     if isinstance(source, exp.Values):
-        return exp.select("*").from_(source.copy()).sql(dialect="spark")
-    return source.sql(dialect="spark")
+        return exp.select("*").from_(source.copy()).sql(dialect=_session_dialect())
+    return source.sql(dialect=_session_dialect())
