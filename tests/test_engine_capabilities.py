@@ -124,9 +124,13 @@ def test_asof_join(engine):
 
 
 def test_lateral_join(engine):
+    """Where the flag is set, LATERAL runs. It may be unset where LATERAL runs but is not
+    trusted: Spark 4.3 answered some online lookups' ``LATERAL (... LIMIT 1)`` probes with no
+    row (tests/test_online.py on Spark), so Spark looks up by window instead."""
     got = _runs(engine, "SELECT l.k, r.v FROM (VALUES (1)) AS l(k), "
                         "LATERAL (SELECT l.k * 2 AS v) AS r")
-    assert got == ([(1, 2)] if engine.lateral_join else None)
+    if engine.lateral_join:
+        assert got == [(1, 2)]
 
 
 def test_asof_join_in_a_model_compiles_only_where_it_runs(make_project):
@@ -139,7 +143,7 @@ def test_asof_join_in_a_model_compiles_only_where_it_runs(make_project):
         assert "ASOF" in project.compile_model("joined").upper()
         return
     with pytest.raises(CompileError, match=r"models_sql/joined.sql: model joined: cannot run on "
-                                           r"\w+: ASOF JOIN \(use a LATERAL subquery\)"):
+                                           r"\w+: ASOF JOIN \(use a (LATERAL subquery|window)"):
         project.compile_model("joined")
 
 

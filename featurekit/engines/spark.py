@@ -293,9 +293,9 @@ class SparkEngine(Engine):
     concurrent_writers = False  # one driver runs the refresh; Spark parallelises each query
     temporary_tables = False  # temporary views instead
     asof_join = False
-    # Spark 4 decorrelates LATERAL (... ORDER BY ... LIMIT 1); point-in-time joins still use
-    # the range join below, measured faster.
-    lateral_join = True
+    # Spark 4.3 runs LATERAL (... ORDER BY ... LIMIT 1), but answered some online lookups'
+    # probes with no row where a window finds it: not trusted.
+    lateral_join = False
     positional_parameters = False  # spark.sql(text, args={...}) binds :name
 
     # -- connection ---------------------------------------------------------------------
@@ -403,7 +403,9 @@ class SparkEngine(Engine):
         count = int(self._sql(touched.sql(dialect=_session_dialect()), params).first()[0])
         if not count:
             return 0
-        name = table.sql(dialect=_session_dialect())
+        bare = table.copy()
+        bare.set("alias", None)
+        name = bare.sql(dialect=_session_dialect())
         if isinstance(tree, exp.Delete):
             kept = exp.select("*").from_(table.copy()).where(
                 exp.not_(exp.func("coalesce", condition.copy(), exp.false())))
