@@ -1,12 +1,13 @@
-"""Incremental models: recompute only rows at or after a start time, in one transaction.
+"""Incremental models: recompute only rows at or after a start time, all or nothing.
 
 A run's window starts at the model's high-water mark (its newest timestamp after the last
 successful run) minus ``restate`` (the allowance for late data) and is open-ended. Inputs that
 declare a timestamp are read from ``start - lookback`` on; output rows with
 ``timestamp >= start`` replace the table's rows in that range (delete + insert, one
-transaction). So any sequence of appends and refreshes gives the table a full rebuild gives,
-as long as a row at time t depends only on inputs in [t - lookback, ...) and late input rows
-arrive no earlier than ``high-water mark - restate``.
+transaction; without transactions, a new version of the table swapped in). So any sequence
+of appends and refreshes gives the table a full rebuild gives, as long as a row at time t
+depends only on inputs in [t - lookback, ...) and late input rows arrive no earlier than
+``high-water mark - restate``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ def build_window(engine: Engine, model: Model, windowed_sql: str, start: datetim
     ``record(rows, high_water_mark)`` runs in the same transaction, so the run's record
     commits with its rows (and costs no commit of its own). Returns the rows written.
     """
+    if not engine.transactions:
+        rows, newest = engine.replace_rows_since(
+            model.name, stage_query(engine, model, windowed_sql, start), model.timestamp,
+            start, model.unique_key,
+        )
+        record(rows, _as_mark(newest) if rows else high_water_mark(engine, model))
+        return rows
     # A temporary table lives as long as its connection, and the `finally` below drops it.
     stage, rows = engine.create_temporary(
         model.name + _STAGE, stage_query(engine, model, windowed_sql, start)

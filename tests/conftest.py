@@ -8,11 +8,15 @@ database its cases skip, unless FEATUREKIT_REQUIRE_X=1, where they fail.
 
 PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres)
 and FEATUREKIT_REQUIRE_PG=1 requires it, as before those variables existed for every engine.
+Spark runs in this process: one local session for the whole run, its metastore and tables in
+one temporary warehouse (it needs pyspark and Java 17).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import textwrap
 import uuid
 from pathlib import Path
@@ -24,7 +28,15 @@ PG_DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:54
 ENGINES = ["duckdb", "postgres"]
 # The test keys of the first two engines when FEATUREKIT_TEST_X does not say: each DuckDB test
 # has a file of its own (in its default schema); PostgreSQL's server is FEATUREKIT_PG_DSN.
-_DEFAULT_KEYS = {"duckdb": lambda: {"path": "test.duckdb"}, "postgres": lambda: pg_params()}
+#: The one warehouse (metastore and tables) of the test run's in-process Spark session.
+SPARK_WAREHOUSE = Path(tempfile.gettempdir()) / f"featurekit-spark-{os.getpid()}"
+_DEFAULT_KEYS = {
+    "duckdb": lambda: {"path": "test.duckdb"},
+    "postgres": lambda: pg_params(),
+    # Two cores, small data: two shuffle partitions instead of Spark's 200.
+    "spark": lambda: {"master": "local[2]", "warehouse": str(SPARK_WAREHOUSE),
+                      "conf": {"spark.sql.shuffle.partitions": 2}},
+}
 _OWN_FILE = {"duckdb"}
 _unavailable: dict[str, str | None] = {}
 
@@ -51,8 +63,6 @@ def profiles_yaml(engine: str, schema: str, metadata: str) -> str:
 
 def _connect(engine: str, read_only: bool = False):
     """A connection to ``engine``'s test database, in its default schema."""
-    import tempfile
-
     from featurekit.engines import connect
     from featurekit.profiles import load_target
 
@@ -170,6 +180,13 @@ class ProjectFactory:
                     engine.execute(f"DROP SCHEMA IF EXISTS {engine.quote(schema)} CASCADE")
             finally:
                 engine.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _spark_warehouse():
+    """Remove the Spark warehouse of the test run at its end."""
+    yield
+    shutil.rmtree(SPARK_WAREHOUSE, ignore_errors=True)
 
 
 @pytest.fixture(params=ENGINES)

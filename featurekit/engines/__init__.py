@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 ENGINES = {
     "duckdb": ("featurekit.engines.duckdb", "DuckDBEngine"),
     "postgres": ("featurekit.engines.postgres", "PostgresEngine"),
+    "spark": ("featurekit.engines.spark", "SparkEngine"),
 }
 
 

@@ -46,6 +46,9 @@ class Engine:
     #: The target settings this engine reads from profiles.yml.
     config_class: type[EngineConfig]
     # -- capabilities (each engine sets all of them) --------------------------------------
+    #: Statements inside ``transaction()`` take effect together or not at all (else one by
+    #: one: whole tables are written as new versions and swapped in, ``replace_rows_since``).
+    transactions: bool
     #: CREATE/DROP/ALTER inside a transaction roll back with it.
     transactional_ddl: bool
     #: The database has real materialized views (else they are swapped tables).
@@ -453,6 +456,14 @@ class Engine:
             f"FROM {staged} AS s WHERE NOT EXISTS "
             f"(SELECT 1 FROM {table} AS t WHERE t.{ts} >= {start_at} AND {match})", bound
         )
+
+    def replace_rows_since(self, name: str, stage_sql: str, time_column: str, start: Any,
+                           unique_key: Sequence[str]) -> tuple[int, Any]:
+        """Without ``transactions``: make table ``name``'s rows from ``start`` on those of
+        ``stage_sql`` in one step that a kill leaves undone or done; the stage's row count
+        and max(time_column). Engines with transactions delete and insert in one instead.
+        """
+        raise NotImplementedError
 
     def check_time_column(self, model: str, relation: str, column: str | None) -> None:
         """Raise RefreshError when an incremental model's time column holds NULLs."""

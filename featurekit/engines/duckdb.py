@@ -60,6 +60,7 @@ class DuckDBEngine(Engine):
     type = "duckdb"
     dialect = "duckdb"
     config_class = DuckDBConfig
+    transactions = True
     transactional_ddl = True
     native_materialized_views = False
     # DuckDB has unique (ART) indexes, but held in memory and slowing every append; with one

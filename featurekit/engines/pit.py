@@ -4,7 +4,7 @@ The label set is a relation holding the entity key columns, the lookup time ``t`
 and a row number. Each plan returns one row per label row: the row number and the feature
 columns, in no particular order (the caller restores the label order).
 
-Three plans give identical results (the tests check them against a brute-force loop):
+Four plans give identical results (the tests check them against a brute-force loop):
 
 * ``asof_sql``: ``ASOF LEFT JOIN`` (DuckDB). ASOF allows one inequality, so the ttl is applied
   to the matched row; that is exact because the match is the latest row at or before ``t``.
@@ -12,6 +12,7 @@ Three plans give identical results (the tests check them against a brute-force l
   probe per label row on the view's (entity, timestamp) index.
 * ``window_sql``: labels and feature rows in one sort per entity; the latest feature time at
   or before each label is carried forward by a running ``max``, then joined back by key.
+* ``max_by_sql``: a range join grouped by label row, ``max_by`` keeping the latest row (Spark).
 """
 
 from __future__ import annotations
@@ -151,6 +152,31 @@ def window_sql(q: Quote, labels: str, views: list[PitView]) -> str:
             f"ON {' AND '.join(on)}"
         )
         select.extend(f"{f}.{q(column)} AS {q(alias)}" for column, alias in view.columns)
+    return (
+        f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {labels} AS l {' '.join(joins)}"
+    )
+
+
+def max_by_sql(q: Quote, labels: str, views: list[PitView]) -> str:
+    """Range join: per view, the label rows joined to every feature row of their entity at
+    or before ``t`` (and within the ttl), grouped by label row, the latest one's columns kept
+    by ``max_by(named_struct(...), ts)`` (Spark: no ASOF, no LATERAL ... LIMIT)."""
+    ctes, select, joins = [], [f"l.{q(ROW)}"], []
+    for i, view in enumerate(views):
+        f, ts = f"f{i}", f"f{i}.{q(view.timestamp)}"
+        on = [f"l.{q(lc)} = {f}.{q(vc)}" for lc, vc in view.keys]
+        on.append(f"{ts} <= l.{q(TIME)}")
+        fresh = _within_ttl(q, view, f, f"l.{q(TIME)}")
+        if fresh:
+            on.append(fresh)
+        fields = ", ".join(f"'c{n}', {f}.{q(column)}" for n, (column, _) in enumerate(view.columns))
+        ctes.append(
+            f"m{i} AS (SELECT l.{q(ROW)} AS r, max_by(named_struct({fields}), {ts}) AS s "
+            f"FROM {labels} AS l JOIN {view.relation} AS {f} ON {' AND '.join(on)} "
+            f"GROUP BY l.{q(ROW)})"
+        )
+        joins.append(f"LEFT JOIN m{i} ON m{i}.r = l.{q(ROW)}")
+        select.extend(f"m{i}.s.c{n} AS {q(alias)}" for n, (_, alias) in enumerate(view.columns))
     return (
         f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {labels} AS l {' '.join(joins)}"
     )

@@ -176,6 +176,7 @@ class PostgresEngine(Engine):
     type = "postgres"
     dialect = "postgres"
     config_class = PostgresConfig
+    transactions = True
     transactional_ddl = True
     native_materialized_views = True
     unique_indexes = True

@@ -101,7 +101,7 @@ def skew_counts(project: Project, window: Sql, at: str, requests: Sequence[ViewR
     keys = list(dict.fromkeys(lc for r in requests for lc, _ in r.keys))
     served = [f"w.{q(c.column)} AS {q(f'__fk_s{i}')}" for i, c in enumerate(compared)]
     select = ", ".join([*(f"w.{q(k)}" for k in keys), f"CAST(w.{q(at)} AS TIMESTAMP) AS {q(TIME)}",
-                        f"row_number() OVER () AS {q(ROW)}", *served])
+                        f"row_number() OVER (ORDER BY NULL) AS {q(ROW)}", *served])
     run(engine, f"{create} {labels} AS SELECT {select} FROM (" + window
         + f") AS w WHERE w.{q(at)} IS NOT NULL")
     try:
