@@ -4,6 +4,7 @@ default) or in a separate DuckDB file or PostgreSQL schema named by ``state:``."
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -294,3 +295,22 @@ def test_cli_reports_an_unreachable_state_store_without_traceback(make_project):
     assert result.exit_code == 2
     assert 'state store of target "test"' in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb"], indirect=True)
+def test_incremental_window_is_recorded_in_the_state_store(make_project, pg_state_schema):
+    from tests.test_incremental import BASE, csv, setup
+
+    p = make_project()
+    with_state(p, f"{{type: postgres, url: '{PG_DSN}', schema: {pg_state_schema}}}")
+    events = [(1, BASE + timedelta(days=d, hours=3), 1.0) for d in range(20)]
+    setup(p, events)
+    p.open().refresh()
+    events.append((1, BASE + timedelta(days=20, hours=1), 5.0))
+    p.seed("events", csv(events), timestamp="ts")
+    second = {r.model: r for r in p.open().refresh()}
+    # high-water mark Jan 21, restate 2d: the window starts Jan 19 and now ends Jan 22
+    assert second["daily"].action == "incremental from 2024-01-19 00:00:00"
+    assert pg_rows(f'SELECT window_start, window_end, rows FROM "{pg_state_schema}".runs '
+                   "WHERE model = 'daily' AND window_start IS NOT NULL") == [
+        (datetime(2024, 1, 19), datetime(2024, 1, 22), 4)]
