@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from featurekit.errors import RetrievalError
+from tests.conftest import examples, spark_too
 
 T0 = datetime(2024, 1, 1)
 H = timedelta(hours=1)
@@ -482,10 +483,17 @@ def cases(draw):
     return rows, labels
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=cases())
-def test_matches_brute_force_reference(raw_views, case):
-    feature_rows, labels = case
+@spark_too
+def test_matches_brute_force_reference(raw_views, engine_name):
+    @settings(max_examples=examples(engine_name, 30), deadline=None)
+    @given(case=cases())
+    def check(case):
+        matches_reference(raw_views, *case)
+
+    check()
+
+
+def matches_reference(raw_views, feature_rows, labels):
     engine = raw_views.engine
     keys = list(feature_rows)
     engine.load_arrow(pa.table({
@@ -518,8 +526,14 @@ def test_matches_brute_force_reference(raw_views, case):
 
 # -- online features -------------------------------------------------------------------------
 # Engines without LATERAL (lateral_join False) look up with a window plan: same answers.
+@spark_too
 @pytest.mark.parametrize("lateral", [True, False], ids=["lateral", "window"])
-def test_online_features_latest_row_with_time_and_status(shop, lateral):
+def test_online_features_latest_row_with_time_and_status(engine_name, lateral, request):
+    from featurekit.engines import engine_class
+
+    if lateral and not engine_class(engine_name).lateral_join:
+        pytest.skip(f"{engine_name} plans no LATERAL lookups (lateral_join is False)")
+    shop = request.getfixturevalue("shop")  # built only for the plans the engine runs
     shop.engine.lateral_join = lateral
     now = datetime(2024, 1, 6, tzinfo=UTC)
     got = shop.online_features(["customer_spend.spend", "customer_profile.age"],
