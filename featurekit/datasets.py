@@ -191,11 +191,8 @@ def check_name(project: Project, name: str, overwrite: bool) -> None:
 # -- building the manifest ------------------------------------------------------------------
 def view_states(project: Project, views: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Per view: the SQL fingerprint now, and its last successful run as the state records."""
-    from featurekit.state import State
-
-    state = State(project.engine)
-    runs = state.last_runs() if project.engine.relation_kind(
-        "runs", project.engine.metadata_schema) else {}
+    state = project.state_store.state
+    runs = state.last_runs() if state.exists() else {}
     out: dict[str, dict[str, Any]] = {}
     for view in views:
         run = runs.get(view)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,8 @@ from featurekit.errors import ConfigError, did_you_mean
 from featurekit.yamlfile import load_yaml
 
 #: Keys every target has, whatever its engine; the rest belong to the engine's config class.
-TARGET_KEYS = ("type", "schema", "threads", "metadata_schema")
+#: ``state`` (a separate state store) is read by ``load_target`` before the others.
+TARGET_KEYS = ("type", "schema", "threads", "metadata_schema", "state")
 _ENV_VAR = re.compile(
     r"""\{\{\s*env_var\(\s*(['"])(?P<name>[^'"]+)\1\s*(?:,\s*(['"])(?P<default>[^'"]*)\3\s*)?\)\s*\}\}"""
 )
@@ -67,6 +68,8 @@ class Target:
     config: EngineConfig = field(repr=False)
     threads: int = 1
     metadata_schema: str = "featurekit"
+    #: A separate state store (``state:``); None keeps run state in the target itself.
+    state: Target | None = None
 
     def __repr__(self) -> str:
         return f"Target(name={self.name!r}, type={self.type!r}, {self.describe()})"
@@ -136,7 +139,35 @@ def load_target(
             f"targets: {', '.join(outputs)}"
         )
     where = f'{path}: target "{name}"'
+    base = project_dir or path.parent
     options = _render(dict(outputs[name] or {}), where)
+    state = options.pop("state", None)
+    target = target_from_output(name, options, where, base)
+    if state is None:
+        return target
+    return replace(target, state=state_from_output(target, state, where, base))
+
+
+def state_from_output(target: Target, state: Any, where: str, base: Path) -> Target:
+    """The separate state store a target's ``state:`` names (see ``statestore``).
+
+    It is read like an output, so url, env_var and relative paths work the same; its
+    ``schema`` is where the state tables go, by default the target's metadata schema.
+    """
+    where = f"{where}: state"
+    if not isinstance(state, dict):
+        raise ConfigError(f"{where}: expected a mapping such as "
+                          f"{{type: duckdb, path: .featurekit/state.duckdb}}")
+    if "state" in state:
+        raise ConfigError(f"{where}: a state store keeps its own state; remove its state: key")
+    options = {"schema": target.metadata_schema, **state}
+    return target_from_output(f"{target.name}.state", options, where, base)
+
+
+def target_from_output(name: str, options: dict[str, Any], where: str, base: Path) -> Target:
+    """A Target from one output mapping (env vars already rendered; ``where`` names it in
+    errors; relative paths resolve against ``base``)."""
+    options = dict(options)
     engine = options.pop("type", None)
     if engine not in ENGINES:
         raise ConfigError(
@@ -154,5 +185,5 @@ def load_target(
     schema = str(options.pop("schema", config_class.default_schema))
     threads = whole_number(options.pop("threads", config_class.default_threads), "threads", where)
     metadata_schema = str(options.pop("metadata_schema", "featurekit"))
-    config = config_class.from_options(options, where, project_dir or path.parent)
+    config = config_class.from_options(options, where, base)
     return Target(name, engine, schema, config, threads, metadata_schema)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from featurekit.freshness import SourceFreshness
     from featurekit.profiles import Target
     from featurekit.refresh import ModelResult, ModelStatus
+    from featurekit.statestore import StateStore
     from featurekit.testrun import TestResult
 
 SETTINGS_DEFAULTS = {
@@ -265,6 +266,13 @@ class Project:
             self._engine = connect(self.target)
         return self._engine
 
+    @cached_property
+    def state_store(self) -> StateStore:
+        """Where run state, reference statistics and refresh locks live (``statestore``)."""
+        from featurekit.statestore import StateStore, state_target
+
+        return StateStore(self.target, state_target(self.target, self.root), lambda: self.engine)
+
     @property
     def is_connected(self) -> bool:
         """True once a connection to the target is open."""
@@ -287,6 +295,8 @@ class Project:
             engine.close()
 
     def close(self) -> None:
+        if "state_store" in self.__dict__:
+            self.state_store.close()
         if self._engine is not None:
             self._engine.close()
             self._engine = None

@@ -66,31 +66,28 @@ Event = Callable[[str, str, "ModelResult | None"], None]
 AfterModel = Callable[["Engine", str], "str | None"]
 
 
-def lock_key(engine: Engine, model: str) -> str:
-    return f"featurekit refresh {engine.schema}.{model}"
-
-
 def _query_errors(engine: Engine) -> tuple[type[BaseException], ...]:
     """What a failed query raises: featurekit's own errors and the engine's driver's."""
     return (FeaturekitError, *engine.errors)
 
 
-def dead_runs(engine: Engine, last_runs: dict[str, LastRun]) -> list[str]:
+def dead_runs(state: State, last_runs: dict[str, LastRun]) -> list[str]:
     """Models whose latest run is still marked running but has no live process behind it.
 
     Only a model's latest run can still be running: a run starts under the model's lock,
     and each refresh first marks the dead ones. A run whose lock can be taken has no live
     process behind it (advisory locks die with their session; an engine without concurrent
-    writers admits one process). An engine with concurrent writers but no advisory locks
-    cannot tell, so its running rows are left as they are.
+    writers admits one process). The locks are the state store's: a store with concurrent
+    writers but no advisory locks cannot tell, so its running rows are left as they are.
     """
-    if engine.concurrent_writers and not engine.advisory_locks:
+    store = state.engine
+    if store.concurrent_writers and not store.advisory_locks:
         return []
     dead = []
     for model, last in last_runs.items():
         if last.status != RUNNING or last.run_id is None:
             continue
-        with engine.lock(lock_key(engine, model)) as free:
+        with state.model_lock(model) as free:
             if free:
                 dead.append(model)
     return dead
@@ -122,13 +119,12 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
     read = {s for name in selected for s in project.models[name].sources}
     sources = [project.sources[s] for s in sorted(read | set(also_sources))]
     if dry_run:
-        with project.reader() as engine:
+        with project.reader() as engine, project.state_store.reader(engine) as state:
             check_tables(engine, sources)
-            state = State(engine)
             last_runs, seeds = (state.last_runs(), state.seeds()) if state.exists() else ({}, {})
             project.check({n: compiled[n] for n in
                            _changed(project, selected, last_runs, fingerprints)}, engine)
-            for model in dead_runs(engine, last_runs):  # what the real run will mark them
+            for model in dead_runs(state, last_runs):  # what the real run will mark them
                 last_runs[model] = replace(last_runs[model], status=INTERRUPTED)
             seed_times: dict[str, datetime | None] = {n: at for n, (_, at) in seeds.items()}
             for source, _ in stale_seeds(engine, {n: h for n, (h, _) in seeds.items()},
@@ -141,10 +137,10 @@ def run_refresh(project: Project, select: list[str] | None = None, full_refresh:
                 for i in plan]
 
     engine = project.engine
-    state = State(engine)
+    state = project.state_store.state
     state.ensure()
     last_runs = state.last_runs()
-    recovered = dead_runs(engine, last_runs)
+    recovered = dead_runs(state, last_runs)
     for model in recovered:
         state.mark_interrupted(last_runs[model].run_id)
         notify("recovered", model, None)
@@ -218,8 +214,9 @@ class _Runner:
         self.should_stop = should_stop
         self.invocation = uuid.uuid4().hex
         self.workers = max(1, engine.target.threads) if engine.concurrent_writers else 1
-        self.connections: queue.Queue[Engine] = queue.Queue()
-        self.connections.put(engine)
+        # Each worker's target connection, with the state it records runs and locks through.
+        self.connections: queue.Queue[tuple[Engine, State]] = queue.Queue()
+        self.connections.put((engine, project.state_store.state))
         self.opened: list[Engine] = []
 
     def run(self, due: list[PlanItem]) -> list[ModelResult]:
@@ -290,32 +287,35 @@ class _Runner:
             pending.append(child)
             pending.sort(key=order.index)
 
-    def _connection(self) -> Engine:
+    def _connection(self) -> tuple[Engine, State]:
         try:
             return self.connections.get_nowait()
         except queue.Empty:
             engine = self.engine.clone()
             self.opened.append(engine)
-            return engine
+            state = self.project.state_store.worker(engine)
+            if state.engine is not engine:
+                self.opened.append(state.engine)
+            return engine, state
 
     def _run_locked(self, name: str) -> ModelResult:
-        engine = self._connection()
+        engine, state = connection = self._connection()
         try:
             if name in self.up_to_date:
                 result = ModelResult(name, UP_TO_DATE)
             else:
-                with engine.lock(lock_key(engine, name)) as acquired:
+                with state.model_lock(name) as acquired:
                     if not acquired:
                         return ModelResult(name, SKIPPED, message=(
                             "another featurekit process is refreshing it right now; skipped"))
-                    result = self._run_model(engine, self.project.models[name])
+                    result = self._run_model(engine, state, self.project.models[name])
             if self.after_model is not None and result.status in (SUCCESS, UP_TO_DATE):
                 stop = self.after_model(engine, name)
                 if stop:
                     self.stopped[name] = stop
             return result
         finally:
-            self.connections.put(engine)
+            self.connections.put(connection)
 
     def _upstream_redefined(self, name: str, last: LastRun) -> bool:
         """Whether a model upstream changed its SQL since this one last succeeded.
@@ -333,9 +333,8 @@ class _Runner:
                 return True
         return False
 
-    def _run_model(self, engine: Engine, model: Model) -> ModelResult:
+    def _run_model(self, engine: Engine, state: State, model: Model) -> ModelResult:
         started = time.perf_counter()
-        state = State(engine)
         last = self.last_runs.get(model.name)
         fingerprint = self.fingerprints[model.name]
         rebuild = self.full_refresh or last is None or last.fingerprint != fingerprint
@@ -415,8 +414,7 @@ def materialize(engine: Engine, model: Model, sql: str, rebuild: bool) -> tuple[
 
 
 def model_statuses(project: Project) -> list[ModelStatus]:
-    with project.reader() as engine:
-        state = State(engine)
+    with project.reader() as engine, project.state_store.reader(engine) as state:
         runs = state.last_runs() if state.exists() else {}
     statuses = []
     for name in project.graph.order:

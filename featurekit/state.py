@@ -1,11 +1,12 @@
-"""Run state in the target database: one row per model run, one per loaded seed.
+"""Run state: one row per model run, one per loaded seed.
 
-The tables live in the metadata schema (default ``featurekit``) so analysts can query them
-and so every scheduler process sees the same history.
+The tables live in the state store (``statestore``): by default the target's metadata schema
+(``featurekit``), so analysts can query them and every scheduler process sees the same history.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -66,11 +67,19 @@ class LastRun:
 
 
 class State:
-    """Reads and writes the run and seed tables of one engine."""
+    """Reads and writes the run and seed tables of one engine.
 
-    def __init__(self, engine: Engine):
+    Args:
+        engine: the connection to the state store.
+        schema: where the tables are (default: the engine's metadata schema).
+        target_schema: the target whose runs these are (default: the engine's schema).
+    """
+
+    def __init__(self, engine: Engine, schema: str | None = None,
+                 target_schema: str | None = None):
         self.engine = engine
-        self.schema = engine.metadata_schema
+        self.schema = schema or engine.metadata_schema
+        self.target_schema = target_schema or engine.schema
 
     def _table(self, name: str) -> str:
         return self.engine.relation(name, self.schema)
@@ -90,6 +99,10 @@ class State:
             engine.run(f"CREATE TABLE IF NOT EXISTS {self._table('runs')} ({RUNS_COLUMNS})")
             engine.run(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
 
+    def model_lock(self, model: str) -> contextlib.AbstractContextManager[bool]:
+        """Held while a model refreshes; yields False when another process holds it."""
+        return self.engine.lock(f"featurekit refresh {self.target_schema}.{model}")
+
     def start_run(self, model: str, materialized: str, fingerprint: str,
                   invocation_id: str) -> str:
         run_id = uuid.uuid4().hex
@@ -98,7 +111,7 @@ class State:
             "materialized, started_at, status, fingerprint) VALUES (:run_id, :invocation_id, "
             ":target_schema, :model, :materialized, :started_at, :status, :fingerprint)",
             {"run_id": run_id, "invocation_id": invocation_id,
-             "target_schema": self.engine.schema, "model": model,
+             "target_schema": self.target_schema, "model": model,
              "materialized": materialized, "started_at": utcnow(), "status": RUNNING,
              "fingerprint": fingerprint},
         )
@@ -140,7 +153,7 @@ class State:
             LEFT JOIN first_ok f ON f.model = ok.model AND f.fingerprint = ok.fingerprint
             WHERE r.n = 1
             """,
-            {"target_schema": self.engine.schema},
+            {"target_schema": self.target_schema},
         )
         return {row[0]: LastRun(*row) for row in rows}
 
@@ -157,13 +170,13 @@ class State:
         rows = self.engine.rows(
             f"SELECT name, file_hash, loaded_at FROM {self._table('seeds')} "
             "WHERE target_schema = :target_schema",
-            {"target_schema": self.engine.schema},
+            {"target_schema": self.target_schema},
         )
         return {name: (digest, loaded) for name, digest, loaded in rows}
 
     def record_seed(self, name: str, file_hash: str, rows: int) -> None:
         with self.engine.transaction():
-            params = {"target_schema": self.engine.schema, "name": name,
+            params = {"target_schema": self.target_schema, "name": name,
                       "file_hash": file_hash, "loaded_at": utcnow(), "rows": rows}
             self.engine.run(
                 f"DELETE FROM {self._table('seeds')} "

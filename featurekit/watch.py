@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from featurekit.errors import FeaturekitError
 from featurekit.schedule import next_due
-from featurekit.state import State, utcnow
+from featurekit.state import utcnow
 
 if TYPE_CHECKING:
     from featurekit.project import Project
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 def next_wake(project: Project, select: list[str] | None = None) -> datetime | None:
     """When the next selected model with a schedule comes due (None: none has one)."""
-    runs = State(project.engine).last_runs()
+    runs = project.state_store.state.last_runs()
     moments = []
     for name in project.select(select):
         schedule, last = project.models[name].refresh, runs.get(name)

@@ -15,7 +15,7 @@ from featurekit.engines import engine_class
 from featurekit.errors import CompileError, FeaturekitError
 
 FLAGS = ("transactional_ddl", "native_materialized_views", "unique_indexes", "advisory_locks",
-         "concurrent_writers", "temporary_tables", "asof_join", "lateral_join")
+         "concurrent_writers", "temporary_tables", "asof_join", "lateral_join", "holds_state")
 
 
 @pytest.fixture
@@ -69,6 +69,23 @@ def test_unique_indexes_are_enforced_against_another_connection(engine, other):
 def test_advisory_locks_exclude_another_connection(engine, other):
     with engine.lock("fk capability") as mine, other.lock("fk capability") as theirs:
         assert mine and theirs == (not engine.advisory_locks)
+
+
+def test_holds_state_records_runs_and_seeds_in_the_target(engine):
+    """Run state needs UPDATE and DELETE on plain tables and a transaction."""
+    from featurekit.state import SUCCESS, State
+
+    if not engine.holds_state:
+        return  # featurekit keeps the state in a separate store: tests/test_state_store.py
+    state = State(engine)
+    state.ensure()
+    run_id = state.start_run("m", "table", "f1", "inv")
+    state.finish_run(run_id, SUCCESS, rows=3)
+    state.record_seed("s", "h1", 1)
+    state.record_seed("s", "h2", 2)
+    last = state.last_runs()["m"]
+    assert (last.status, last.rows, last.fingerprint) == ("success", 3, "f1")
+    assert {name: digest for name, (digest, _) in state.seeds().items()} == {"s": "h2"}
 
 
 def test_concurrent_writers(engine, other):

@@ -166,7 +166,8 @@ def test_unknown_key_of_an_engine_names_file_target_and_key(tmp_path):
     assert '(did you mean "host"?)' in message and "postgres targets take: type, schema" in message
     # a key of another engine is unknown too
     with pytest.raises(ConfigError, match=r'unknown key "host" for a duckdb target; duckdb '
-                                          r"targets take: type, schema, threads, metadata_schema, path"):
+                                          r"targets take: type, schema, threads, metadata_schema, state, "
+                                          r"path"):
         load_target(write(tmp_path, "{type: duckdb, host: x}"))
     with pytest.raises(ConfigError, match=r'unknown key "thread" for a duckdb target '
                                           r'\(did you mean "threads"\?\)'):

@@ -183,11 +183,12 @@ def test_a_running_row_is_dead_only_where_a_free_lock_proves_it(make_project):
     engine.run(f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, "
                "status) VALUES ('dead', :s, 'static', :ts, 'running')",
                {"s": project.target.schema, "ts": utcnow()})
-    last_runs = State(engine).last_runs()
-    assert dead_runs(engine, last_runs) == ["static"]
+    state = State(engine)
+    last_runs = state.last_runs()
+    assert dead_runs(state, last_runs) == ["static"]
     # Without advisory locks, a free "lock" says nothing while other writers may run it.
     engine.advisory_locks = False
-    assert dead_runs(engine, last_runs) == ([] if engine.concurrent_writers else ["static"])
+    assert dead_runs(state, last_runs) == ([] if engine.concurrent_writers else ["static"])
 
 
 @pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
@@ -195,7 +196,7 @@ def test_second_scheduler_skips_a_model_locked_by_the_first(make_project):
     import psycopg
 
     from featurekit.engines.postgres import PostgresEngine
-    from featurekit.refresh import lock_key
+    from featurekit.state import State
     from tests.conftest import PG_DSN
 
     p = project_with_schedule(make_project)
@@ -204,7 +205,7 @@ def test_second_scheduler_skips_a_model_locked_by_the_first(make_project):
     other = PostgresEngine(project.target)
     other.connect()
     try:
-        with other.lock(lock_key(other, "static")) as held:
+        with State(other).model_lock("static") as held:
             assert held
             got = reasons(project.refresh(all_models=True))
             assert got["static"][0] == "skipped"

@@ -123,13 +123,12 @@ class _DatabaseFacts:
     results. Reads only; every table it reads may be missing (nothing refreshed yet)."""
 
     def __init__(self, project: Project, engine: Engine):
-        from featurekit.state import State
-
         self.engine = engine
         self._columns: dict[tuple[str, str], list[tuple[str, str]]] = {}
         meta = engine.metadata_schema
-        self.refreshed = engine.relation_kind("runs", meta) is not None
-        self.runs = {name: run for name, run in State(engine).last_runs().items()
+        state = project.state_store.state
+        self.refreshed = state.exists()
+        self.runs = {name: run for name, run in state.last_runs().items()
                      if name in project.models} if self.refreshed else {}
         self.source_freshness: dict[str, dict[str, Any]] = {}
         if any(s.freshness and s.timestamp for s in project.sources.values()):

@@ -64,6 +64,9 @@ class Engine:
     #: ``LATERAL`` subqueries with ``LIMIT`` run (point-in-time joins probe with them when
     #: there is no ASOF; online lookups always do).
     lateral_join: bool
+    #: featurekit's run state, reference statistics and refresh locks can live in the target
+    #: itself; else they go to a separate state store (``statestore``).
+    holds_state: bool
     _in_transaction = False  # set while a transaction() block is open on this connection
     #: How identifiers are quoted (a quote inside one is doubled).
     identifier_quote = '"'

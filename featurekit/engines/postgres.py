@@ -184,6 +184,7 @@ class PostgresEngine(Engine):
     temporary_tables = True
     asof_join = False
     lateral_join = True
+    holds_state = True
     positional_parameters = True  # psycopg RawCursor: the server binds $1, $2, ...
     #: Label sets at least this large use the sort/window plan instead of index probes
     #: (None: always probe). benchmarks/bench_training_set.py, 10M feature rows: probes in

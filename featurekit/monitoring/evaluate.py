@@ -145,8 +145,8 @@ class Evaluation:
             "timestamp": self.monitor.timestamp, "kind": window.kind, "start": window.start,
             "end": window.end, "table": window.table,
         }
-        return StoredReference(self.engine, sql, kinds, self.results, self.monitor.name,
-                               definition)
+        return StoredReference(self.engine, sql, kinds, self.project.state_store.references,
+                               self.monitor.name, definition)
 
     def _unknown(self, line: int | None, column: str) -> str:
         known = list(self.source.columns)
@@ -628,11 +628,10 @@ class Evaluation:
     def _refresh_lag(self) -> float | None:
         """Seconds between the last successful refresh of a model source and ``as_of``."""
         model = self.source.model
-        if model is None or self.engine.relation_kind("runs", self.engine.metadata_schema) is None:
+        state = self.project.state_store.state
+        if model is None or not state.exists():
             return None
-        from featurekit.state import State
-
-        last = State(self.engine).last_runs().get(model)
+        last = state.last_runs().get(model)
         if last is None or last.last_success is None:
             return None
         return max(0.0, (self.as_of - last.last_success).total_seconds())

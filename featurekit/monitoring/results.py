@@ -4,7 +4,8 @@ Tables (schema ``featurekit`` by default):
 
 - ``monitor_results``: one row per check, column and evaluation time (``as_of``).
 - ``monitor_latest`` (view): the latest row per (monitor, check, column).
-- ``monitor_references``: stored statistics of fixed reference windows.
+- ``monitor_references``: stored statistics of fixed reference windows. Unlike the others
+  it is bookkeeping, not data to chart: it lives in the state store (``statestore``).
 - ``monitor_alerts``: every webhook delivery attempt, delivered or not.
 """
 
@@ -91,8 +92,6 @@ class Results:
             engine.ensure_schema(self.schema)
             columns = ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS)
             engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_results')} ({columns})")
-            engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_references')} "
-                       f"({REFERENCE_COLUMNS})")
             engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_alerts')} "
                        f"({ALERT_COLUMNS})")
             if engine.relation_kind("monitor_latest", self.schema) is None:
@@ -168,25 +167,6 @@ class Results:
         keys = ("monitor", "check", "column", "as_of", "statistic", "p_value", "status")
         return [dict(zip(keys, row)) for row in rows]
 
-    # -- stored reference statistics ----------------------------------------------------
-    def reference(self, ref_key: str) -> dict[str, Any] | None:
-        rows = self.engine.rows(
-            f"SELECT stats FROM {self.table('monitor_references')} WHERE ref_key = :ref_key "
-            f"ORDER BY computed_at DESC LIMIT 1",
-            {"ref_key": ref_key},
-        )
-        return json.loads(rows[0][0]) if rows else None
-
-    def store_reference(self, ref_key: str, monitor: str, column: str,
-                        stats: dict[str, Any]) -> None:
-        self.engine.run(
-            f"INSERT INTO {self.table('monitor_references')} (ref_key, target_schema, monitor, "
-            f"column_name, stats, computed_at) VALUES (:ref_key, :target_schema, :monitor, "
-            f":column_name, :stats, :computed_at)",
-            {"ref_key": ref_key, "target_schema": self.engine.schema, "monitor": monitor,
-             "column_name": column, "stats": json.dumps(stats), "computed_at": utcnow()},
-        )
-
     def undelivered_alerts(self, monitor: str) -> dict[tuple[str, str | None],
                                                       tuple[str | None, str, int]]:
         """(old status, new status, posts so far) of this monitor's alerts whose latest post
@@ -212,4 +192,46 @@ class Results:
             {"sent_at": utcnow(), "target_schema": self.engine.schema, "monitor": monitor,
              "check_name": check, "column_name": column, "old_status": old,
              "new_status": new, "delivered": delivered, "attempts": attempts, "error": error},
+        )
+
+
+class References:
+    """Stored statistics of fixed reference windows (``monitor_references``).
+
+    Args:
+        engine: the connection to the state store.
+        schema: where the table is.
+        target_schema: the target whose monitors these are.
+    """
+
+    def __init__(self, engine: Engine, schema: str, target_schema: str):
+        self.engine = engine
+        self.schema = schema
+        self.target_schema = target_schema
+        self.relation = engine.relation("monitor_references", schema)
+
+    def ensure(self) -> None:
+        """Create the table (and its schema) when missing."""
+        if self.engine.relation_kind("monitor_references", self.schema) is not None:
+            return
+        with self.engine.serialized(f"schema {self.schema}"):
+            self.engine.ensure_schema(self.schema)
+            self.engine.run(f"CREATE TABLE IF NOT EXISTS {self.relation} ({REFERENCE_COLUMNS})")
+
+    def get(self, ref_key: str) -> dict[str, Any] | None:
+        """The statistics last stored under ``ref_key`` (None: never stored)."""
+        rows = self.engine.rows(
+            f"SELECT stats FROM {self.relation} WHERE ref_key = :ref_key "
+            "ORDER BY computed_at DESC LIMIT 1",
+            {"ref_key": ref_key},
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def store(self, ref_key: str, monitor: str, column: str, stats: dict[str, Any]) -> None:
+        self.engine.run(
+            f"INSERT INTO {self.relation} (ref_key, target_schema, monitor, column_name, stats, "
+            "computed_at) VALUES (:ref_key, :target_schema, :monitor, :column_name, :stats, "
+            ":computed_at)",
+            {"ref_key": ref_key, "target_schema": self.target_schema, "monitor": monitor,
+             "column_name": column, "stats": json.dumps(stats), "computed_at": utcnow()},
         )

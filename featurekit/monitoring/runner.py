@@ -87,6 +87,7 @@ def run_monitors(project: Project, select: list[str] | None = None, run_all: boo
     engine.prepare_for_monitoring()
     results = Results(engine)
     results.ensure()
+    project.state_store.references.ensure()
     now = utcnow()
     run = MonitorRun()
     if as_of is None and not run_all:
@@ -121,6 +122,7 @@ def backfill(project: Project, start: datetime, end: datetime, every: timedelta,
     engine.prepare_for_monitoring()
     results = Results(engine)
     results.ensure()
+    project.state_store.references.ensure()
     run = MonitorRun(monitors=[m.name for m in monitors])
     at = start
     while at <= end:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from featurekit.engines.base import Engine
     from featurekit.monitoring.query import Sql
-    from featurekit.monitoring.results import Results
+    from featurekit.monitoring.results import References
 
 
 class WindowStats:
@@ -137,10 +137,10 @@ class WindowStats:
 class StoredReference(WindowStats):
     """A fixed reference window whose statistics live in ``monitor_references``."""
 
-    def __init__(self, engine: Engine, sql: Sql, kinds: dict[str, str], results: Results,
+    def __init__(self, engine: Engine, sql: Sql, kinds: dict[str, str], references: References,
                  monitor: str, definition: dict[str, Any]):
         super().__init__(engine, sql, kinds)
-        self.results = results
+        self.references = references
         self.monitor = monitor
         self.base_key = json.dumps(definition, sort_keys=True, default=str)
         self._loaded: set[str] = set()
@@ -155,7 +155,7 @@ class StoredReference(WindowStats):
         if column in self._loaded:
             return
         self._loaded.add(column)
-        stored = self.results.reference(self.key(column))
+        stored = self.references.get(self.key(column))
         if stored is None or "finite" not in stored.get("summary", {"finite": None}):
             return  # none, or stored before infinities were told apart: compute it again
         self.reused += 1
@@ -247,5 +247,5 @@ class StoredReference(WindowStats):
                 payload["distinct"] = self._distinct[column]
             payload["edges"] = {str(b): e for (c, b), e in self._edges.items() if c == column}
             payload["bins"] = [[list(e), n] for (c, e), n in self._bins.items() if c == column]
-            self.results.store_reference(self.key(column), self.monitor, column, payload)
+            self.references.store(self.key(column), self.monitor, column, payload)
         self._dirty.clear()

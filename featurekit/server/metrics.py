@@ -61,12 +61,12 @@ class Metrics:
     def snapshot(self, project: Project) -> Snapshot:
         """Read staleness and the latest monitor results (runs on the database thread)."""
         from featurekit.monitoring.results import Results
-        from featurekit.state import State
 
         engine = project.engine
         snap = Snapshot()
-        if engine.relation_kind("runs", engine.metadata_schema) is not None:
-            runs = State(engine).last_runs()
+        state = project.state_store.state
+        if state.exists():
+            runs = state.last_runs()
             for name, model in project.models.items():
                 if model.entity and model.timestamp and name in runs:
                     last = runs[name]
