@@ -9,7 +9,8 @@ database its cases skip, unless FEATUREKIT_REQUIRE_X=1, where they fail.
 PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres)
 and FEATUREKIT_REQUIRE_PG=1 requires it, as before those variables existed for every engine.
 Spark runs in this process: one local session for the whole run, its metastore and tables in
-one temporary warehouse (it needs pyspark and Java 17).
+one temporary warehouse (it needs pyspark and Java 17). It is not in ENGINES: the tests marked
+``@spark_too`` (the conformance checks that matter most) run on it as well.
 """
 
 from __future__ import annotations

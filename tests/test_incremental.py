@@ -9,7 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from tests.conftest import SPARK_ENGINES, ProjectFactory, examples, require_engine, rows
+from tests.conftest import (
+    FEW_EXAMPLES,
+    SPARK_ENGINES,
+    ProjectFactory,
+    examples,
+    require_engine,
+    rows,
+)
 
 BASE = datetime(2024, 1, 1)
 DAILY = """
@@ -157,13 +164,14 @@ step = st.one_of(
 @pytest.mark.parametrize("engine", SPARK_ENGINES)
 def test_incremental_equals_full_rebuild(engine, tmp_path_factory):
     require_engine(engine)
+    # Each step may refresh both models: where statements are slow, fewer and shorter runs.
+    max_steps = 3 if engine in FEW_EXAMPLES else 6
 
-    # Each example is a project refreshed several times: 3 on Spark take about a minute.
     @settings(max_examples=examples(engine, 12, few=3), deadline=None,
               suppress_health_check=[HealthCheck.too_slow])
     @given(initial=st.lists(st.tuples(st.integers(1, 3), st.integers(0, 10 * 24 * 60),
                                       st.sampled_from([1.0, 3.5])), min_size=1, max_size=8),
-           steps=st.lists(step, min_size=1, max_size=6))
+           steps=st.lists(step, min_size=1, max_size=max_steps))
     def check(initial, steps):
         appends_and_refreshes_equal_a_rebuild(
             ProjectFactory(engine, tmp_path_factory.mktemp("inc")), initial, steps)
