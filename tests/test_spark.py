@@ -418,6 +418,18 @@ SLOW_SPARK = ("(SELECT length(reflect('java.lang.Thread', 'sleep', CAST(30000 AS
               " AS h)")
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes started by ``pid`` and by those, from /proc (Linux)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            kids = [int(child) for child in children.read_text().split()]
+            found += kids
+            todo += kids
+    return found
+
+
 @pytest.mark.parametrize("kind", ["table", "incremental"])
 def test_kill_9_mid_refresh_keeps_the_previous_version_and_the_next_run_recovers(tmp_path, kind):
     from test_crash import EVENTS, FAST, HEADERS, refresh_process, wait_for_line
@@ -443,11 +455,17 @@ def test_kill_9_mid_refresh_keeps_the_previous_version_and_the_next_run_recovers
         wait_for_line(process, "start spend", timeout=300)
         time.sleep(3)
         assert process.poll() is None, "the slow refresh ended before it could be killed"
+        jvm = descendants(process.pid)
         process.kill()  # SIGKILL
         process.wait(10)
     finally:
         if process.poll() is None:
             process.kill()
+    # Its JVM sees its parent gone and exits on its own; until then it holds the metastore.
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in jvm):
+        assert time.monotonic() < deadline, "the killed refresh's JVM never exited"
+        time.sleep(0.5)
 
     model_file = p.model("spend", FAST.replace("sum(amount)", "sum(amount) * 10"),
                          HEADERS[kind])
