@@ -1,4 +1,5 @@
-"""Prediction and outcome logs on DuckDB and PostgreSQL: typed, idempotent, all-or-nothing."""
+"""Prediction and outcome logs on DuckDB and PostgreSQL (Spark too where marked @spark_too):
+typed, idempotent, all-or-nothing."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Every statistic computed in the engine agrees with numpy / scipy on the raw data.
 
-Each test loads generated data into a real table (DuckDB and PostgreSQL), computes the
+Each test loads generated data into a real table (DuckDB and PostgreSQL; Spark too where
+marked @spark_too, with few hypothesis examples), computes the
 statistic through ``monitoring.stats`` + ``monitoring.checks`` and compares it with a small,
 obviously-correct reference computed on the raw values.
 """

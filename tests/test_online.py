@@ -1,4 +1,5 @@
-"""Online lookups on DuckDB and PostgreSQL: integer keys of any width, a cache that heals."""
+"""Online lookups on DuckDB and PostgreSQL (Spark too where marked @spark_too): integer keys
+of any width, a cache that heals."""
 
 from __future__ import annotations
 

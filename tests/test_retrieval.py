@@ -1,4 +1,5 @@
-"""Point-in-time training sets and online features, on DuckDB and PostgreSQL.
+"""Point-in-time training sets and online features, on DuckDB and PostgreSQL (and Spark for
+the tests marked @spark_too).
 
 The core property: ``training_set`` equals a brute-force loop over every label row and every
 feature row (``reference`` below), on generated data with exact ties at both ttl bounds.

@@ -2,7 +2,8 @@
 
 In-process Spark (one local session for the whole run, see conftest) and a real Spark Connect
 server started from the pyspark install. Without pyspark or Java 17 these tests skip, unless
-FEATUREKIT_REQUIRE_SPARK=1, where they fail. The engine-facing suite covers the rest.
+FEATUREKIT_REQUIRE_SPARK=1, where they fail. The engine-facing tests marked ``@spark_too``
+(conftest) run on Spark as well.
 """
 
 from __future__ import annotations
