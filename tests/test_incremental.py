@@ -16,6 +16,7 @@ from tests.conftest import (
     examples,
     require_engine,
     rows,
+    spark_too,
 )
 
 BASE = datetime(2024, 1, 1)
@@ -114,6 +115,7 @@ def test_input_filter_is_rewritten_into_the_sql(make_project):
     assert f"{ts} >=" in sql
 
 
+@spark_too
 def test_failed_incremental_refresh_leaves_table_as_before(make_project):
     p = make_project()
     events = [(u, BASE + timedelta(days=d), 1.0) for u in (1, 2) for d in range(5)]

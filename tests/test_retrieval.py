@@ -76,6 +76,7 @@ def values(frame: pd.DataFrame, column: str) -> list:
 
 
 # -- semantics -------------------------------------------------------------------------------
+@spark_too
 def test_latest_row_at_or_before_t_within_ttl(shop):
     labels = labels_frame(
         (1, "2024-01-01 00:00:00"),  # exactly at a feature row: inclusive
@@ -245,6 +246,7 @@ def test_online_features_is_one_indexed_query_on_postgres(big_pg):
     assert list(got["big__status"]) == ["present", "present"]
 
 
+@spark_too
 def test_values_come_back_as_stored(make_project):
     """Strings that look like NULL stay strings, NaN stays NaN, NULL stays NULL."""
     p = make_project()
@@ -262,6 +264,7 @@ def test_values_come_back_as_stored(make_project):
     assert train["flag"].to_pylist() == [True, None]
 
 
+@spark_too
 def test_bigint_features_stay_exact_integers_when_a_label_has_no_match(make_project):
     """A missing match is NULL, not a float: 2**63 - 1 comes back exactly (pandas Int64)."""
     p = make_project()
@@ -286,6 +289,7 @@ def test_bigint_features_stay_exact_integers_when_a_label_has_no_match(make_proj
     assert str(from_arrow["weight"].dtype) == "Int64"
 
 
+@spark_too
 def test_decimal_features_come_back_as_float64(make_project):
     p = make_project()
     p.model("prices", "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01', "
