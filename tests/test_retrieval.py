@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from featurekit.errors import RetrievalError
-from tests.conftest import examples, spark_too
+from tests.conftest import SPARK_ENGINES, examples, spark_too
 
 T0 = datetime(2024, 1, 1)
 H = timedelta(hours=1)
@@ -530,14 +530,18 @@ def matches_reference(raw_views, feature_rows, labels):
 
 
 # -- online features -------------------------------------------------------------------------
-# Engines without LATERAL (lateral_join False) look up with a window plan: same answers.
-@spark_too
-@pytest.mark.parametrize("lateral", [True, False], ids=["lateral", "window"])
-def test_online_features_latest_row_with_time_and_status(engine_name, lateral, request):
+def _online_plans() -> list:
+    """(engine, lateral) for each lookup plan an engine runs: engines without LATERAL
+    (lateral_join False) look up with the window plan only, which gives the same answers."""
     from featurekit.engines import engine_class
 
-    if lateral and not engine_class(engine_name).lateral_join:
-        pytest.skip(f"{engine_name} plans no LATERAL lookups (lateral_join is False)")
+    return [pytest.param(engine, lateral, id=f"{engine}-{'lateral' if lateral else 'window'}")
+            for engine in SPARK_ENGINES for lateral in (True, False)
+            if not lateral or engine_class(engine).lateral_join]
+
+
+@pytest.mark.parametrize(("engine_name", "lateral"), _online_plans(), indirect=["engine_name"])
+def test_online_features_latest_row_with_time_and_status(engine_name, lateral, request):
     shop = request.getfixturevalue("shop")  # built only for the plans the engine runs
     shop.engine.lateral_join = lateral
     now = datetime(2024, 1, 6, tzinfo=UTC)
