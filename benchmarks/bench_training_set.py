@@ -483,8 +483,9 @@ def set_up(data: Path, size: str, engines: list[str], feast_python: str | None) 
                         f"TO '{data / 'spend_7d.parquet'}' (FORMAT parquet)")
     for name in engines:
         started = time.perf_counter()
-        if name == "spark":
-            set_up_spark(data, feast_python)
+        if name == "spark":  # in a child: its JVM would hold the metastore the runs open
+            subprocess.run([sys.executable, __file__, "--set-up-spark", "--data", str(data),
+                            "--feast-python", feast_python or "none"], check=True)
             print(f"  spark: features loaded in {time.perf_counter() - started:.1f} s")
             continue
         with Project(data / "project", target=name) as project:
@@ -699,15 +700,19 @@ def main() -> None:
     parser.add_argument("--extras", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--set-up-spark", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker_main(args.worker, args.data)
+        return
+    if args.set_up_spark:
+        set_up_spark(args.data, None if args.feast_python == "none" else args.feast_python)
         return
     engines = args.engines.split(",")
     feast_python = (find_feast(args.feast_python) if {"duckdb", "spark"} & set(engines)
                     else None)
     for size in args.sizes.split(","):
-        bench_size(size, engines, max(3, args.rounds), feast_python)
+        bench_size(size, engines, max(1, args.rounds), feast_python)
     if args.extras:
         extras(engines, args.rounds)
 
