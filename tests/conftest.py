@@ -9,7 +9,8 @@ database its cases skip, unless FEATUREKIT_REQUIRE_X=1, where they fail.
 PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres)
 and FEATUREKIT_REQUIRE_PG=1 requires it, as before those variables existed for every engine.
 Spark runs in this process: one local session for the whole run, its metastore and tables in
-one temporary warehouse (it needs pyspark and Java 17).
+one temporary warehouse (it needs pyspark and Java 17). It is not in ENGINES: the tests marked
+``@spark_too`` (the conformance checks that matter most) run on it as well.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ import pytest
 PG_DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 #: profiles.yml types the engine-facing tests run on (featurekit.engines.ENGINES' keys).
 ENGINES = ["duckdb", "postgres"]
+#: Also Spark, for the engine-facing tests that opt in with ``@spark_too``: the whole suite on
+#: Spark (each statement costs 0.1-1 s) would take too long for CI, so only the checks that
+#: matter most run there (see tests/test_spark.py for Spark's own tests).
+SPARK_ENGINES = [*ENGINES, "spark"]
+#: Hypothesis examples a property test runs on an engine whose statements are slow.
+FEW_EXAMPLES = {"spark": 5}
 # The test keys of the first two engines when FEATUREKIT_TEST_X does not say: each DuckDB test
 # has a file of its own (in its default schema); PostgreSQL's server is FEATUREKIT_PG_DSN.
 #: The one warehouse (metastore and tables) of the test run's in-process Spark session.
@@ -193,6 +200,19 @@ def _spark_warehouse():
 def engine_name(request) -> str:
     require_engine(request.param)
     return request.param
+
+
+#: Runs an engine-facing test (one taking ``engine_name``, ``make_project`` or a fixture over
+#: them) on Spark as well; Spark shares the run's one SparkSession.
+spark_too = pytest.mark.parametrize("engine_name", SPARK_ENGINES, indirect=True)
+
+
+def examples(engine: str, default: int, few: int | None = None) -> int:
+    """How many examples a hypothesis test runs on ``engine``: ``default``, or where each
+    statement is slow ``few`` (FEW_EXAMPLES when not given)."""
+    if engine not in FEW_EXAMPLES:
+        return default
+    return min(default, few or FEW_EXAMPLES[engine])
 
 
 @pytest.fixture

@@ -9,7 +9,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from tests.conftest import ProjectFactory, require_engine, rows
+from tests.conftest import (
+    FEW_EXAMPLES,
+    SPARK_ENGINES,
+    ProjectFactory,
+    examples,
+    require_engine,
+    rows,
+    spark_too,
+)
 
 BASE = datetime(2024, 1, 1)
 DAILY = """
@@ -107,6 +115,7 @@ def test_input_filter_is_rewritten_into_the_sql(make_project):
     assert f"{ts} >=" in sql
 
 
+@spark_too
 def test_failed_incremental_refresh_leaves_table_as_before(make_project):
     p = make_project()
     events = [(u, BASE + timedelta(days=d), 1.0) for u in (1, 2) for d in range(5)]
@@ -154,15 +163,25 @@ step = st.one_of(
 )
 
 
-@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(initial=st.lists(st.tuples(st.integers(1, 3), st.integers(0, 10 * 24 * 60),
-                                  st.sampled_from([1.0, 3.5])), min_size=1, max_size=8),
-       steps=st.lists(step, min_size=1, max_size=6))
-def test_incremental_equals_full_rebuild(engine, tmp_path_factory, initial, steps):
+@pytest.mark.parametrize("engine", SPARK_ENGINES)
+def test_incremental_equals_full_rebuild(engine, tmp_path_factory):
     require_engine(engine)
-    p = ProjectFactory(engine, tmp_path_factory.mktemp("inc"))
+    # Each step may refresh both models: where statements are slow, fewer and shorter runs.
+    max_steps = 3 if engine in FEW_EXAMPLES else 6
+
+    @settings(max_examples=examples(engine, 12, few=3), deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(initial=st.lists(st.tuples(st.integers(1, 3), st.integers(0, 10 * 24 * 60),
+                                      st.sampled_from([1.0, 3.5])), min_size=1, max_size=8),
+           steps=st.lists(step, min_size=1, max_size=max_steps))
+    def check(initial, steps):
+        appends_and_refreshes_equal_a_rebuild(
+            ProjectFactory(engine, tmp_path_factory.mktemp("inc")), initial, steps)
+
+    check()
+
+
+def appends_and_refreshes_equal_a_rebuild(p: ProjectFactory, initial, steps) -> None:
     p._sources = {}
     try:
         events = [(u, BASE + timedelta(minutes=m), a) for u, m, a in initial]

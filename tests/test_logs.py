@@ -1,4 +1,5 @@
-"""Prediction and outcome logs on DuckDB and PostgreSQL: typed, idempotent, all-or-nothing."""
+"""Prediction and outcome logs on DuckDB and PostgreSQL (Spark too where marked @spark_too):
+typed, idempotent, all-or-nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from featurekit.errors import LogSchemaError
 from featurekit.logs import UnknownPredictionWarning
-from tests.conftest import rows
+from tests.conftest import rows, spark_too
 
 
 @pytest.fixture
@@ -32,6 +33,11 @@ def scores(n: int = 3, start: int = 0) -> pd.DataFrame:
 
 def count(project, table: str) -> int:
     return rows(project, f"SELECT count(*) FROM {{schema}}.{table}")[0][0]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An instant as read back: zoned, or naive UTC (Spark hands out every timestamp so)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def kinds(project, table: str) -> dict[str, str]:
@@ -61,6 +67,7 @@ def test_generated_ids_are_unique_uuid4_and_returned(project):
     assert stored == set(ids)
 
 
+@spark_too
 def test_retrying_a_batch_writes_nothing_twice(project):
     assert project.log_predictions("fraud", scores(3), version="v1") == 3
     again = project.log_predictions("fraud", scores(3), version="v1")
@@ -144,6 +151,7 @@ def test_arrow_frames_are_accepted(project):
     assert project.log_predictions("fraud", pa.Table.from_pandas(scores(2)), version="v1") == 2
 
 
+@spark_too
 def test_outcomes_join_predictions_in_the_labeled_view(project):
     project.log_predictions("fraud", scores(3), version="v1")
     outcomes = pd.DataFrame({"prediction_id": ["p0", "p2"], "is_fraud": [1, 0],
@@ -154,11 +162,12 @@ def test_outcomes_join_predictions_in_the_labeled_view(project):
                         "FROM {schema}.predictions_fraud_labeled ORDER BY prediction_id")
     assert [(r[0], r[1], r[2]) for r in got] == [("p0", 0.0, 1), ("p1", 0.25, None),
                                                  ("p2", 0.5, 0)]
-    assert got[0][3] == datetime(2024, 5, 1, tzinfo=UTC)
+    assert as_utc(got[0][3]) == datetime(2024, 5, 1, tzinfo=UTC)
     again = project.log_outcomes("fraud", outcomes)
     assert again == 0 and again.skipped == 2
 
 
+@spark_too
 def test_unknown_prediction_ids_are_kept_and_reported(project):
     project.log_predictions("fraud", scores(1), version="v1")
     outcomes = pd.DataFrame({"prediction_id": ["p0", "ghost"], "is_fraud": [1, 1]})
@@ -171,6 +180,7 @@ def test_unknown_prediction_ids_are_kept_and_reported(project):
     assert count(project, "outcomes_fraud") == 2
 
 
+@spark_too
 def test_outcomes_before_predictions_join_once_logged(project):
     with pytest.warns(UnknownPredictionWarning):
         project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p1"], "is_fraud": [1]}))

@@ -1,6 +1,7 @@
 """Every statistic computed in the engine agrees with numpy / scipy on the raw data.
 
-Each test loads generated data into a real table (DuckDB and PostgreSQL), computes the
+Each test loads generated data into a real table (DuckDB and PostgreSQL; Spark too where
+marked @spark_too, with few hypothesis examples), computes the
 statistic through ``monitoring.stats`` + ``monitoring.checks`` and compares it with a small,
 obviously-correct reference computed on the raw values.
 """
@@ -17,6 +18,7 @@ from scipy.spatial.distance import jensenshannon
 
 from featurekit.monitoring import checks, stats
 from featurekit.monitoring.query import Sql, value
+from tests.conftest import examples, spark_too
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 SETTINGS = settings(max_examples=30, deadline=None,
@@ -66,45 +68,54 @@ continuous = st.lists(st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: round(
 numbers = st.one_of(tied, continuous)
 
 
-@SETTINGS
-@given(ref=numbers, cur=numbers, bins=st.sampled_from([2, 4, 10]))
-def test_edges_bins_and_psi_match_numpy(engine, ref, cur, bins):
-    ref_w, cur_w = load(engine, ref, cur)
-    r, c = np.array(ref), np.array(cur)
-    edges, distinct = stats.quantiles_and_distinct(engine, ref_w, "x", len(ref),
-                                                   stats.quantile_levels(bins))
-    assert edges == list(np_edges(r, bins))  # bit-identical edges
-    assert distinct == len(np.unique(r))  # counted in the same sort
-    counts = stats.bin_counts(engine, ref_w, {"x": edges})["x"]
-    current = stats.bin_counts(engine, cur_w, {"x": edges})["x"]
-    assert counts == list(np_bins(r, np.array(edges)))
-    assert current == list(np_bins(c, np.array(edges)))
-    assert checks.psi(counts, current) == pytest.approx(
-        np_psi(np.array(counts), np.array(current)), rel=1e-12, abs=1e-15)
-    assert checks.jensen_shannon(counts, current) == pytest.approx(
-        jensenshannon(np.array(counts) / len(ref), np.array(current) / len(cur), base=2),
-        rel=1e-12, abs=1e-12)
+@spark_too
+def test_edges_bins_and_psi_match_numpy(engine):
+    @settings(SETTINGS, max_examples=examples(engine.type, SETTINGS.max_examples))
+    @given(ref=numbers, cur=numbers, bins=st.sampled_from([2, 4, 10]))
+    def check(ref, cur, bins):
+        ref_w, cur_w = load(engine, ref, cur)
+        r, c = np.array(ref), np.array(cur)
+        edges, distinct = stats.quantiles_and_distinct(engine, ref_w, "x", len(ref),
+                                                       stats.quantile_levels(bins))
+        assert edges == list(np_edges(r, bins))  # bit-identical edges
+        assert distinct == len(np.unique(r))  # counted in the same sort
+        counts = stats.bin_counts(engine, ref_w, {"x": edges})["x"]
+        current = stats.bin_counts(engine, cur_w, {"x": edges})["x"]
+        assert counts == list(np_bins(r, np.array(edges)))
+        assert current == list(np_bins(c, np.array(edges)))
+        assert checks.psi(counts, current) == pytest.approx(
+            np_psi(np.array(counts), np.array(current)), rel=1e-12, abs=1e-15)
+        assert checks.jensen_shannon(counts, current) == pytest.approx(
+            jensenshannon(np.array(counts) / len(ref), np.array(current) / len(cur), base=2),
+            rel=1e-12, abs=1e-12)
+
+    check()
 
 
-@SETTINGS
-@given(ref=numbers, cur=numbers)
-def test_ks_and_wasserstein_match_scipy(engine, ref, cur):
-    ref_w, cur_w = load(engine, ref, cur)
-    ecdf = stats.ecdf(engine, ref_w, cur_w, "x")
-    # the largest ECDF difference, bit for bit (method='exact' rounds it to a multiple of
-    # 1/lcm(n, m), so small windows use scipy on the raw values, checked next)
-    assert ecdf.ks == scipy.stats.ks_2samp(ref, cur, method="asymp").statistic
-    expected = scipy.stats.ks_2samp(ref, cur, method="auto")
-    assert checks.ks_exact(stats.sorted_values(engine, ref_w, ["x"])["x"],
-                           stats.sorted_values(engine, cur_w, ["x"])["x"]) == (
-        expected.statistic, expected.pvalue)
-    assert ecdf.wasserstein == pytest.approx(scipy.stats.wasserstein_distance(ref, cur),
-                                             rel=1e-9, abs=1e-9)
-    _, summary = stats.summaries(engine, ref_w, ["x"])
-    assert summary["x"].std == pytest.approx(np.std(ref), rel=1e-9, abs=1e-9)
-    assert (ecdf.n_ref, ecdf.n_cur) == (len(ref), len(cur))
+@spark_too
+def test_ks_and_wasserstein_match_scipy(engine):
+    @settings(SETTINGS, max_examples=examples(engine.type, SETTINGS.max_examples))
+    @given(ref=numbers, cur=numbers)
+    def check(ref, cur):
+        ref_w, cur_w = load(engine, ref, cur)
+        ecdf = stats.ecdf(engine, ref_w, cur_w, "x")
+        # the largest ECDF difference, bit for bit (method='exact' rounds it to a multiple of
+        # 1/lcm(n, m), so small windows use scipy on the raw values, checked next)
+        assert ecdf.ks == scipy.stats.ks_2samp(ref, cur, method="asymp").statistic
+        expected = scipy.stats.ks_2samp(ref, cur, method="auto")
+        assert checks.ks_exact(stats.sorted_values(engine, ref_w, ["x"])["x"],
+                               stats.sorted_values(engine, cur_w, ["x"])["x"]) == (
+            expected.statistic, expected.pvalue)
+        assert ecdf.wasserstein == pytest.approx(scipy.stats.wasserstein_distance(ref, cur),
+                                                 rel=1e-9, abs=1e-9)
+        _, summary = stats.summaries(engine, ref_w, ["x"])
+        assert summary["x"].std == pytest.approx(np.std(ref), rel=1e-9, abs=1e-9)
+        assert (ecdf.n_ref, ecdf.n_cur) == (len(ref), len(cur))
+
+    check()
 
 
+@spark_too
 def test_ks_pvalue_is_asymptotic_above_ten_thousand_rows(engine):
     rng = np.random.default_rng(7)
     ref, cur = rng.normal(size=12_000).round(2), rng.normal(0.05, size=10_500).round(2)
@@ -118,24 +129,28 @@ def test_ks_pvalue_is_asymptotic_above_ten_thousand_rows(engine):
 categories = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), min_size=1, max_size=60)
 
 
-@SETTINGS
-@given(ref=categories, cur=categories)
-def test_categorical_tests_match_scipy_over_the_union_of_categories(engine, ref, cur):
-    ref_w, cur_w = load(engine, ref, cur)
-    keys, r, c = checks.aligned(stats.category_counts(engine, ref_w, "x"),
-                                stats.category_counts(engine, cur_w, "x"))
-    union = sorted(set(ref) | set(cur))  # unseen categories count as zero
-    assert keys == union
-    expected_r = [ref.count(k) for k in union]
-    expected_c = [cur.count(k) for k in union]
-    assert (r, c) == (expected_r, expected_c)
-    if len(union) > 1:
-        result = scipy.stats.chi2_contingency([expected_r, expected_c])
-        assert checks.chi2(r, c) == (result.statistic, result.pvalue)
-    pr, pc = np.array(expected_r) / len(ref), np.array(expected_c) / len(cur)
-    assert checks.l_infinity(r, c) == pytest.approx(np.max(np.abs(pr - pc)), abs=1e-15)
-    assert checks.psi(r, c) == pytest.approx(np_psi(np.array(expected_r), np.array(expected_c)),
-                                             rel=1e-12, abs=1e-15)
+@spark_too
+def test_categorical_tests_match_scipy_over_the_union_of_categories(engine):
+    @settings(SETTINGS, max_examples=examples(engine.type, SETTINGS.max_examples))
+    @given(ref=categories, cur=categories)
+    def check(ref, cur):
+        ref_w, cur_w = load(engine, ref, cur)
+        keys, r, c = checks.aligned(stats.category_counts(engine, ref_w, "x"),
+                                    stats.category_counts(engine, cur_w, "x"))
+        union = sorted(set(ref) | set(cur))  # unseen categories count as zero
+        assert keys == union
+        expected_r = [ref.count(k) for k in union]
+        expected_c = [cur.count(k) for k in union]
+        assert (r, c) == (expected_r, expected_c)
+        if len(union) > 1:
+            result = scipy.stats.chi2_contingency([expected_r, expected_c])
+            assert checks.chi2(r, c) == (result.statistic, result.pvalue)
+        pr, pc = np.array(expected_r) / len(ref), np.array(expected_c) / len(cur)
+        assert checks.l_infinity(r, c) == pytest.approx(np.max(np.abs(pr - pc)), abs=1e-15)
+        assert checks.psi(r, c) == pytest.approx(np_psi(np.array(expected_r), np.array(expected_c)),
+                                                 rel=1e-12, abs=1e-15)
+
+    check()
 
 
 # a common category (tens of thousands of rows) and rare ones (0-3 rows: proportions below
@@ -189,6 +204,7 @@ def test_numeric_psi_keeps_rare_bins(engine, ref, outliers, bulk):
         abs=1e-15)
 
 
+@spark_too
 def test_nulls_are_counted_and_left_out_of_distributions(engine):
     engine.load_arrow(pa.table({"x": pa.array([1.0, None, 3.0, None, 5.0], pa.float64())}), "n")
     window = Sql(f"SELECT * FROM {engine.relation('n')}")
@@ -199,6 +215,7 @@ def test_nulls_are_counted_and_left_out_of_distributions(engine):
     assert stats.bin_counts(engine, window, {"x": [3.0]})["x"] == [1, 2]
 
 
+@spark_too
 def test_constant_column_gives_zero_drift_and_floored_std(engine):
     ref_w, cur_w = load(engine, [2.0] * 50, [2.0] * 30)
     edges = stats.quantiles(engine, ref_w, "x", 50, stats.quantile_levels(10))
@@ -238,6 +255,7 @@ def test_performance_metrics_from_grouped_pairs_match_sklearn(engine, test):
     assert value == pytest.approx(expected, rel=1e-12)
 
 
+@spark_too
 def test_range_accepted_values_and_duplicates(engine):
     engine.load_arrow(pa.table({"k": pa.array([1, 2, 2, 3, 3, 3, None], pa.int64()),
                                 "c": pa.array(["a", "b", "z", None, "a", "b", "b"])}), "q")
@@ -252,19 +270,23 @@ with_nulls = st.lists(st.one_of(st.none(), st.integers(-2, 2).map(float)), min_s
                       max_size=40).filter(lambda xs: any(x is not None for x in xs))
 
 
-@SETTINGS
-@given(ref=with_nulls, cur=with_nulls)
-def test_nulls_never_reach_the_distributions(engine, ref, cur):
-    ref_w, cur_w = load(engine, ref, cur)
-    r = np.array([x for x in ref if x is not None])
-    c = np.array([x for x in cur if x is not None])
-    rows, summary = stats.summaries(engine, cur_w, ["x"])
-    assert (rows, summary["x"].nulls) == (len(cur), len(cur) - len(c))
-    edges = stats.quantiles(engine, ref_w, "x", len(r), stats.quantile_levels(4))
-    assert edges == list(np_edges(r, 4))
-    assert stats.bin_counts(engine, cur_w, {"x": edges})["x"] == list(np_bins(c, np.array(edges)))
-    ecdf = stats.ecdf(engine, ref_w, cur_w, "x")
-    assert ecdf.ks == scipy.stats.ks_2samp(r, c, method="asymp").statistic
+@spark_too
+def test_nulls_never_reach_the_distributions(engine):
+    @settings(SETTINGS, max_examples=examples(engine.type, SETTINGS.max_examples))
+    @given(ref=with_nulls, cur=with_nulls)
+    def check(ref, cur):
+        ref_w, cur_w = load(engine, ref, cur)
+        r = np.array([x for x in ref if x is not None])
+        c = np.array([x for x in cur if x is not None])
+        rows, summary = stats.summaries(engine, cur_w, ["x"])
+        assert (rows, summary["x"].nulls) == (len(cur), len(cur) - len(c))
+        edges = stats.quantiles(engine, ref_w, "x", len(r), stats.quantile_levels(4))
+        assert edges == list(np_edges(r, 4))
+        assert stats.bin_counts(engine, cur_w, {"x": edges})["x"] == list(np_bins(c, np.array(edges)))
+        ecdf = stats.ecdf(engine, ref_w, cur_w, "x")
+        assert ecdf.ks == scipy.stats.ks_2samp(r, c, method="asymp").statistic
+
+    check()
 
 
 inf = float("inf")

@@ -1,4 +1,5 @@
-"""Online lookups on DuckDB and PostgreSQL: integer keys of any width, a cache that heals."""
+"""Online lookups on DuckDB and PostgreSQL (Spark too where marked @spark_too): integer keys
+of any width, a cache that heals."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from featurekit.errors import RetrievalError
+from tests.conftest import spark_too
 
 SPEND = "customer_id,feature_ts,spend\n1,2024-01-01 00:00:00,10.0\n2,2024-01-02 00:00:00,5.0\n"
 NOW = datetime(2024, 1, 3, tzinfo=UTC)
@@ -29,6 +31,7 @@ def build(p, columns: str):
     return project
 
 
+@spark_too
 def test_integer_keys_wider_than_the_view_column_are_missing_not_an_error(factory):
     project = build(factory, "spend")
     got = project.online_features(["spend.spend"], {"customer_id": [2, 2**40, np.int64(1)]},
@@ -44,6 +47,7 @@ def test_integer_keys_beyond_64_bits_are_refused_naming_the_column(factory, key)
         project.online_features(["spend.spend"], {"customer_id": [1, key]}, now=NOW)
 
 
+@spark_too
 def test_a_view_rebuilt_with_other_columns_since_cached_is_looked_up_again(factory):
     project = build(factory, "spend, spend * 2 AS doubled")
     first = project.online_features(["spend.*"], {"customer_id": [1]}, now=NOW)

@@ -1,4 +1,5 @@
-"""Point-in-time training sets and online features, on DuckDB and PostgreSQL.
+"""Point-in-time training sets and online features, on DuckDB and PostgreSQL (and Spark for
+the tests marked @spark_too).
 
 The core property: ``training_set`` equals a brute-force loop over every label row and every
 feature row (``reference`` below), on generated data with exact ties at both ttl bounds.
@@ -12,10 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pyarrow as pa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from featurekit.errors import RetrievalError
+from tests.conftest import examples, spark_too
 
 T0 = datetime(2024, 1, 1)
 H = timedelta(hours=1)
@@ -74,6 +76,7 @@ def values(frame: pd.DataFrame, column: str) -> list:
 
 
 # -- semantics -------------------------------------------------------------------------------
+@spark_too
 def test_latest_row_at_or_before_t_within_ttl(shop):
     labels = labels_frame(
         (1, "2024-01-01 00:00:00"),  # exactly at a feature row: inclusive
@@ -243,6 +246,7 @@ def test_online_features_is_one_indexed_query_on_postgres(big_pg):
     assert list(got["big__status"]) == ["present", "present"]
 
 
+@spark_too
 def test_values_come_back_as_stored(make_project):
     """Strings that look like NULL stay strings, NaN stays NaN, NULL stays NULL."""
     p = make_project()
@@ -260,6 +264,7 @@ def test_values_come_back_as_stored(make_project):
     assert train["flag"].to_pylist() == [True, None]
 
 
+@spark_too
 def test_bigint_features_stay_exact_integers_when_a_label_has_no_match(make_project):
     """A missing match is NULL, not a float: 2**63 - 1 comes back exactly (pandas Int64)."""
     p = make_project()
@@ -284,6 +289,7 @@ def test_bigint_features_stay_exact_integers_when_a_label_has_no_match(make_proj
     assert str(from_arrow["weight"].dtype) == "Int64"
 
 
+@spark_too
 def test_decimal_features_come_back_as_float64(make_project):
     p = make_project()
     p.model("prices", "SELECT * FROM (VALUES (1, TIMESTAMP '2024-01-01', "
@@ -482,10 +488,17 @@ def cases(draw):
     return rows, labels
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=cases())
-def test_matches_brute_force_reference(raw_views, case):
-    feature_rows, labels = case
+@spark_too
+def test_matches_brute_force_reference(raw_views, engine_name):
+    @settings(max_examples=examples(engine_name, 30), deadline=None)
+    @given(case=cases())
+    def check(case):
+        matches_reference(raw_views, *case)
+
+    check()
+
+
+def matches_reference(raw_views, feature_rows, labels):
     engine = raw_views.engine
     keys = list(feature_rows)
     engine.load_arrow(pa.table({
@@ -518,8 +531,14 @@ def test_matches_brute_force_reference(raw_views, case):
 
 # -- online features -------------------------------------------------------------------------
 # Engines without LATERAL (lateral_join False) look up with a window plan: same answers.
+@spark_too
 @pytest.mark.parametrize("lateral", [True, False], ids=["lateral", "window"])
-def test_online_features_latest_row_with_time_and_status(shop, lateral):
+def test_online_features_latest_row_with_time_and_status(engine_name, lateral, request):
+    from featurekit.engines import engine_class
+
+    if lateral and not engine_class(engine_name).lateral_join:
+        pytest.skip(f"{engine_name} plans no LATERAL lookups (lateral_join is False)")
+    shop = request.getfixturevalue("shop")  # built only for the plans the engine runs
     shop.engine.lateral_join = lateral
     now = datetime(2024, 1, 6, tzinfo=UTC)
     got = shop.online_features(["customer_spend.spend", "customer_profile.age"],

@@ -2,7 +2,8 @@
 
 In-process Spark (one local session for the whole run, see conftest) and a real Spark Connect
 server started from the pyspark install. Without pyspark or Java 17 these tests skip, unless
-FEATUREKIT_REQUIRE_SPARK=1, where they fail. The engine-facing suite covers the rest.
+FEATUREKIT_REQUIRE_SPARK=1, where they fail. The engine-facing tests marked ``@spark_too``
+(conftest) run on Spark as well.
 """
 
 from __future__ import annotations
@@ -383,3 +384,106 @@ def test_a_second_process_on_the_same_warehouse_is_told_it_is_in_use(spark_proje
     output = done.stdout + done.stderr
     assert "metastore_db is in use by another process" in output
     assert "point `remote:` at it" in output and "Traceback" not in output
+
+
+# -- kill -9 in the middle of a refresh --------------------------------------------------
+# The refreshes run in processes of their own, on a warehouse this process never opens:
+# embedded Derby admits one process per metastore, and a killed one leaves its lock files.
+AFTER_KILL = """
+import json, sys
+from pathlib import Path
+from featurekit.project import Project
+
+root, model_file, new_sql = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+lock = root / "warehouse" / "metastore_db" / "db.lck"
+out = {"stale_lock": lock.exists()}
+with Project(root) as project:
+    engine = project.engine
+    out["before"] = sorted(engine.fetchall(f"SELECT * FROM {engine.relation('spend')}"))
+    out["status"] = project.ls()[0].status
+    plan = {r.model: r for r in project.refresh(dry_run=True)}["spend"]
+    out["plan"] = [plan.status, plan.reason]
+    model_file.write_text(new_sql)
+with Project(root) as project:
+    engine = project.engine
+    out["refresh"] = {r.model: r.status for r in project.refresh()}["spend"]
+    out["total"] = engine.fetchall(f"SELECT sum(spend) FROM {engine.relation('spend')}")[0][0]
+    store = project.state_store
+    runs = store.engine.fetchall(
+        f"SELECT status FROM {store.engine.relation('runs', store.schema)} ORDER BY started_at")
+    out["runs"] = [status for (status,) in runs]
+print("RESULT " + json.dumps(out, default=str))
+"""
+# Sleeps in the JVM for 30 s: reflect() runs on every evaluation (it is nondeterministic).
+SLOW_SPARK = ("(SELECT length(reflect('java.lang.Thread', 'sleep', CAST(30000 AS BIGINT))) * 0"
+              " AS h)")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by ``pid`` and by those, from /proc (Linux)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            kids = [int(child) for child in children.read_text().split()]
+            found += kids
+            todo += kids
+    return found
+
+
+@pytest.mark.parametrize("kind", ["table", "incremental"])
+def test_kill_9_mid_refresh_keeps_the_previous_version_and_the_next_run_recovers(tmp_path, kind):
+    from test_crash import EVENTS, FAST, HEADERS, refresh_process, wait_for_line
+
+    require_engine("spark")
+    p = ProjectFactory("spark", tmp_path / "proj")
+    p._sources = {}
+    (p.root / "profiles.yml").write_text(
+        "featurekit:\n  outputs:\n    local:\n      type: spark\n      master: local[2]\n"
+        f"      warehouse: warehouse\n      schema: {p.schema}\n"
+        "      conf: {spark.sql.shuffle.partitions: 2}\n")
+    p.seed("events", EVENTS, timestamp="ts")
+    p.model("spend", FAST, HEADERS[kind])
+    first = refresh_process(p, "--all")
+    output, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, output
+
+    slow_sql = FAST.replace("FROM events", f"FROM events CROSS JOIN {SLOW_SPARK} s")
+    slow_sql = slow_sql.replace("sum(amount)", "sum(amount + 0 * s.h)")
+    p.model("spend", slow_sql, HEADERS[kind])
+    process = refresh_process(p, "--all")
+    try:
+        wait_for_line(process, "start spend", timeout=300)
+        time.sleep(3)
+        assert process.poll() is None, "the slow refresh ended before it could be killed"
+        jvm = descendants(process.pid)
+        process.kill()  # SIGKILL
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    # Its JVM sees its parent gone and exits on its own; until then it holds the metastore.
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in jvm):
+        assert time.monotonic() < deadline, "the killed refresh's JVM never exited"
+        time.sleep(0.5)
+
+    model_file = p.model("spend", FAST.replace("sum(amount)", "sum(amount) * 10"),
+                         HEADERS[kind])
+    new_sql = model_file.read_text()
+    p.model("spend", slow_sql, HEADERS[kind])  # what the killed run was refreshing
+    done = subprocess.run([sys.executable, "-c", AFTER_KILL, str(p.root), str(model_file),
+                           new_sql], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout + done.stderr
+    import json
+
+    out = json.loads(lines[0].removeprefix("RESULT "))
+    assert out["stale_lock"], "the killed process left no Derby lock: the test proves less"
+    assert out["before"] == [[1, "2024-01-01 00:00:00", 5.0], [2, "2024-01-02 00:00:00", 1.0]]
+    assert out["status"] == "running"  # as the killed process left it
+    assert out["plan"] == ["due", "last run interrupted"]
+    assert out["refresh"] == "success"
+    assert out["total"] == 60.0
+    assert out["runs"] == ["success", "interrupted", "success"]
