@@ -2,7 +2,11 @@
 
     python benchmarks/bench_monitor.py [--rows 1000000] [--rounds 3] [--engines duckdb,postgres]
         [--numeric-test ks|wasserstein|psi] [--categorical-test chi2|jensen_shannon|psi]
-        [--evidently-python /tmp/evvenv/bin/python] [--big-rows 0]
+        [--evidently-python /tmp/evvenv/bin/python] [--big-rows 0] [--ks-columns num_00,num_01]
+
+--engines takes duckdb, postgres and spark (local[2], the log a Parquet table in the project's
+warehouse; its scipy baseline reads the same Parquet file with DuckDB). With several engines,
+each one's featurekit statistics must also equal the first engine's (to 1e-9).
 
 The log has 20 numeric and 5 text columns; the reference window (January) and the current
 window (February) hold --rows rows each; every fourth numeric column and one text column
@@ -45,6 +49,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 NUMERIC, CATEGORICAL = 20, 5
 REFERENCE = ("2024-01-01", "2024-02-01")
@@ -58,6 +63,9 @@ checks:
   - {test: drift, columns: all, exclude: [prediction_id, score], numeric_test: NUMERIC_TEST,
      categorical_test: CATEGORICAL_TEST}
 """
+# --ks-columns: a second drift check, KS on a few numeric columns (statistics keyed "ks:<col>")
+KS_CHECK = "  - {test: drift, name: drift_ks, columns: [COLUMNS], numeric_test: ks}\n"
+SPARK_CONF = {"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "6g"}
 EVIDENTLY_METHOD = {"ks": "ks", "wasserstein": "wasserstein", "psi": "psi", "chi2": "chisquare",
                     "jensen_shannon": "jensenshannon"}
 
@@ -98,15 +106,20 @@ def pg_dsn() -> str:
     return os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def project_dir(engine: str, schema: str, numeric_test: str, categorical_test: str) -> Path:
+def project_dir(engine: str, schema: str, numeric_test: str, categorical_test: str,
+                ks_columns: list[str]) -> Path:
     root = Path(tempfile.mkdtemp(prefix=f"fk_bench_{engine}_"))
     (root / "models_sql").mkdir()
     (root / "monitors").mkdir()
     (root / "monitors" / "bench.yml").write_text(
         MONITOR.replace("NUMERIC_TEST", numeric_test)
-        .replace("CATEGORICAL_TEST", categorical_test))
+        .replace("CATEGORICAL_TEST", categorical_test)
+        + (KS_CHECK.replace("COLUMNS", ", ".join(ks_columns)) if ks_columns else ""))
     if engine == "duckdb":
         output = f"type: duckdb\n      path: {root / 'bench.duckdb'}"
+    elif engine == "spark":
+        output = (f"type: spark\n      master: 'local[2]'\n      warehouse: {root / 'spark'}\n"
+                  f"      conf: {json.dumps(SPARK_CONF)}")
     else:
         from urllib.parse import urlsplit
 
@@ -134,6 +147,10 @@ def load_child(engine: str, data: Path, root: Path) -> dict:
             project.engine.execute(
                 f"CREATE TABLE {project.engine.relation('predictions_bench')} AS "
                 f"SELECT * FROM read_parquet(?)", [str(data)])
+        elif engine == "spark":  # Spark reads the file itself (no rows through the driver)
+            project.engine.execute(
+                f"CREATE TABLE {project.engine.relation('predictions_bench')} USING parquet AS "
+                f"SELECT * FROM parquet.`{data}`")
         else:
             project.engine.load_arrow(pq.read_table(data), "predictions_bench")
         return {"rows": project.engine.count("predictions_bench"),
@@ -145,10 +162,9 @@ def forget_child(root: Path) -> dict:
     from featurekit.project import Project
 
     with Project(root) as project:
-        engine = project.engine
-        if engine.relation_kind("monitor_references", engine.metadata_schema):
-            table = engine.relation("monitor_references", engine.metadata_schema)
-            engine.execute(f"DELETE FROM {table}")
+        references = project.state_store.references  # the target, or its state store (Spark)
+        if references.engine.relation_kind("monitor_references", references.schema):
+            references.engine.run(f"DELETE FROM {references.relation}")
     return {}
 
 
@@ -161,13 +177,17 @@ def featurekit_child(root: Path, engine: str) -> dict:
     with Project(root) as project:
         run = project.monitor(run_all=True)
     seconds = time.perf_counter() - started
-    found = {r.column: r.statistic for r in run.results if r.column is not None}
-    drifted = sorted(r.column for r in run.results
+    def key(r: Any) -> str:
+        return f"ks:{r.column}" if r.check == "drift_ks" else r.column
+
+    found = {key(r): r.statistic for r in run.results if r.column is not None}
+    drifted = sorted(key(r) for r in run.results
                      if r.column is not None and r.status in ("warn", "error"))
     return {"seconds": seconds, "statistics": found, "drifted": drifted, **peaks(server)}
 
 
-def baseline_child(engine: str, root: Path, numeric_test: str, categorical_test: str) -> dict:
+def baseline_child(engine: str, root: Path, numeric_test: str, categorical_test: str,
+                   data: Path, ks_columns: list[str]) -> dict:
     """scipy on both windows read into numpy, the way a user would write it."""
     started = time.perf_counter()
     server = ServerPeak() if engine == "postgres" else None
@@ -179,9 +199,12 @@ def baseline_child(engine: str, root: Path, numeric_test: str, categorical_test:
     def window(bounds: tuple[str, str]) -> pd.DataFrame:
         sql = (f"SELECT * FROM {{table}} WHERE predicted_at >= '{bounds[0]}' "
                f"AND predicted_at < '{bounds[1]}'")
-        if engine == "duckdb":
+        if engine in ("duckdb", "spark"):  # Spark's table is a copy of the Parquet file
             import duckdb
 
+            if engine == "spark":
+                with duckdb.connect() as con:
+                    return con.execute(sql.format(table=f"read_parquet('{data}')")).df()
             with duckdb.connect(str(root / "bench.duckdb"), read_only=True) as con:
                 return con.execute(sql.format(table="predictions_bench")).df()
         import sqlalchemy
@@ -211,6 +234,9 @@ def baseline_child(engine: str, root: Path, numeric_test: str, categorical_test:
             edges = np.quantile(r, np.arange(1, 10) / 10)
             found[column] = psi(np.bincount(np.searchsorted(edges, r, "right"), minlength=10),
                                 np.bincount(np.searchsorted(edges, c, "right"), minlength=10))
+    for column in ks_columns:
+        found[f"ks:{column}"] = float(scipy.stats.ks_2samp(
+            ref[column].dropna().to_numpy(), cur[column].dropna().to_numpy()).statistic)
     for column in [c for c in ref.columns if c.startswith("cat_")]:
         r_counts, c_counts = ref[column].value_counts(), cur[column].value_counts()
         table = pd.concat([r_counts, c_counts], axis=1).fillna(0).to_numpy().T
@@ -361,7 +387,8 @@ def check_statistics(engine: str, featurekit: dict, baseline: dict, exact: bool)
 def measure(engine: str, data: Path, args: argparse.Namespace, evidently: str | None) -> dict:
     """All rounds on one engine: first run, scheduled run, baseline (and Evidently)."""
     schema = f"fk_bench_{os.getpid()}_{int(time.time())}"
-    root = project_dir(engine, schema, args.numeric_test, args.categorical_test)
+    ks_columns = [c for c in args.ks_columns.split(",") if c]
+    root = project_dir(engine, schema, args.numeric_test, args.categorical_test, ks_columns)
     tests = [args.numeric_test, args.categorical_test]
     found: dict[str, list[dict]] = {"first": [], "scheduled": [], "baseline": [],
                                     "evidently": []}
@@ -371,7 +398,8 @@ def measure(engine: str, data: Path, args: argparse.Namespace, evidently: str | 
             in_child(me("forget", str(root)))
             found["first"].append(in_child(me("featurekit", str(root), engine)))
             found["scheduled"].append(in_child(me("featurekit", str(root), engine)))
-            found["baseline"].append(in_child(me("baseline", engine, str(root), *tests)))
+            found["baseline"].append(in_child(me("baseline", engine, str(root), *tests, str(data),
+                                                 args.ks_columns)))
             if evidently and len(found["evidently"]) < args.evidently_rounds:
                 found["evidently"].append(in_child(
                     [evidently, "-c", EVIDENTLY, str(data),
@@ -462,6 +490,8 @@ def main() -> None:
     parser.add_argument("--evidently-rounds", type=int, default=1,
                         help="rounds with Evidently (minutes each at a million rows)")
     parser.add_argument("--no-evidently", action="store_true")
+    parser.add_argument("--ks-columns", default="",
+                        help="also KS drift on these numeric columns, e.g. num_00,num_01,num_02")
     parser.add_argument("--big-rows", type=int, default=0,
                         help="also one scheduled run with a current window of this many rows")
     parser.add_argument("--data-dir", default=tempfile.gettempdir())
@@ -478,7 +508,8 @@ def main() -> None:
         elif kind == "featurekit":
             found = featurekit_child(Path(rest[0]), rest[1])
         elif kind == "baseline":
-            found = baseline_child(rest[0], Path(rest[1]), rest[2], rest[3])
+            found = baseline_child(rest[0], Path(rest[1]), rest[2], rest[3], Path(rest[4]),
+                                   [c for c in rest[5].split(",") if c])
         else:
             found = drop_child(Path(rest[0]))
         print(json.dumps(found))
@@ -495,10 +526,18 @@ def main() -> None:
           f"columns ({args.categorical_test}), {args.rows:,} + {args.rows:,} rows; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     evidently_runs: list[dict] = []
+    first_engine: dict = {}
     for engine in args.engines.split(","):
         # Evidently reads the Parquet file, not an engine: measured in the first engine's rounds
         found = measure(engine, data, args, None if evidently_runs else evidently)
         evidently_runs = evidently_runs or found["evidently"]
+        if first_engine:  # every engine's featurekit statistics equal the first engine's
+            check_statistics(f"{engine} vs {first_engine['engine']}",
+                             found["scheduled"][-1]["statistics"],
+                             first_engine["scheduled"][-1]["statistics"], exact=False)
+            print(f"\n{engine}: featurekit's statistics equal {first_engine['engine']}'s "
+                  f"(to 1e-9)")
+        first_engine = first_engine or found
         report(found, args, evidently_runs)
     if args.big_rows:
         big = folder / f"fk_bench_{args.rows}_{args.big_rows}.parquet"

@@ -11,7 +11,8 @@ reports its time, its peak RSS and a checksum; the parent adds the process's CPU
 threads; steadier than wall time when other work shares the machine). Imports read bytecode as
 from an installed package (the untimed correctness run writes it). Cases run in turns, round
 after round (the machine is shared: only ratios measured in the same run mean much), and each
-figure is the median over the rounds. Before any time is printed, every case's row count and
+figure is the median over the rounds (``--rounds 1``: one timed run per case, for long Spark
+runs). Before any time is printed, every case's row count and
 checksum (per feature: non-NULL count, sum, and sum weighted by the label id, so a value on
 the wrong row shows) must equal the hand-written baseline's.
 
@@ -30,7 +31,9 @@ Baselines (written the way a user would, with plain duckdb / psycopg; none uses 
   with ``max_by(struct(...), f.ts)`` (the best-known plan); a union of labels and feature rows
   with a ``last(..., ignorenulls)`` window (the other candidate); Feast 0.67's Spark offline
   store in its own virtualenv when one is given/found. Every Spark case pays its own JVM
-  start-up; the "import" column holds it (library import + SparkSession).
+  start-up; the "import" column holds it (library import + SparkSession). Their "cpu s"
+  column is the Python process's only: the JVM is never reaped by it, so its CPU is not
+  counted (compare Spark cases by wall time).
 
 ``--extras`` adds the in-process figures of the old benchmark: three views, ``log_predictions``
 throughput, ``online_features`` latency.
@@ -483,8 +486,9 @@ def set_up(data: Path, size: str, engines: list[str], feast_python: str | None) 
                         f"TO '{data / 'spend_7d.parquet'}' (FORMAT parquet)")
     for name in engines:
         started = time.perf_counter()
-        if name == "spark":
-            set_up_spark(data, feast_python)
+        if name == "spark":  # in a child: its JVM would hold the metastore the runs open
+            subprocess.run([sys.executable, __file__, "--set-up-spark", "--data", str(data),
+                            "--feast-python", feast_python or "none"], check=True)
             print(f"  spark: features loaded in {time.perf_counter() - started:.1f} s")
             continue
         with Project(data / "project", target=name) as project:
@@ -699,15 +703,19 @@ def main() -> None:
     parser.add_argument("--extras", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--set-up-spark", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker_main(args.worker, args.data)
+        return
+    if args.set_up_spark:
+        set_up_spark(args.data, None if args.feast_python == "none" else args.feast_python)
         return
     engines = args.engines.split(",")
     feast_python = (find_feast(args.feast_python) if {"duckdb", "spark"} & set(engines)
                     else None)
     for size in args.sizes.split(","):
-        bench_size(size, engines, max(3, args.rounds), feast_python)
+        bench_size(size, engines, max(1, args.rounds), feast_python)
     if args.extras:
         extras(engines, args.rounds)
 

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from test_monitoring_run import DRIFT, events, setup
 
 from featurekit.cli import main
+from tests.conftest import spark_too
 
 
 class Hook:
@@ -418,3 +419,25 @@ def test_report_groups_checks_by_monitor_with_contents_windows_and_charts(make_p
     (roc,) = perf_json["checks"]
     assert roc["plot"]["roc"][0] == [0.0, 0.0] and roc["plot"]["roc"][-1] == [1.0, 1.0]
     assert sum(map(sum, roc["plot"]["confusion"])) == roc["n_cur"]
+
+
+@spark_too
+def test_results_of_a_run_are_stored_whole_across_insert_batches(make_project, monkeypatch):
+    from datetime import datetime
+
+    from featurekit.monitoring import results as stored
+
+    monkeypatch.setattr(stored, "INSERT_BATCH", 3)  # 7 results: INSERTs of 3, 3 and 1 rows
+    project = make_project().open()
+    table = stored.Results(project.engine)
+    table.ensure()
+    as_of = datetime(2024, 3, 1)
+    expected = [(f"c{i}", None if i == 4 else i * 0.25, "ok" if i % 2 else "warn")
+                for i in range(7)]
+    table.append([stored.CheckResult("m", "drift", column, "psi", status, statistic=value,
+                                     as_of=as_of, evaluated_at=as_of, run_id="r1")
+                  for column, value, status in expected])
+    rows = project.engine.rows(
+        f"SELECT column_name, statistic, status FROM {table.table('monitor_results')} "
+        "WHERE monitor = :monitor ORDER BY column_name", {"monitor": "m"})
+    assert [tuple(row) for row in rows] == expected

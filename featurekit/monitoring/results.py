@@ -31,6 +31,8 @@ RESULT_COLUMNS = (
     ("reference_start", "TIMESTAMP"), ("reference_end", "TIMESTAMP"),
     ("as_of", "TIMESTAMP"), ("evaluated_at", "TIMESTAMP"), ("message", "TEXT"),
 )
+#: Result rows per INSERT (20 values each: within PostgreSQL's 65535 parameters).
+INSERT_BATCH = 500
 REFERENCE_COLUMNS = ("ref_key TEXT, target_schema TEXT, monitor TEXT, column_name TEXT, "
                      "stats TEXT, computed_at TIMESTAMP")
 ALERT_COLUMNS = ("sent_at TIMESTAMP, target_schema TEXT, monitor TEXT, check_name TEXT, "
@@ -113,8 +115,6 @@ class Results:
         if not results:
             return
         names = [name for name, _ in RESULT_COLUMNS]
-        insert = (f"INSERT INTO {self.table('monitor_results')} ({', '.join(names)}) "
-                  f"VALUES ({', '.join(f':{name}' for name in names)})")
         evaluations = dict.fromkeys((r.monitor, r.as_of) for r in results)
         with self.engine.transaction():
             for monitor, as_of in evaluations:
@@ -124,8 +124,16 @@ class Results:
                     f"AND as_of = :as_of",
                     {"target_schema": self.engine.schema, "monitor": monitor, "as_of": as_of},
                 )
-            for result in results:
-                self.engine.run(insert, dict(zip(names, result.row(self.engine.schema))))
+            # Many rows per INSERT: on Spark every INSERT is a job that writes a file (0.3 s
+            # or more each, where a drift check over 25 columns has 25 results).
+            for start in range(0, len(results), INSERT_BATCH):
+                batch = results[start:start + INSERT_BATCH]
+                rows = ", ".join("(" + ", ".join(f":{name}_{i}" for name in names) + ")"
+                                 for i in range(len(batch)))
+                params = {f"{name}_{i}": value for i, result in enumerate(batch)
+                          for name, value in zip(names, result.row(self.engine.schema))}
+                self.engine.run(f"INSERT INTO {self.table('monitor_results')} "
+                                f"({', '.join(names)}) VALUES {rows}", params)
 
     def _in_monitors(self, monitors: list[str]) -> tuple[str, dict[str, Any]]:
         """``target_schema = ... AND monitor IN (...)`` of these monitors, and its values."""
