@@ -15,6 +15,7 @@ one temporary warehouse (it needs pyspark and Java 17). It is not in ENGINES: th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -215,20 +216,29 @@ def examples(engine: str, default: int, few: int | None = None) -> int:
     return min(default, few or FEW_EXAMPLES[engine])
 
 
-@pytest.fixture
-def make_project(engine_name, tmp_path):
-    """``make_project()`` -> a ProjectFactory for this test's engine."""
+@contextlib.contextmanager
+def project_factories(engine: str, tmp_path: Path):
+    """``make()`` -> a ProjectFactory for ``engine``; all of them cleaned up afterwards."""
     factories = []
 
     def make(subdir: str = "proj") -> ProjectFactory:
-        factory = ProjectFactory(engine_name, tmp_path / subdir)
+        factory = ProjectFactory(engine, tmp_path / subdir)
         factory._sources = {}
         factories.append(factory)
         return factory
 
-    yield make
-    for factory in factories:
-        factory.cleanup()
+    try:
+        yield make
+    finally:
+        for factory in factories:
+            factory.cleanup()
+
+
+@pytest.fixture
+def make_project(engine_name, tmp_path):
+    """``make_project()`` -> a ProjectFactory for this test's engine."""
+    with project_factories(engine_name, tmp_path) as make:
+        yield make
 
 
 def rows(project, sql: str) -> list[tuple]:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ProjectFactory, profiles_yaml, require_engine
+from conftest import ProjectFactory, profiles_yaml, project_factories, require_engine
 
 from featurekit.engines.spark import VERSION, java_problem, stop_remote_session
 from featurekit.errors import CompileError, ConfigError, ConnectionFailed
@@ -28,17 +28,8 @@ from featurekit.errors import CompileError, ConfigError, ConnectionFailed
 def spark_project(tmp_path):
     """``spark_project()`` -> a ProjectFactory on its own Spark databases."""
     require_engine("spark")
-    factories = []
-
-    def make(subdir: str = "proj") -> ProjectFactory:
-        factory = ProjectFactory("spark", tmp_path / subdir)
-        factory._sources = {}
-        factories.append(factory)
-        return factory
-
-    yield make
-    for factory in factories:
-        factory.cleanup()
+    with project_factories("spark", tmp_path) as make:
+        yield make
 
 
 def table_rows(project, name: str) -> list[tuple]:
