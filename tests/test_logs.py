@@ -85,9 +85,9 @@ def test_predicted_at_given_is_kept_in_utc_else_now(project):
                              pd.Timestamp("2024-03-01 12:00", tz="Europe/Berlin")]
     project.log_predictions("fraud", frame, version="v1")
     got = dict(rows(project, "SELECT prediction_id, predicted_at FROM {schema}.predictions_fraud"))
-    assert before <= got["p0"] <= datetime.now(UTC)
-    assert got["p1"] == datetime(2024, 3, 1, 12, tzinfo=UTC)
-    assert got["p2"] == datetime(2024, 3, 1, 11, tzinfo=UTC)
+    assert before <= as_utc(got["p0"]) <= datetime.now(UTC)
+    assert as_utc(got["p1"]) == datetime(2024, 3, 1, 12, tzinfo=UTC)
+    assert as_utc(got["p2"]) == datetime(2024, 3, 1, 11, tzinfo=UTC)
 
 
 def test_frame_with_a_column_the_table_lacks_is_rejected_whole(project):
@@ -301,5 +301,5 @@ def test_zoned_times_load_as_the_same_instants(project):
     project.engine.load_arrow(data, "zoned")
     got = rows(project, "SELECT seen, seen_ns FROM {schema}.zoned ORDER BY seen")
     noon = datetime(2024, 3, 1, 12, tzinfo=UTC)
-    assert [tuple(v if v is None else v.astimezone(UTC) for v in row) for row in got] == [
+    assert [tuple(v if v is None else as_utc(v).astimezone(UTC) for v in row) for row in got] == [
         (noon, noon), (None, None)]
