@@ -77,6 +77,7 @@ def test_retrying_a_batch_writes_nothing_twice(project):
     assert count(project, "predictions_fraud") == 5
 
 
+@spark_too
 def test_predicted_at_given_is_kept_in_utc_else_now(project):
     before = datetime.now(UTC)
     project.log_predictions("fraud", scores(1), version="v1")
@@ -90,6 +91,7 @@ def test_predicted_at_given_is_kept_in_utc_else_now(project):
     assert as_utc(got["p2"]) == datetime(2024, 3, 1, 11, tzinfo=UTC)
 
 
+@spark_too
 def test_frame_with_a_column_the_table_lacks_is_rejected_whole(project):
     project.log_predictions("fraud", scores(2), version="v1")
     bad = scores(2, start=2).assign(scroe=1.0)
@@ -120,6 +122,7 @@ def test_frame_with_a_wrong_type_is_rejected(project):
     assert project.log_predictions("fraud", scores(1, start=5).assign(score=[1]), version="v1") == 1
 
 
+@spark_too
 def test_allow_new_columns_adds_them(project):
     project.log_predictions("fraud", scores(2), version="v1")
     written = project.log_predictions("fraud", scores(1, start=2).assign(threshold=0.7),
@@ -219,6 +222,7 @@ TYPED = pd.DataFrame({"prediction_id": ["a"], "n": [7], "flag": [True], "x": [0.
     pd.DataFrame({"prediction_id": ["b", "c"], **{c: [np.nan, np.nan] for c in TYPED.columns[1:]}}),
     pd.DataFrame({c: [] for c in TYPED.columns}),
 ], ids=["all-none", "all-nan", "empty"])
+@spark_too
 def test_columns_without_values_fit_columns_of_any_type(project, frame):
     project.log_predictions("fraud", TYPED, version="v1")
     written = project.log_predictions("fraud", frame, version="v1")
@@ -236,6 +240,7 @@ def test_columns_without_values_fit_columns_of_any_type(project, frame):
     assert got == [("a", True)] + [(i, None) for i in ids]
 
 
+@spark_too
 def test_integers_are_stored_64_bit_whatever_the_first_batch_held(project):
     small = pd.DataFrame({"prediction_id": ["a"], "n": np.array([1], dtype="int8"),
                           "u": np.array([7], dtype="uint32")})
@@ -294,6 +299,7 @@ def test_postgres_appends_in_key_order_for_both_arrow_string_layouts(arrow_type)
     assert ordered == sorted(values, key=lambda v: v.encode()[:8])
 
 
+@spark_too
 def test_zoned_times_load_as_the_same_instants(project):
     berlin = pa.array([datetime(2024, 3, 1, 12, tzinfo=UTC), None], pa.timestamp("us", tz="UTC"))
     data = pa.table({"seen": berlin.cast(pa.timestamp("us", tz="Europe/Berlin")),
