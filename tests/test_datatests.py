@@ -244,6 +244,7 @@ def test_singular_test_reading_an_unknown_model_names_file_and_line(duck_project
         _ = duck_project.open().tests  # checked when first used
 
 
+@spark_too
 def test_the_example_projects_tests_pass_on_its_data(make_project):
     import shutil
     from pathlib import Path

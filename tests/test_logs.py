@@ -229,7 +229,8 @@ def test_columns_without_values_fit_columns_of_any_type(project, frame):
     assert written == len(frame)
     got = rows(project, "SELECT prediction_id, n, flag, x, seen_at, s FROM {schema}.predictions_fraud "
                         "ORDER BY prediction_id")
-    assert got[0] == ("a", 7, True, 0.5, datetime(2024, 1, 1, 12, tzinfo=UTC), "t")
+    first = (*got[0][:4], as_utc(got[0][4]), got[0][5])
+    assert first == ("a", 7, True, 0.5, datetime(2024, 1, 1, 12, tzinfo=UTC), "t")
     assert got[1:] == [(i, None, None, None, None, None) for i in frame["prediction_id"]]
     project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["a"], "is_fraud": [True]}))
     ids = list(frame["prediction_id"])
@@ -305,7 +306,7 @@ def test_zoned_times_load_as_the_same_instants(project):
     data = pa.table({"seen": berlin.cast(pa.timestamp("us", tz="Europe/Berlin")),
                      "seen_ns": berlin.cast(pa.timestamp("ns", tz="America/New_York"))})
     project.engine.load_arrow(data, "zoned")
-    got = rows(project, "SELECT seen, seen_ns FROM {schema}.zoned ORDER BY seen")
+    got = rows(project, "SELECT seen, seen_ns FROM {schema}.zoned ORDER BY seen NULLS LAST")
     noon = datetime(2024, 3, 1, 12, tzinfo=UTC)
     assert [tuple(v if v is None else as_utc(v).astimezone(UTC) for v in row) for row in got] == [
         (noon, noon), (None, None)]
