@@ -16,9 +16,9 @@ other engines (it swaps versioned tables behind views instead of transactions, k
 apart, hands out naive UTC timestamps, binds only ``:name``): refresh, due-ness and run
 state (test_refresh, test_scheduling), incremental windows, data tests, freshness, saved
 training sets, seeds, prediction logs, bound values and quoting (test_parameters),
-point-in-time and online retrieval, monitor statistics and results. A test left off Spark is
-one whose behaviour Spark shares with the others, or that is slow there; one that cannot
-run there says why in a comment or skips on a capability flag. tests/test_spark.py holds
+point-in-time and online retrieval, monitor runs end to end, statistics and results. A test left off Spark is
+one whose behaviour Spark shares with the others or that is slow there; one that cannot run
+there as written says why in a comment above it. tests/test_spark.py holds
 Spark's own tests (kill -9 mid-refresh, Spark Connect, Java and pyspark errors).
 """
 

@@ -44,6 +44,7 @@ def kinds(project, table: str) -> dict[str, str]:
     return {name: kind.lower() for name, kind in project.engine.columns(table)}
 
 
+# Not on Spark: its instant type is named plain ``timestamp`` (DuckDB's name for a naive one).
 def test_first_batch_creates_a_typed_table(project):
     written = project.log_predictions("fraud", scores(), version="v3")
     assert written == 3 and written.skipped == 0
@@ -277,6 +278,8 @@ def test_a_missing_labeled_view_is_recreated_by_the_next_write(project):
     assert got == [("p0", 1), ("p1", None), ("p2", None)]
 
 
+# Not on Spark: without transactional DDL (``transactional_ddl``) the outcomes table stays
+# when the view cannot be created.
 def test_the_labeled_view_is_created_with_the_tables_or_nothing_is(project):
     project.log_predictions("fraud", scores(2), version="v1")
     blocker = project.engine.relation("predictions_fraud_labeled")

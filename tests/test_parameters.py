@@ -64,6 +64,8 @@ def test_question_mark_in_the_metadata_schema(make_project):
     assert got == [(1, 3.0), (2, 5.0)]
 
 
+# Not on Spark: its table names hold only letters, digits and _ (the columns' odd names
+# are bound on Spark by the tests around this one).
 def test_statements_bind_named_values_whatever_the_text_around_them(make_project):
     """featurekit's own statements: `?`, `:name` and `$1` inside names and literals are text."""
     project = make_project().open()

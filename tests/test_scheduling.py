@@ -130,6 +130,7 @@ def catalog(p) -> list[tuple]:
         return found
 
 
+# Not on Spark: catalog() reads DuckDB's and PostgreSQL's own catalogs.
 def test_dry_run_on_a_fresh_target_creates_nothing(make_project):
     p = project_with_schedule(make_project)
     plan = reasons(p.open().refresh(dry_run=True))
@@ -139,6 +140,7 @@ def test_dry_run_on_a_fresh_target_creates_nothing(make_project):
     assert catalog(p) == []
 
 
+# Not on Spark: catalog() reads DuckDB's and PostgreSQL's own catalogs.
 def test_dry_run_changes_nothing_in_a_built_target(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
