@@ -658,6 +658,7 @@ def test_numbers_as_categories_agree_across_column_types(make_project):
     assert flag.n_ref == len(ref) and flag.status in ("warn", "error")
 
 
+# Not on Spark yet: like the test above, it reads monitor_references in the target.
 def test_the_reference_distinct_count_is_stored_and_recomputed_when_missing(make_project):
     _, project, _ = setup(make_project, {"f": FLAGS}, flags())
     first = by_key(project.monitor(as_of="2024-01-20"))
