@@ -42,8 +42,13 @@ def setup(make_project, monitors: dict[str, str], frame: pd.DataFrame | None = N
         factory.write(f"monitors/{name}.yml", text)
     project = factory.open()
     data = events() if frame is None else frame
-    project.engine.load_arrow(pa.Table.from_pandas(data, preserve_index=False), "events")
+    load_events(project, data)
     return factory, project, data
+
+
+def load_events(project, frame: pd.DataFrame) -> None:
+    """Make the source ``events`` hold exactly ``frame``'s rows."""
+    project.engine.load_arrow(pa.Table.from_pandas(frame, preserve_index=False), "events")
 
 
 def by_key(run) -> dict:
@@ -179,18 +184,22 @@ def test_missing_prediction_log_is_no_data_not_a_crash(make_project):
     assert "predictions_churn does not exist yet" in results[0].message
 
 
-# Not on Spark yet: it reads monitor_references in the target, where Spark (holds_state
-# False) does not keep them.
+def references_table(project):
+    """The engine holding the project's stored reference statistics (the target, or the
+    state store where the target keeps no state), and their table."""
+    store = project.state_store
+    return store.engine, store.engine.relation("monitor_references", store.schema)
+
+
+@spark_too
 def test_fixed_reference_statistics_are_stored_and_reused(make_project):
-    _, project, _ = setup(make_project, {"drift": DRIFT})
+    _, project, data = setup(make_project, {"drift": DRIFT})
     first = by_key(project.monitor(as_of="2024-01-20"))
-    engine = project.engine
-    stored = engine.fetchall(
-        f"SELECT column_name FROM {engine.relation('monitor_references', engine.metadata_schema)}")
+    store, table = references_table(project)
+    stored = store.fetchall(f"SELECT column_name FROM {table}")
     assert sorted(r[0] for r in stored) == ["c", "x"]  # null_rate needs no reference
     # the reference rows change, but the stored statistics define the reference
-    engine.run(f"DELETE FROM {engine.relation('events')} WHERE ts < :ts",
-               {"ts": datetime(2024, 1, 4)})
+    load_events(project, data[data["ts"] >= datetime(2024, 1, 4)])
     second = project.monitor(as_of="2024-01-20")
     assert second.references_reused == 2
     again = by_key(second)
@@ -658,29 +667,27 @@ def test_numbers_as_categories_agree_across_column_types(make_project):
     assert flag.n_ref == len(ref) and flag.status in ("warn", "error")
 
 
-# Not on Spark yet: like the test above, it reads monitor_references in the target.
+@spark_too
 def test_the_reference_distinct_count_is_stored_and_recomputed_when_missing(make_project):
-    _, project, _ = setup(make_project, {"f": FLAGS}, flags())
+    _, project, data = setup(make_project, {"f": FLAGS}, flags())
     first = by_key(project.monitor(as_of="2024-01-20"))
-    engine = project.engine
-    table = engine.relation("monitor_references", engine.metadata_schema)
-    rows = engine.rows(f"SELECT * FROM {table} WHERE column_name = :c", {"c": "flag"})
+    store, table = references_table(project)
+    rows = store.rows(f"SELECT * FROM {table} WHERE column_name = :c", {"c": "flag"})
     stored = json.loads(rows[-1][4])
     assert stored["distinct"] == 2 and sorted(stored["categories"]) == ["0", "1"]
     # the reference rows change, but the stored statistics (with the count) define it
-    engine.run(f"DELETE FROM {engine.relation('events')} WHERE ts < :ts",
-               {"ts": datetime(2024, 1, 4)})
+    load_events(project, data[data["ts"] >= datetime(2024, 1, 4)])
     again = by_key(project.monitor(as_of="2024-01-20"))
     for key in (("drift", "flag"), ("drift", "x"), ("psi", "flag")):  # not wasserstein
         assert (again[key].test, again[key].statistic) == (first[key].test, first[key].statistic)
     # statistics stored before the count existed: it is computed and stored again
     legacy = {k: v for k, v in stored.items() if k != "distinct"}
     values = [*rows[-1][:4], json.dumps(legacy), rows[-1][5] + timedelta(microseconds=1)]
-    engine.run(f"INSERT INTO {table} VALUES (:v0, :v1, :v2, :v3, :v4, :v5)",
-               {f"v{i}": v for i, v in enumerate(values)})
+    store.run(f"INSERT INTO {table} VALUES (:v0, :v1, :v2, :v3, :v4, :v5)",
+              {f"v{i}": v for i, v in enumerate(values)})
     later = by_key(project.monitor(as_of="2024-01-20"))
     assert later[("drift", "flag")].test == "jensen_shannon"
-    newest = engine.rows(f"SELECT stats FROM {table} WHERE column_name = :c "
+    newest = store.rows(f"SELECT stats FROM {table} WHERE column_name = :c "
                          f"ORDER BY computed_at DESC LIMIT 1", {"c": "flag"})
     assert json.loads(newest[0][0])["distinct"] == 2
 
