@@ -12,7 +12,8 @@ Four plans give identical results (the tests check them against a brute-force lo
   probe per label row on the view's (entity, timestamp) index.
 * ``window_sql``: labels and feature rows in one sort per entity; the latest feature time at
   or before each label is carried forward by a running ``max``, then joined back by key.
-* ``max_by_sql``: a range join grouped by label row, ``max_by`` keeping the latest row (Spark).
+* ``max_by_sql``: range joins and the label rows in one union, grouped by label row, ``max_by``
+  keeping the latest row's values (Spark).
 """
 
 from __future__ import annotations
@@ -158,10 +159,29 @@ def window_sql(q: Quote, labels: str, views: list[PitView]) -> str:
 
 
 def max_by_sql(q: Quote, labels: str, views: list[PitView]) -> str:
-    """Range join: per view, the label rows joined to every feature row of their entity at
-    or before ``t`` (and within the ttl), grouped by label row, the latest one's columns kept
-    by ``max_by(named_struct(...), ts)`` (Spark: no ASOF, no LATERAL ... LIMIT)."""
-    ctes, select, joins = [], [f"l.{q(ROW)}"], []
+    """Spark (no ASOF, no LATERAL ... LIMIT): one aggregate per label row over the feature rows
+    each view's range join matches (same entity, at or before ``t``, within the ttl), each
+    feature's value taken from its view's latest row by ``max_by(value, ts)``.
+
+    The label rows join the union too, with NULL times: ``max_by`` skips rows whose ordering is
+    NULL, so a label row without a match still gets its one row (of NULLs) and no join back to
+    the labels is needed. Several views share the aggregate: a view's rows carry NULL in every
+    other view's time and value columns.
+    """
+    times = [q(f"{TIME}{i}") for i in range(len(views))]
+    values = [[q(f"{COLUMN}v{i}_{n}") for n in range(len(view.columns))]
+              for i, view in enumerate(views)]
+
+    def branch(source: str, filled: int | None) -> str:
+        select = [f"l.{q(ROW)} AS {q(ROW)}"]
+        for i, view in enumerate(views):
+            own = i == filled
+            select.append(f"{f'f{i}.{q(view.timestamp)}' if own else 'NULL'} AS {times[i]}")
+            select.extend(f"{f'f{i}.{q(column)}' if own else 'NULL'} AS {value}"
+                          for (column, _), value in zip(view.columns, values[i], strict=True))
+        return f"SELECT {', '.join(select)} FROM {source}"
+
+    branches = []
     for i, view in enumerate(views):
         f, ts = f"f{i}", f"f{i}.{q(view.timestamp)}"
         on = [f"l.{q(lc)} = {f}.{q(vc)}" for lc, vc in view.keys]
@@ -169,14 +189,12 @@ def max_by_sql(q: Quote, labels: str, views: list[PitView]) -> str:
         fresh = _within_ttl(q, view, f, f"l.{q(TIME)}")
         if fresh:
             on.append(fresh)
-        fields = ", ".join(f"'c{n}', {f}.{q(column)}" for n, (column, _) in enumerate(view.columns))
-        ctes.append(
-            f"m{i} AS (SELECT l.{q(ROW)} AS r, max_by(named_struct({fields}), {ts}) AS s "
-            f"FROM {labels} AS l JOIN {view.relation} AS {f} ON {' AND '.join(on)} "
-            f"GROUP BY l.{q(ROW)})"
-        )
-        joins.append(f"LEFT JOIN m{i} ON m{i}.r = l.{q(ROW)}")
-        select.extend(f"m{i}.s.c{n} AS {q(alias)}" for n, (_, alias) in enumerate(view.columns))
-    return (
-        f"WITH {', '.join(ctes)} SELECT {', '.join(select)} FROM {labels} AS l {' '.join(joins)}"
-    )
+        branches.append(branch(f"{labels} AS l JOIN {view.relation} AS {f} "
+                               f"ON {' AND '.join(on)}", i))
+    branches.append(branch(f"{labels} AS l", None))
+    select = [q(ROW)]
+    for i, view in enumerate(views):
+        select.extend(f"max_by({value}, {times[i]}) AS {q(alias)}"
+                      for (_, alias), value in zip(view.columns, values[i], strict=True))
+    return (f"SELECT {', '.join(select)} FROM ({' UNION ALL '.join(branches)}) AS u "
+            f"GROUP BY {q(ROW)}")

@@ -483,6 +483,13 @@ class SparkEngine(Engine):
     def relation_names(self, schema: str | None = None) -> list[str]:
         return [name for name, _ in self._tables(schema or self.schema) if VERSION not in name]
 
+    def relation_schema(self, name: str, schema: str | None = None) -> pa.Schema:
+        """From the catalog's schema: no Spark job, unlike fetching an empty result."""
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        fields = self.session.table(self._rel(name, schema)).schema
+        return _naive_utc(to_arrow_schema(fields, timezone="UTC").empty_table()).schema
+
     def columns(self, name: str, schema: str | None = None) -> list[tuple[str, str]]:
         if self.relation_kind(name, schema) is None:
             return []
@@ -612,8 +619,10 @@ class SparkEngine(Engine):
 
     # -- retrieval and logs (python layer) ----------------------------------------------
     def point_in_time_sql(self, labels: str, views: list[PitView], n_labels: int) -> str:
-        """Range join + ``max_by(struct(...), ts)`` per label row: measured fastest on Spark
-        (8.0 s at 10M feature rows x 1M labels, against 9.0 s with ROW_NUMBER)."""
+        """Range join and label rows in one aggregate per label row, ``max_by(value, ts)``
+        per feature (``pit.max_by_sql``): no join back to the labels, one shuffle fewer than
+        grouping the join and joining the labels to it (1M feature rows x 100k labels,
+        local[2], warm session: 11.0 s against 19.9 s; a union + last-non-null window 11.0 s)."""
         from featurekit.engines import pit
 
         return pit.max_by_sql(_native_quote, labels, views)
