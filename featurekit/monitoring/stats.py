@@ -152,11 +152,13 @@ def quantiles(engine: Engine, window: Sql, column: str, count: int,
 
 def quantiles_and_distinct(engine: Engine, window: Sql, column: str, count: int,
                            levels: Sequence[float],
-                           finite: int | None = None) -> tuple[list[float], int]:
+                           finite: int | None = None,
+                           span: tuple[float, float] | None = None) -> tuple[list[float], int]:
     """``quantiles`` of the finite values and the number of distinct non-null values.
 
     ``finite`` (default ``count``) is the number of finite values: infinities and NaN are
     left out of the quantiles (they fall in the outer bins) and counted as distinct values.
+    ``span``, when known, is the least and greatest finite value (saves a query).
     """
     finite = count if finite is None else finite
     v, c = _num(engine, column), engine.quote(column)
@@ -171,12 +173,12 @@ def quantiles_and_distinct(engine: Engine, window: Sql, column: str, count: int,
                                               if finite < count else "")
     values = Sql(f"SELECT {v} AS v") + _from(window) + where
     find = _order_statistics_by_range if engine.serial_window_sort else _order_statistics
-    at, distinct = find(engine, values, finite, positions)
+    at, distinct = find(engine, values, finite, positions, span)
     return _interpolate(finite, levels, at.__getitem__), distinct + other
 
 
-def _order_statistics(engine: Engine, values: Sql, count: int,
-                      positions: Sequence[int]) -> tuple[dict[int, float], int]:
+def _order_statistics(engine: Engine, values: Sql, count: int, positions: Sequence[int],
+                      span: tuple[float, float] | None = None) -> tuple[dict[int, float], int]:
     """The ``count`` values ``v`` of the query ``values`` at the given (0-based) positions
     of their sorted order, and the number of distinct ones: one sort of them all.
 
@@ -199,7 +201,8 @@ VALUE_RANGES = 1024
 
 
 def _order_statistics_by_range(engine: Engine, values: Sql, count: int,
-                               positions: Sequence[int]) -> tuple[dict[int, float], int]:
+                               positions: Sequence[int], span: tuple[float, float] | None = None
+                               ) -> tuple[dict[int, float], int]:
     """``_order_statistics`` without one sort of every value, for ``serial_window_sort``.
 
     The values are cut into VALUE_RANGES equal-width ranges between the least and the
@@ -209,8 +212,9 @@ def _order_statistics_by_range(engine: Engine, values: Sql, count: int,
     ``v`` grows (each rounded operation is monotone), so the ranges in order, each in order,
     are the values in order: the same values as one sort gives.
     """
-    low, high = (float(x) for x in _fetch(engine, "SELECT min(v), max(v) FROM ("
-                                          + values + ") AS s")[0])
+    if span is None:
+        span = _fetch(engine, "SELECT min(v), max(v) FROM (" + values + ") AS s")[0]
+    low, high = float(span[0]), float(span[1])
     scale = VALUE_RANGES / (high - low) if high > low else 0.0
     if not math.isfinite(high - low) or not math.isfinite(scale):
         return _order_statistics(engine, values, count, positions)  # e.g. -1e308 .. 1e308
