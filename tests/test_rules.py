@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import ProjectFactory, require_engine
-from tests.server_process import free_port, running_server
+from tests.server_process import answers, background_process, free_port, running_server
 
 MONITOR = """\
 prediction_log: fraud
@@ -135,28 +134,12 @@ def running_prometheus(folder: Path, rules: Path, target: str):
         "scrape_configs": [{"job_name": "featurekit",
                             "static_configs": [{"targets": [target]}]}],
     }))
-    log = open(folder / "prometheus.log", "w+")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"prometheus did not start:\n{log.read()}")
-            time.sleep(0.3)
+    command = [binary, f"--config.file={config}", f"--storage.tsdb.path={folder / 'data'}",
+               f"--web.listen-address=127.0.0.1:{port}"]
+    with background_process(command, lambda: answers(f"{url}/-/ready"),
+                            folder / "prometheus.log", "prometheus"):
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
 
 
 def predictions(start: str, mean: float, n: int, seed: int, prefix: str) -> list[dict]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from conftest import ProjectFactory, profiles_yaml, project_factories, require_e
 
 from featurekit.engines.spark import VERSION, java_problem, stop_remote_session
 from featurekit.errors import CompileError, ConfigError, ConnectionFailed
+from tests.server_process import background_process, free_port, port_open
 
 
 @pytest.fixture
@@ -265,14 +265,8 @@ def test_missing_java_stops_refresh_with_the_reason(tmp_path):
     assert "Traceback" not in output
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_spark_connect_names_host_and_port(tmp_path):
-    port = _free_port()
+    port = free_port()
     (tmp_path / "models_sql").mkdir()
     (tmp_path / "profiles.yml").write_text(
         "featurekit:\n  outputs:\n    c:\n      type: spark\n"
@@ -296,41 +290,24 @@ def spark_connect_server(tmp_path_factory):
 
     home = Path(pyspark.__file__).parent
     port = 15002
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) == 0:
-            port = _free_port()  # someone else's server: do not talk to it
+    if port_open(port):
+        port = free_port()  # someone else's server: do not talk to it
     work = tmp_path_factory.mktemp("spark_connect")
-    log = (work / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(home / "bin" / "spark-submit"), "--class",
-         "org.apache.spark.sql.connect.service.SparkConnectServer",
-         "--master", "local[2]",
-         "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
-         "--conf", f"spark.connect.grpc.binding.port={port}",
-         "--conf", f"spark.sql.warehouse.dir={work / 'warehouse'}",
-         "--conf", "spark.ui.enabled=false", "spark-internal"],
-        cwd=work, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "SPARK_HOME": str(home)},
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Spark Connect server did not start: {work / 'server.log'}")
-            time.sleep(0.5)
+    command = [
+        str(home / "bin" / "spark-submit"), "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master", "local[2]",
+        "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf", f"spark.connect.grpc.binding.port={port}",
+        "--conf", f"spark.sql.warehouse.dir={work / 'warehouse'}",
+        "--conf", "spark.ui.enabled=false", "spark-internal",
+    ]
+    with background_process(command, lambda: port_open(port), work / "server.log",
+                            "Spark Connect server", timeout=180, cwd=work,
+                            env={**os.environ, "SPARK_HOME": str(home)}):
         url = f"sc://127.0.0.1:{port}"
         yield url
         stop_remote_session(url)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
 
 
 def test_refresh_and_training_set_through_spark_connect(spark_connect_server, tmp_path):
