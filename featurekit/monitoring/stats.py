@@ -95,8 +95,10 @@ def summaries(engine: Engine, window: Sql, numeric: Sequence[str],
     One scan of the window for every column (one per group of columns on an engine with
     ``aggregate_columns_per_query``).
     """
-    groups = [(group, []) for group in _groups(engine, numeric)]
-    groups += [([], group) for group in _groups(engine, other)]
+    groups: list[tuple[list[str], list[str]]] = [(list(numeric), list(other))]
+    if engine.aggregate_columns_per_query:  # groups of one shape each: numeric or other
+        groups = [(group, []) for group in _groups(engine, numeric)]
+        groups += [([], group) for group in _groups(engine, other)]
     rows, out = 0, {}
     for group_numeric, group_other in groups or [([], [])]:
         rows, found = _summaries(engine, window, group_numeric, group_other)
