@@ -475,10 +475,13 @@ def _unknown_ids(engine: Engine, temp: str, predictions: str) -> list[Any]:
     key = engine.quote(PREDICTION_ID)
     logged = engine.relation(predictions)
     if not engine.columns(predictions):
-        return [row[0] for row in engine.rows(f"SELECT s.{key} FROM {temp} AS s")]
+        return [row[0] for row in engine.rows(f"SELECT {key} FROM {temp}")]
+    from featurekit.engines.base import STAGED_ALIAS as new
+    from featurekit.engines.base import TARGET_ALIAS as old
+
     return [row[0] for row in engine.rows(
-        f"SELECT s.{key} FROM {temp} AS s WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {logged} AS p WHERE p.{key} = s.{key})"
+        f"SELECT {new}.{key} FROM {temp} AS {new} WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {logged} AS {old} WHERE {old}.{key} = {new}.{key})"
     )]
 
 

@@ -9,8 +9,17 @@ database its cases skip, unless FEATUREKIT_REQUIRE_X=1, where they fail.
 PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres)
 and FEATUREKIT_REQUIRE_PG=1 requires it, as before those variables existed for every engine.
 Spark runs in this process: one local session for the whole run, its metastore and tables in
-one temporary warehouse (it needs pyspark and Java 17). It is not in ENGINES: the tests marked
-``@spark_too`` (the conformance checks that matter most) run on it as well.
+one temporary warehouse (it needs pyspark and Java 17). It is not in ENGINES: each statement
+costs Spark 0.1-1 s, so the whole engine-facing suite on it would add most of an hour to CI.
+The tests marked ``@spark_too`` run on it as well, chosen where Spark behaves least like the
+other engines (it swaps versioned tables behind views instead of transactions, keeps state
+apart, hands out naive UTC timestamps, binds only ``:name``): refresh, due-ness and run
+state (test_refresh, test_scheduling), incremental windows, data tests, freshness, saved
+training sets, seeds, prediction logs, bound values and quoting (test_parameters),
+point-in-time and online retrieval, monitor runs end to end, statistics and results. A test left off Spark is
+one whose behaviour Spark shares with the others or that is slow there; one that cannot run
+there as written says why in a comment above it. tests/test_spark.py holds
+Spark's own tests (kill -9 mid-refresh, Spark Connect, Java and pyspark errors).
 """
 
 from __future__ import annotations
@@ -28,9 +37,8 @@ import pytest
 PG_DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 #: profiles.yml types the engine-facing tests run on (featurekit.engines.ENGINES' keys).
 ENGINES = ["duckdb", "postgres"]
-#: Also Spark, for the engine-facing tests that opt in with ``@spark_too``: the whole suite on
-#: Spark (each statement costs 0.1-1 s) would take too long for CI, so only the checks that
-#: matter most run there (see tests/test_spark.py for Spark's own tests).
+#: Also Spark, for the engine-facing tests that opt in with ``@spark_too`` (see the module
+#: docstring for which, and why not all: about 0.1-1 s a statement).
 SPARK_ENGINES = [*ENGINES, "spark"]
 #: Hypothesis examples a property test runs on an engine whose statements are slow.
 FEW_EXAMPLES = {"spark": 5}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import rows
+from conftest import rows, spark_too
 
 from featurekit.cli import main
 from featurekit.errors import ModelError
@@ -48,6 +48,7 @@ def by_name(results):
     return {r.test: r for r in results}
 
 
+@spark_too
 def test_each_generic_test_counts_the_failing_rows(make_project):
     factory = orders_project(make_project, """
       - not_null: [customer_id, amount]
@@ -84,6 +85,7 @@ def test_each_generic_test_counts_the_failing_rows(make_project):
     assert (orphan["order_id"], orphan["customer_id"]) == (5, 99)
 
 
+@spark_too
 def test_a_source_a_test_reads_must_be_loaded(make_project):
     factory = orders_project(make_project, "  - relationships: {column: customer_id, to: customers}\n")
     project = factory.open()
@@ -93,6 +95,7 @@ def test_a_source_a_test_reads_must_be_loaded(make_project):
     assert result.message.startswith("source customers not built or loaded yet")
 
 
+@spark_too
 def test_warn_severity_reports_and_where_filters_rows(make_project):
     factory = orders_project(make_project, """
       - expression: {expression: "amount >= 0", severity: warn}
@@ -112,6 +115,7 @@ def test_warn_severity_reports_and_where_filters_rows(make_project):
     assert results["accepted_values_orders_clean_channel"].failures == len(big)
 
 
+@spark_too
 def test_singular_tests_return_failing_rows_and_take_a_header(make_project):
     factory = orders_project(make_project, "  - unique: [order_id, customer_id]\n")
     factory.write("tests_sql/big_orders.sql", """
@@ -131,6 +135,7 @@ def test_singular_tests_return_failing_rows_and_take_a_header(make_project):
     assert project.tests["big_orders"].depends_on == ["orders_clean"]
 
 
+@spark_too
 def test_results_are_recorded_in_the_metadata_schema(make_project):
     factory = orders_project(make_project, "  - not_null: [customer_id]\n  - unique: order_id\n")
     project = factory.open()
@@ -144,6 +149,7 @@ def test_results_are_recorded_in_the_metadata_schema(make_project):
         ("unique_orders_clean_order_id", "fail", 1)] * 2
 
 
+@spark_too
 def test_build_stops_descendants_of_a_model_whose_error_test_fails(make_project):
     factory = orders_project(make_project, "  - unique: order_id\n", {
         "order_totals": "SELECT customer_id, sum(amount) AS total FROM orders_clean GROUP BY 1",
@@ -170,6 +176,7 @@ def test_build_stops_descendants_of_a_model_whose_error_test_fails(make_project)
                      "expression_order_totals_1": "skipped"}
 
 
+@spark_too
 def test_build_warn_tests_do_not_stop_anything(make_project):
     factory = orders_project(make_project, "  - unique: {column: order_id, severity: warn}\n",
                              {"order_totals": "SELECT count(*) AS n FROM orders_clean"})
@@ -196,6 +203,7 @@ def test_unknown_column_is_an_error_at_load_when_the_sql_lists_columns(duck_proj
     assert 'did you mean "customer_id"' in str(error.value)
 
 
+@spark_too
 def test_unknown_column_of_a_star_model_is_found_at_test_time(make_project):
     factory = make_project()
     factory.seed("orders", csv("order_id,customer_id,channel,amount", ORDERS))
@@ -236,6 +244,7 @@ def test_singular_test_reading_an_unknown_model_names_file_and_line(duck_project
         _ = duck_project.open().tests  # checked when first used
 
 
+@spark_too
 def test_the_example_projects_tests_pass_on_its_data(make_project):
     import shutil
     from pathlib import Path
@@ -251,6 +260,7 @@ def test_the_example_projects_tests_pass_on_its_data(make_project):
     assert {t.test: t.status for t in built.tests if t.status != "pass"} == {}
 
 
+@spark_too
 def test_cli_test_prints_each_result_with_a_failing_row_and_exits_1(make_project):
     factory = orders_project(make_project, "  - unique: order_id\n  - not_null: [order_id]\n")
     factory.open().refresh()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
-from conftest import rows
+from conftest import rows, spark_too
 
 from featurekit.cli import main
 from featurekit.errors import ConfigError
@@ -57,6 +57,7 @@ def refreshed(make_project):
     return factory, project
 
 
+@spark_too
 def test_each_source_is_judged_by_its_own_newest_row(make_project):
     _, project = refreshed(make_project)
     found = {r.source: r for r in project.freshness(as_of=AS_OF)}
@@ -69,6 +70,7 @@ def test_each_source_is_judged_by_its_own_newest_row(make_project):
     assert [found[n].status for n in ("fresh", "stale", "dead")] == ["ok", "warn", "error"]
 
 
+@spark_too
 def test_results_are_recorded_in_the_metadata_schema(make_project):
     _, project = refreshed(make_project)
     project.freshness(as_of=AS_OF)
@@ -84,6 +86,7 @@ def test_results_are_recorded_in_the_metadata_schema(make_project):
     assert expected[-1] == ("fresh", "warn", 12 * 3600.0)
 
 
+@spark_too
 def test_an_empty_or_missing_table_source_is_an_error(make_project):
     factory = make_project()
     factory.write("models_sql/sources.yml", f"""
@@ -133,6 +136,7 @@ def cli(*args: str):
     return CliRunner().invoke(main, list(args))
 
 
+@spark_too
 def test_cli_exit_codes_follow_monitor(make_project):
     factory, project = refreshed(make_project)
     project.close()
@@ -153,6 +157,7 @@ def test_cli_exit_codes_follow_monitor(make_project):
     assert undeclared.exit_code == 2 and "declares no freshness" in undeclared.output
 
 
+@spark_too
 def test_ls_shows_source_freshness(make_project):
     factory, project = refreshed(make_project)
     project.close()
@@ -177,6 +182,7 @@ checks:
     ("stale", ", warn: 1d, error: 3d", 86400, 3 * 86400),  # the check's own
     ("plain", "", 86400, 3 * 86400),               # the test's defaults
 ])
+@spark_too
 def test_monitor_freshness_takes_the_sources_thresholds_when_it_gives_none(
         make_project, source, thresholds, warn, error):
     factory, project = refreshed(make_project)
@@ -190,6 +196,7 @@ def test_monitor_freshness_takes_the_sources_thresholds_when_it_gives_none(
     assert (result.statistic, result.status) == (age, status)
 
 
+@spark_too
 def test_json_output_of_freshness(make_project):
     factory, project = refreshed(make_project)
     project.close()
@@ -203,6 +210,7 @@ def test_json_output_of_freshness(make_project):
     assert by_name["fresh"]["newest"] == "2024-01-10T10:00:00Z"
 
 
+@spark_too
 def test_a_timestamp_column_the_table_lacks_names_the_source(make_project):
     factory = make_project()
     factory.write("models_sql/sources.yml", f"""

@@ -239,6 +239,7 @@ def cli(project_dir, *args):
     return CliRunner().invoke(main, ["monitor", "--project-dir", str(project_dir), *args])
 
 
+@spark_too
 def test_cli_exit_codes(make_project):
     factory, project, _ = setup(make_project, {"drift": DRIFT})
     project.close()
@@ -318,6 +319,7 @@ def test_report_size_does_not_grow_with_the_window(duck_project, tmp_path):
     assert sizes[1] < 40_000 and sizes[1] < sizes[0] * 1.5
 
 
+@spark_too
 def test_prometheus_marks_no_data_and_failed_checks_without_a_value(make_project, tmp_path):
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -336,6 +338,7 @@ def test_prometheus_marks_no_data_and_failed_checks_without_a_value(make_project
         "featurekit_check_value"].samples
 
 
+@spark_too
 def test_roc_points_and_confusion_matrix_from_engine_counts_match_sklearn(make_project):
     """The engine counts rows per score group; the curve's points are sklearn's thresholds."""
     import numpy as np

@@ -8,9 +8,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from tests.conftest import rows
+from tests.conftest import rows, spark_too
 
 
+@spark_too
 def test_question_mark_in_a_logged_column_name(make_project):
     project = make_project().open()
     frame = pd.DataFrame({"prediction_id": ["a", "b"], "q?mark": [1.5, 2.5]})
@@ -20,6 +21,7 @@ def test_question_mark_in_a_logged_column_name(make_project):
     assert got == [("a", 1.5), ("b", 2.5)]
 
 
+@spark_too
 def test_question_mark_in_a_monitor_sql_literal(make_project):
     factory = make_project()
     factory.write("monitors/q.yml", """
@@ -44,6 +46,7 @@ def test_question_mark_in_a_monitor_sql_literal(make_project):
     assert found["null_rate"].status == "warn"
 
 
+@spark_too
 def test_question_mark_in_the_metadata_schema(make_project):
     factory = make_project()
     profiles = factory.root / "profiles.yml"
@@ -61,6 +64,8 @@ def test_question_mark_in_the_metadata_schema(make_project):
     assert got == [(1, 3.0), (2, 5.0)]
 
 
+# Not on Spark: its table names hold only letters, digits and _ (the columns' odd names
+# are bound on Spark by the tests around this one).
 def test_statements_bind_named_values_whatever_the_text_around_them(make_project):
     """featurekit's own statements: `?`, `:name` and `$1` inside names and literals are text."""
     project = make_project().open()
@@ -80,6 +85,7 @@ def test_statements_bind_named_values_whatever_the_text_around_them(make_project
     assert engine.run_count(f'DELETE FROM {table} WHERE ":b" < :b', {"b": 2.0}) == 1
 
 
+@spark_too
 def test_a_statement_missing_a_value_names_it(make_project):
     from featurekit.engines.statements import StatementError
 
@@ -93,6 +99,7 @@ def test_a_statement_missing_a_value_names_it(make_project):
         "SELECT CAST(:a AS DOUBLE PRECISION) AS a", {"a": 1.5})] == [[1.5]]
 
 
+@spark_too
 def test_insert_rows_binds_every_value_across_batches(make_project):
     """More rows than one INSERT takes: every row arrives once, NULLs and odd text intact."""
     from featurekit.engines.base import INSERT_BATCH
@@ -109,6 +116,7 @@ def test_insert_rows_binds_every_value_across_batches(make_project):
     assert got == [(total, total, (total + 1) // 2, "?:0 $1", when)]
 
 
+@spark_too
 def test_monitor_sql_source_with_markers_in_literals_is_compared_exactly(make_project):
     """A `sql:` source enters the canonical monitor queries as its parsed tree: `:v0`, `$1`
     and `?` in its literals stay text, and the windows' values (bound or, for PostgreSQL's
@@ -143,6 +151,7 @@ def test_monitor_sql_source_with_markers_in_literals_is_compared_exactly(make_pr
     assert ks.p_value == pytest.approx(expected.pvalue, rel=1e-9)
 
 
+@spark_too
 def test_bulk_reads_take_any_value(make_project):
     """fetch_doubles binds its values (on PostgreSQL, COPY has them written in by psycopg)."""
     from datetime import UTC

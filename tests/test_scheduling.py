@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from featurekit.state import utcnow
-from tests.conftest import rows
+from tests.conftest import rows, spark_too
 
 EVENTS = "user_id,ts,amount\n1,2024-01-01 10:00:00,5.0\n2,2024-01-02 09:00:00,1.0\n"
 
@@ -28,13 +28,26 @@ def reasons(results) -> dict[str, tuple[str, str]]:
     return {r.model: (r.status, r.message or r.reason) for r in results}
 
 
+def run_state(project, sql: str, params: dict | None = None) -> list[tuple]:
+    """Run ``sql`` where the project keeps its run state (the target, or a state store of
+    its own), with {state} as that schema."""
+    store = project.state_store
+    engine = store.engine
+    sql = sql.format(state=engine.quote(store.schema))
+    if sql.lstrip().upper().startswith("SELECT"):
+        return engine.rows(sql, params)
+    engine.run(sql, params)
+    return []
+
+
 def age_history(project, p, hours: float) -> None:
     """Pretend every run and seed load happened ``hours`` ago."""
     when = utcnow() - timedelta(hours=hours)
-    project.engine.run(f"UPDATE {p.metadata}.runs SET finished_at = :ts", {"ts": when})
-    project.engine.run(f"UPDATE {p.metadata}.seeds SET loaded_at = :ts", {"ts": when})
+    run_state(project, "UPDATE {state}.runs SET finished_at = :ts", {"ts": when})
+    run_state(project, "UPDATE {state}.seeds SET loaded_at = :ts", {"ts": when})
 
 
+@spark_too
 def test_first_refresh_builds_everything_then_nothing_is_due(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
@@ -46,6 +59,7 @@ def test_first_refresh_builds_everything_then_nothing_is_due(make_project):
     assert second["static"] == ("up_to_date", "up to date (no schedule, inputs unchanged)")
 
 
+@spark_too
 def test_elapsed_schedule_makes_model_and_readers_due(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
@@ -60,6 +74,7 @@ def test_elapsed_schedule_makes_model_and_readers_due(make_project):
     assert plan["summary"][0] == "up_to_date"
 
 
+@spark_too
 def test_cron_schedule(make_project):
     p = project_with_schedule(make_project, "0,30 * * * *")
     project = p.open()
@@ -70,6 +85,7 @@ def test_cron_schedule(make_project):
     assert plan["daily"][0] == "due" and "schedule 0,30 * * * *" in plan["daily"][1]
 
 
+@spark_too
 def test_changed_sql_and_changed_seed_are_due_with_reasons(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
@@ -114,6 +130,7 @@ def catalog(p) -> list[tuple]:
         return found
 
 
+# Not on Spark: catalog() reads DuckDB's and PostgreSQL's own catalogs.
 def test_dry_run_on_a_fresh_target_creates_nothing(make_project):
     p = project_with_schedule(make_project)
     plan = reasons(p.open().refresh(dry_run=True))
@@ -123,6 +140,7 @@ def test_dry_run_on_a_fresh_target_creates_nothing(make_project):
     assert catalog(p) == []
 
 
+# Not on Spark: catalog() reads DuckDB's and PostgreSQL's own catalogs.
 def test_dry_run_changes_nothing_in_a_built_target(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
@@ -139,6 +157,7 @@ def test_dry_run_changes_nothing_in_a_built_target(make_project):
     assert catalog(p) == before
 
 
+@spark_too
 def test_all_ignores_schedules(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
@@ -147,6 +166,7 @@ def test_all_ignores_schedules(make_project):
     assert all(status == "success" for status, _ in results.values())
 
 
+@spark_too
 def test_failed_model_is_due_again(make_project):
     p = project_with_schedule(make_project)
     p.open().refresh()
@@ -155,20 +175,20 @@ def test_failed_model_is_due_again(make_project):
     assert reasons(p.open().refresh(dry_run=True))["static"] == ("due", "last run failed")
 
 
+@spark_too
 def test_dead_running_row_is_marked_interrupted_and_redone(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
     project.refresh()
-    project.engine.run(
-        f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, status) "
-        "VALUES ('dead', :s, 'static', :ts, 'running')",
-        {"s": project.target.schema, "ts": utcnow()},
-    )
+    run_state(project,
+              "INSERT INTO {state}.runs (run_id, target_schema, model, started_at, status) "
+              "VALUES ('dead', :s, 'static', :ts, 'running')",
+              {"s": project.target.schema, "ts": utcnow()})
     events = []
     got = reasons(project.refresh(on_event=lambda kind, name, r: events.append((kind, name))))
     assert ("recovered", "static") in events
     assert got["static"][0] == "success"
-    status = rows(project, f"SELECT status, error FROM {p.metadata}.runs WHERE run_id = 'dead'")
+    status = run_state(project, "SELECT status, error FROM {state}.runs WHERE run_id = 'dead'")
     assert status[0][0] == "interrupted" and "stopped" in status[0][1]
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import rows
+from conftest import rows, spark_too
 
 from featurekit.errors import ConfigError
 
 
+@spark_too
 def test_an_undeclared_csv_in_the_seeds_folder_is_a_seed_models_can_read(make_project):
     factory = make_project()
     factory.write("seeds/regions.csv", "region_id,name\n1,north\n2,south\n3,east\n")

@@ -360,14 +360,21 @@ def test_a_second_process_on_the_same_warehouse_is_told_it_is_in_use(spark_proje
 AFTER_KILL = """
 import json, sys
 from pathlib import Path
+from featurekit.engines.spark import VERSION
 from featurekit.project import Project
 
 root, model_file, new_sql = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 lock = root / "warehouse" / "metastore_db" / "db.lck"
 out = {"stale_lock": lock.exists()}
+
+def versions(engine):
+    found = engine.fetchall(f"SHOW TABLES IN `{engine.schema}` LIKE 'spend{VERSION}*'")
+    return sorted(row[1] for row in found)
+
 with Project(root) as project:
     engine = project.engine
     out["before"] = sorted(engine.fetchall(f"SELECT * FROM {engine.relation('spend')}"))
+    out["versions_before"] = versions(engine)
     out["status"] = project.ls()[0].status
     plan = {r.model: r for r in project.refresh(dry_run=True)}["spend"]
     out["plan"] = [plan.status, plan.reason]
@@ -375,7 +382,8 @@ with Project(root) as project:
 with Project(root) as project:
     engine = project.engine
     out["refresh"] = {r.model: r.status for r in project.refresh()}["spend"]
-    out["total"] = engine.fetchall(f"SELECT sum(spend) FROM {engine.relation('spend')}")[0][0]
+    out["after"] = sorted(engine.fetchall(f"SELECT * FROM {engine.relation('spend')}"))
+    out["versions_after"] = versions(engine)
     store = project.state_store
     runs = store.engine.fetchall(
         f"SELECT status FROM {store.engine.relation('runs', store.schema)} ORDER BY started_at")
@@ -385,6 +393,29 @@ print("RESULT " + json.dumps(out, default=str))
 # Sleeps in the JVM for 30 s: reflect() runs on every evaluation (it is nondeterministic).
 SLOW_SPARK = ("(SELECT length(reflect('java.lang.Thread', 'sleep', CAST(30000 AS BIGINT))) * 0"
               " AS h)")
+# Refreshes the project with the view swap of model ``spend`` held: once the new version is
+# written (and checked) it names that version in the ready file and waits to be killed.
+SWAP_HELD = """
+import sys, time
+from pathlib import Path
+from featurekit.engines.spark import SparkEngine
+from featurekit.project import Project
+
+root, ready = Path(sys.argv[1]), Path(sys.argv[2])
+swap = SparkEngine._swap
+
+def held_swap(self, name, version, schema=None):
+    if name == "spend":
+        written = ready.with_suffix(".tmp")
+        written.write_text(version)
+        written.rename(ready)  # whole, or not there
+        time.sleep(600)
+    return swap(self, name, version, schema)
+
+SparkEngine._swap = held_swap
+with Project(root) as project:
+    project.refresh()
+"""
 
 
 def descendants(pid: int) -> list[int]:
@@ -399,11 +430,11 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("kind", ["table", "incremental"])
-def test_kill_9_mid_refresh_keeps_the_previous_version_and_the_next_run_recovers(tmp_path, kind):
-    from test_crash import EVENTS, FAST, HEADERS, refresh_process, wait_for_line
+def own_warehouse_project(tmp_path: Path, kind: str) -> ProjectFactory:
+    """Model ``spend`` of ``kind`` over seed ``events``, refreshed once by another process, on
+    a Spark warehouse of its own."""
+    from test_crash import EVENTS, FAST, HEADERS, refresh_process
 
-    require_engine("spark")
     p = ProjectFactory("spark", tmp_path / "proj")
     p._sources = {}
     (p.root / "profiles.yml").write_text(
@@ -415,7 +446,56 @@ def test_kill_9_mid_refresh_keeps_the_previous_version_and_the_next_run_recovers
     first = refresh_process(p, "--all")
     output, _ = first.communicate(timeout=300)
     assert first.returncode == 0, output
+    return p
 
+
+def kill_9(process: subprocess.Popen) -> None:
+    """SIGKILL ``process``, then wait for its JVM, which sees its parent gone and exits on its
+    own (until then it holds the metastore)."""
+    jvm = descendants(process.pid)
+    try:
+        process.kill()
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in jvm):
+        assert time.monotonic() < deadline, "the killed refresh's JVM never exited"
+        time.sleep(0.5)
+
+
+def after_kill(p: ProjectFactory, kind: str, killed_sql: str, next_sql: str) -> dict:
+    """Inspect the project a killed refresh of ``killed_sql`` left, then refresh it with
+    ``next_sql`` as the model (in another process): what AFTER_KILL reports."""
+    import json
+
+    from test_crash import HEADERS
+
+    model_file = p.model("spend", next_sql, HEADERS[kind])
+    next_text = model_file.read_text()
+    p.model("spend", killed_sql, HEADERS[kind])  # what the killed run was refreshing
+    done = subprocess.run([sys.executable, "-c", AFTER_KILL, str(p.root), str(model_file),
+                           next_text], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout + done.stderr
+    out = json.loads(lines[0].removeprefix("RESULT "))
+    assert out["stale_lock"], "the killed process left no Derby lock: the test proves less"
+    assert out["before"] == [[1, "2024-01-01 00:00:00", 5.0], [2, "2024-01-02 00:00:00", 1.0]]
+    assert out["status"] == "running"  # as the killed process left it
+    assert out["plan"] == ["due", "last run interrupted"]
+    assert out["refresh"] == "success"
+    assert out["runs"] == ["success", "interrupted", "success"]
+    return out
+
+
+@pytest.mark.parametrize("kind", ["table", "incremental"])
+def test_kill_9_mid_refresh_keeps_the_previous_version_and_the_next_run_recovers(tmp_path, kind):
+    from test_crash import FAST, HEADERS, refresh_process, wait_for_line
+
+    require_engine("spark")
+    p = own_warehouse_project(tmp_path, kind)
     slow_sql = FAST.replace("FROM events", f"FROM events CROSS JOIN {SLOW_SPARK} s")
     slow_sql = slow_sql.replace("sum(amount)", "sum(amount + 0 * s.h)")
     p.model("spend", slow_sql, HEADERS[kind])
@@ -424,34 +504,42 @@ def test_kill_9_mid_refresh_keeps_the_previous_version_and_the_next_run_recovers
         wait_for_line(process, "start spend", timeout=300)
         time.sleep(3)
         assert process.poll() is None, "the slow refresh ended before it could be killed"
-        jvm = descendants(process.pid)
-        process.kill()  # SIGKILL
-        process.wait(10)
     finally:
-        if process.poll() is None:
-            process.kill()
-    # Its JVM sees its parent gone and exits on its own; until then it holds the metastore.
-    deadline = time.monotonic() + 60
-    while any(Path(f"/proc/{pid}").exists() for pid in jvm):
-        assert time.monotonic() < deadline, "the killed refresh's JVM never exited"
-        time.sleep(0.5)
+        kill_9(process)
+    out = after_kill(p, kind, slow_sql, FAST.replace("sum(amount)", "sum(amount) * 10"))
+    assert out["after"] == [[1, "2024-01-01 00:00:00", 50.0], [2, "2024-01-02 00:00:00", 10.0]]
+    assert len(out["versions_after"]) == 1
 
-    model_file = p.model("spend", FAST.replace("sum(amount)", "sum(amount) * 10"),
-                         HEADERS[kind])
-    new_sql = model_file.read_text()
-    p.model("spend", slow_sql, HEADERS[kind])  # what the killed run was refreshing
-    done = subprocess.run([sys.executable, "-c", AFTER_KILL, str(p.root), str(model_file),
-                           new_sql], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, done.stdout + done.stderr
-    import json
 
-    out = json.loads(lines[0].removeprefix("RESULT "))
-    assert out["stale_lock"], "the killed process left no Derby lock: the test proves less"
-    assert out["before"] == [[1, "2024-01-01 00:00:00", 5.0], [2, "2024-01-02 00:00:00", 1.0]]
-    assert out["status"] == "running"  # as the killed process left it
-    assert out["plan"] == ["due", "last run interrupted"]
-    assert out["refresh"] == "success"
-    assert out["total"] == 60.0
-    assert out["runs"] == ["success", "interrupted", "success"]
+def test_kill_9_between_writing_a_version_and_the_view_swap_leaves_the_old_version(tmp_path):
+    from test_crash import EVENTS, FAST
+
+    require_engine("spark")
+    # Incremental: its new version is a copy of the current one plus the window (a table's
+    # rebuild writes and swaps a version the same way, through _build_version and _swap).
+    kind = "incremental"
+    p = own_warehouse_project(tmp_path, kind)
+    # A new day of source rows: the next refresh writes a version with the window.
+    p.seed("events", EVENTS + "1,2024-01-03 08:00:00,4.0\n", timestamp="ts")
+    ready = tmp_path / "version_written"
+    process = subprocess.Popen(
+        [sys.executable, "-c", SWAP_HELD, str(p.root), str(ready)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    try:
+        deadline = time.monotonic() + 300
+        while not ready.exists():
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the refresh never reached the view swap"
+            time.sleep(0.2)
+    finally:
+        kill_9(process)
+    orphan = ready.read_text()
+    out = after_kill(p, kind, FAST, FAST)
+    assert out["after"] == [[1, "2024-01-01 00:00:00", 5.0], [1, "2024-01-03 00:00:00", 4.0],
+                            [2, "2024-01-02 00:00:00", 1.0]]
+    # The written version outlived the kill next to the one the view reads, and the next
+    # swap drops it: one version is left, neither of the two before.
+    assert orphan.lower() in out["versions_before"] and len(out["versions_before"]) == 2
+    assert len(out["versions_after"]) == 1
+    assert not set(out["versions_after"]) & set(out["versions_before"])

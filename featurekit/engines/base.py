@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from featurekit.profiles import Target
 
 DUPLICATE_SAMPLE = 5
+#: Aliases of the staged rows and of the table they go into, in statements that compare the
+#: two: unlike any column name a user gives (Spark reads ``s.x`` inside a subquery over a table
+#: with a column ``s`` as field ``x`` of that column, not as the outer alias ``s``).
+STAGED_ALIAS, TARGET_ALIAS = "fk_staged__", "fk_target__"
 #: Rows per INSERT of ``insert_rows`` (PostgreSQL binds at most 65535 values per statement).
 INSERT_BATCH = 1000
 
@@ -386,6 +390,7 @@ class Engine:
         """
         q = self.quote
         target, k = self.relation(name), q(key)
+        new, old = STAGED_ALIAS, TARGET_ALIAS
         values, params = [], {}
         for column in columns:
             if column in constants:
@@ -394,13 +399,14 @@ class Engine:
                 params[marker] = value
                 values.append(f"CAST({self.placeholder(marker, len(params))} AS {sql_type})")
             else:
-                values.append(f"s.{q(column)}")
+                values.append(f"{new}.{q(column)}")
         sql = (f"INSERT INTO {target} ({', '.join(q(c) for c in columns)}) "
-               f"SELECT {', '.join(values)} FROM {staged} AS s "
-               f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS t WHERE t.{k} = s.{k})")
+               f"SELECT {', '.join(values)} FROM {staged} AS {new} "
+               f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS {old} "
+               f"WHERE {old}.{k} = {new}.{k})")
         if self.unique_indexes:
             # Into an existing unique index, key order keeps page accesses sequential.
-            sql += f" ORDER BY s.{k}"
+            sql += f" ORDER BY {new}.{k}"
         return self.execute_count(sql, self._bind(params))
 
     def _bind(self, params: Mapping[str, Any]) -> Any:
