@@ -92,6 +92,61 @@ def test_edges_bins_and_psi_match_numpy(engine):
     check()
 
 
+# finite values of any spread: ties, signed zeros, subnormals, the largest doubles
+any_finite = st.lists(st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False), st.integers(-3, 3).map(float),
+    st.sampled_from([0.0, -0.0, 5e-324, -5e-324, 1.7e308, -1.7e308])), min_size=1, max_size=60)
+
+
+@spark_too
+def test_edges_and_distinct_match_numpy_whatever_the_spread(engine):
+    """One sort, or (``serial_window_sort``) value ranges each sorted on their own: numpy's
+    edges and the distinct count either way, with the span known from a summary or not."""
+    @settings(SETTINGS, max_examples=examples(engine.type, SETTINGS.max_examples))
+    @given(ref=any_finite, bins=st.sampled_from([2, 4, 10]), span_known=st.booleans())
+    def check(ref, bins, span_known):
+        ref_w, _ = load(engine, ref, [0.0])
+        r = np.array(ref)
+        span = (float(r.min()), float(r.max())) if span_known else None
+        edges, distinct = stats.quantiles_and_distinct(
+            engine, ref_w, "x", len(ref), stats.quantile_levels(bins), span=span)
+        np.testing.assert_array_equal(edges, np_edges(r, bins))  # NaN where numpy's is
+        assert distinct == len(np.unique(r))
+
+    check()
+
+
+@spark_too
+def test_summaries_and_bins_of_many_columns_match_numpy(engine):
+    """More columns than an engine puts in one aggregate query (``aggregate_columns_per_query``)."""
+    rng = np.random.default_rng(3)
+    numeric = {f"n{i}": rng.normal(i, 1 + i, size=40).round(2) for i in range(12)}
+    numeric["n0"][::4] = np.nan  # NULLs, below
+    text = {f"t{i}": rng.choice(["a", "b", None], size=40) for i in range(7)}
+    engine.load_arrow(pa.table({
+        **{c: pa.array([None if np.isnan(v) else float(v) for v in vs], pa.float64())
+           for c, vs in numeric.items()},
+        **{c: pa.array(list(vs), pa.string()) for c, vs in text.items()},
+    }), "many")
+    window = Sql(f"SELECT * FROM {engine.relation('many')}")
+    rows, found = stats.summaries(engine, window, list(numeric), list(text))
+    assert rows == 40
+    for column, values in numeric.items():
+        v = values[~np.isnan(values)]
+        summary = found[column]
+        assert (summary.count, summary.min, summary.max) == (len(v), v.min(), v.max())
+        assert summary.mean == pytest.approx(v.mean(), rel=1e-12)
+        assert summary.std == pytest.approx(np.std(v), rel=1e-9)
+    for column, values in text.items():
+        assert found[column].count == sum(x is not None for x in values)
+    edges = {c: [float(e) for e in np.quantile(v[~np.isnan(v)], [0.25, 0.5, 0.75])]
+             for c, v in numeric.items()}
+    counts = stats.bin_counts(engine, window, edges)
+    for column, values in numeric.items():
+        v = values[~np.isnan(values)]
+        assert counts[column] == list(np_bins(v, np.array(edges[column])))
+
+
 @spark_too
 def test_ks_and_wasserstein_match_scipy(engine):
     @settings(SETTINGS, max_examples=examples(engine.type, SETTINGS.max_examples))
