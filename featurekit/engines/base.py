@@ -75,10 +75,6 @@ class Engine:
     #: itself; else they go to a separate state store (``statestore``).
     holds_state: bool
     # -- performance traits (how the engine runs a query, not what it can run) -----------
-    #: A window with ORDER BY and no PARTITION BY runs in one task (Spark moves every row
-    #: into one partition to number them): quantiles then count values per value range and
-    #: sort only the ranges holding the order statistics wanted (``stats.quantiles``).
-    serial_window_sort = False
     #: Columns per monitor aggregate query (summaries, bin counts); None: all in one query.
     #: Spark compiles one class per query shape: a few narrow queries of one shape compile
     #: once and run faster than one very wide one (whose generated code the JVM may not JIT).

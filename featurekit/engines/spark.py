@@ -300,7 +300,6 @@ class SparkEngine(Engine):
     # locks live in a state store (`state:`, by default .featurekit/state.duckdb).
     holds_state = False
     positional_parameters = False  # spark.sql(text, args={...}) binds :name
-    serial_window_sort = True
     aggregate_columns_per_query = 5  # measured: 5 columns a query beat all 20 at once
 
     # -- connection ---------------------------------------------------------------------

@@ -17,7 +17,6 @@ Queries are canonical SQL with named parameters (``query.py``); the engine rende
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -154,13 +153,13 @@ def quantiles(engine: Engine, window: Sql, column: str, count: int,
 
 def quantiles_and_distinct(engine: Engine, window: Sql, column: str, count: int,
                            levels: Sequence[float],
-                           finite: int | None = None,
-                           span: tuple[float, float] | None = None) -> tuple[list[float], int]:
+                           finite: int | None = None) -> tuple[list[float], int]:
     """``quantiles`` of the finite values and the number of distinct non-null values.
 
     ``finite`` (default ``count``) is the number of finite values: infinities and NaN are
     left out of the quantiles (they fall in the outer bins) and counted as distinct values.
-    ``span``, when known, is the least and greatest finite value (saves a query).
+    The distinct count is the ``dense_rank`` of the largest value in the same sort, so it
+    costs no extra scan and no hash table per column (unlike ``count(DISTINCT ...)``).
     """
     finite = count if finite is None else finite
     v, c = _num(engine, column), engine.quote(column)
@@ -173,73 +172,16 @@ def quantiles_and_distinct(engine: Engine, window: Sql, column: str, count: int,
     positions = _positions(finite, levels)
     where = Sql(f" WHERE {c} IS NOT NULL") + (f" AND abs({v}) < " + value(INF)
                                               if finite < count else "")
-    values = Sql(f"SELECT {v} AS v") + _from(window) + where
-    find = _order_statistics_by_range if engine.serial_window_sort else _order_statistics
-    at, distinct = find(engine, values, finite, positions, span)
-    return _interpolate(finite, levels, at.__getitem__), distinct + other
-
-
-def _order_statistics(engine: Engine, values: Sql, count: int, positions: Sequence[int],
-                      span: tuple[float, float] | None = None) -> tuple[dict[int, float], int]:
-    """The ``count`` values ``v`` of the query ``values`` at the given (0-based) positions
-    of their sorted order, and the number of distinct ones: one sort of them all.
-
-    The distinct count is the ``dense_rank`` of the largest value in the same sort, so it
-    costs no extra scan and no hash table per column (unlike ``count(DISTINCT ...)``).
-    """
     query = (
         "SELECT pos, v, d FROM (SELECT v, row_number() OVER (ORDER BY v) - 1 AS pos, "
-        "dense_rank() OVER (ORDER BY v) AS d FROM (" + values + ") AS s) AS r "
+        "dense_rank() OVER (ORDER BY v) AS d FROM ("
+        f"SELECT {v} AS v" + _from(window) + where + ") AS s) AS r "
         "WHERE pos IN (" + join([value(p) for p in positions]) + ")"
     )
     found = _fetch(engine, query)
-    at = {int(pos): float(x) for pos, x, _ in found}
-    distinct = max((int(d) for pos, _, d in found if int(pos) == count - 1), default=0)
-    return at, distinct
-
-
-#: value ranges ``_order_statistics_by_range`` cuts a column's values into
-VALUE_RANGES = 1024
-
-
-def _order_statistics_by_range(engine: Engine, values: Sql, count: int,
-                               positions: Sequence[int], span: tuple[float, float] | None = None
-                               ) -> tuple[dict[int, float], int]:
-    """``_order_statistics`` without one sort of every value, for ``serial_window_sort``.
-
-    The values are cut into VALUE_RANGES equal-width ranges between the least and the
-    greatest; one grouped query counts the values (and distinct values) in each range, and
-    a second numbers the values of only the ranges that hold a wanted position, each range
-    sorted on its own (in parallel). A range ``floor((v - low) * scale)`` never decreases as
-    ``v`` grows (each rounded operation is monotone), so the ranges in order, each in order,
-    are the values in order: the same values as one sort gives.
-    """
-    if span is None:
-        span = _fetch(engine, "SELECT min(v), max(v) FROM (" + values + ") AS s")[0]
-    low, high = float(span[0]), float(span[1])
-    scale = VALUE_RANGES / (high - low) if high > low else 0.0
-    if not math.isfinite(high - low) or not math.isfinite(scale):
-        return _order_statistics(engine, values, count, positions)  # e.g. -1e308 .. 1e308
-    ranged = ("SELECT v, floor((v - " + value(low) + ") * " + value(scale) + ") AS b FROM ("
-              + values + ") AS s")
-    counts = sorted((int(b), int(n), int(d)) for b, n, d in _fetch(
-        engine, "SELECT b, count(*), count(DISTINCT v) FROM (" + ranged + ") AS r GROUP BY b"))
-    starts: dict[int, int] = {}  # range -> how many values lie in the ranges below it
-    below = 0
-    for b, n, _ in counts:
-        if any(below <= p < below + n for p in positions):
-            starts[b] = below
-        below += n
-    offset = join(["WHEN " + value(b) + " THEN " + value(start)
-                   for b, start in starts.items()], " ")
-    query = (
-        "SELECT pos, v FROM (SELECT v, CASE b " + offset + " END "
-        "+ row_number() OVER (PARTITION BY b ORDER BY v) - 1 AS pos FROM (" + ranged
-        + ") AS r WHERE b IN (" + join([value(b) for b in starts]) + ")) AS o "
-        "WHERE pos IN (" + join([value(p) for p in positions]) + ")"
-    )
-    at = {int(pos): float(x) for pos, x in _fetch(engine, query)}
-    return at, sum(d for _, _, d in counts)
+    at = {int(pos): float(value) for pos, value, _ in found}
+    distinct = max((int(d) for pos, _, d in found if int(pos) == finite - 1), default=0)
+    return _interpolate(finite, levels, at.__getitem__), distinct + other
 
 
 def _positions(count: int, levels: Sequence[float]) -> list[int]:

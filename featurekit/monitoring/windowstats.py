@@ -92,7 +92,7 @@ class WindowStats:
             summary = self.summary(column)
             edges, distinct = stats.quantiles_and_distinct(
                 self.engine, self.sql, column, summary.count, stats.quantile_levels(bins),
-                summary.finite, _finite_span(summary))
+                summary.finite)
             self._edges[key] = edges
             self._distinct[column] = distinct
         return self._edges[key]
@@ -122,7 +122,7 @@ class WindowStats:
                 return 0
             edges, distinct = stats.quantiles_and_distinct(
                 self.engine, self.sql, column, summary.count, stats.quantile_levels(bins),
-                summary.finite, _finite_span(summary))
+                summary.finite)
             self._edges.setdefault((column, bins), edges)
             self._distinct[column] = distinct
         return self._distinct[column]
@@ -250,9 +250,3 @@ class StoredReference(WindowStats):
             self.references.store(self.key(column), self.monitor, column, payload)
         self._dirty.clear()
 
-
-def _finite_span(summary: Summary) -> tuple[float, float] | None:
-    """The least and greatest finite value, when the summary tells them (all are finite)."""
-    if summary.min is None or summary.max is None or summary.finite != summary.count:
-        return None
-    return summary.min, summary.max
