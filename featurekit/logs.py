@@ -416,13 +416,19 @@ def _create(engine: Engine, model: str, table: str, batch: Batch, lock: str,
     with engine.serialized(lock):
         if engine.columns(table):
             return None
+        _labeled_view_kind(engine, model)  # refused before anything is written
         engine.create_table(table, columns)
-        engine.load_arrow(rows, table, mode="append")  # every row is new
-        # Built after the rows are in (faster); guards against other writers.
-        engine.unique_index(table, PREDICTION_ID)
-        if unknown_in is not None and unknown is not None:
-            unknown.extend(_unknown_ids(engine, target, unknown_in))
-        _ensure_labeled_view(engine, model, rebuild=True)
+        try:
+            engine.load_arrow(rows, table, mode="append")  # every row is new
+            # Built after the rows are in (faster); guards against other writers.
+            engine.unique_index(table, PREDICTION_ID)
+            if unknown_in is not None and unknown is not None:
+                unknown.extend(_unknown_ids(engine, target, unknown_in))
+            _ensure_labeled_view(engine, model, rebuild=True)
+        except BaseException:
+            if not engine.transactional_ddl:  # else the rollback drops it
+                engine.drop(table)
+            raise
     return batch.num_rows
 
 
@@ -437,6 +443,7 @@ def _append(engine: Engine, model: str, table: str, batch: Batch,
     with engine.serialized(lock):
         if engine.columns(table) != existing:
             return None
+        _labeled_view_kind(engine, model)  # refused before anything is written
         for name, sql_type in added:
             engine.add_column(table, name, sql_type)
         if direct is not None and engine.append_if_all_new(direct, table, PREDICTION_ID):
@@ -485,12 +492,12 @@ def _unknown_ids(engine: Engine, temp: str, predictions: str) -> list[Any]:
     )]
 
 
-def _ensure_labeled_view(engine: Engine, model: str, rebuild: bool) -> None:
-    """(Re)create ``predictions_<model>_labeled`` when both logs exist and the view is missing
-    or ``rebuild`` (their columns changed): every prediction with its outcome columns (NULL
-    until the outcome is known); clashing names get ``outcome_``. Runs inside the write's
-    transaction, so the view appears with the tables, and a missing one is recreated."""
-    q = engine.quote
+def _labeled_view_kind(engine: Engine, model: str) -> str | None:
+    """"view" or None: what holds the name of ``model``'s labeled view.
+
+    Raises LogSchemaError when something else holds it. Writers call this before writing, so
+    that engines without transactional DDL write nothing either.
+    """
     name = f"predictions_{model}_labeled"
     kind = engine.relation_kind(name)
     if kind not in (None, "view"):
@@ -498,6 +505,17 @@ def _ensure_labeled_view(engine: Engine, model: str, rebuild: bool) -> None:
             f"a {kind.replace('_', ' ')} named {name} is where the labeled view of model "
             f"{model} goes; rename or drop it; nothing was written"
         )
+    return kind
+
+
+def _ensure_labeled_view(engine: Engine, model: str, rebuild: bool) -> None:
+    """(Re)create ``predictions_<model>_labeled`` when both logs exist and the view is missing
+    or ``rebuild`` (their columns changed): every prediction with its outcome columns (NULL
+    until the outcome is known); clashing names get ``outcome_``. Runs inside the write's
+    transaction, so the view appears with the tables, and a missing one is recreated."""
+    q = engine.quote
+    name = f"predictions_{model}_labeled"
+    kind = _labeled_view_kind(engine, model)
     predictions = [c for c, _ in engine.columns(f"predictions_{model}")]
     outcomes = [c for c, _ in engine.columns(f"outcomes_{model}")]
     if not predictions or not outcomes or (kind == "view" and not rebuild):

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from featurekit import logs
 from featurekit.errors import LogSchemaError
 from featurekit.logs import UnknownPredictionWarning
 from tests.conftest import rows, spark_too
@@ -278,8 +279,7 @@ def test_a_missing_labeled_view_is_recreated_by_the_next_write(project):
     assert got == [("p0", 1), ("p1", None), ("p2", None)]
 
 
-# Not on Spark: without transactional DDL (``transactional_ddl``) the outcomes table stays
-# when the view cannot be created.
+@spark_too
 def test_the_labeled_view_is_created_with_the_tables_or_nothing_is(project):
     project.log_predictions("fraud", scores(2), version="v1")
     blocker = project.engine.relation("predictions_fraud_labeled")
@@ -290,6 +290,23 @@ def test_the_labeled_view_is_created_with_the_tables_or_nothing_is(project):
     project.engine.execute(f"DROP TABLE {blocker}")
     project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p0"], "is_fraud": [1]}))
     assert rows(project, "SELECT count(*) FROM {schema}.predictions_fraud_labeled") == [(2,)]
+
+
+@spark_too
+def test_a_log_whose_first_write_fails_midway_is_not_created(project, monkeypatch):
+    project.log_predictions("fraud", scores(2), version="v1")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    # A failure after the outcomes table is created (its rows, index and the view follow).
+    monkeypatch.setattr(logs, "_ensure_labeled_view", fail)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p0"], "is_fraud": [1]}))
+    assert project.engine.relation_kind("outcomes_fraud") is None
+    monkeypatch.undo()
+    project.log_outcomes("fraud", pd.DataFrame({"prediction_id": ["p0"], "is_fraud": [1]}))
+    assert rows(project, "SELECT count(*) FROM {schema}.outcomes_fraud") == [(1,)]
 
 
 @pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string()])
