@@ -515,15 +515,14 @@ def set_up(data: Path, size: str, engines: list[str], feast_python: str | None) 
 
 
 def set_up_spark(data: Path, feast_python: str | None) -> None:
-    """spend_7d as a table of featurekit's Spark target (a copy of the Parquet file)."""
+    """spend_7d on featurekit's Spark target as a refresh of the model leaves it (a version
+    holding a copy of the Parquet file, checked unique, behind the model's view)."""
     from featurekit.project import Project
 
     with Project(data / "project", target="spark") as project:
-        engine = project.engine
-        table = f"`{engine.schema}`.`spend_7d`"
-        engine.execute(f"DROP TABLE IF EXISTS {table}")
-        engine.execute(f"CREATE TABLE {table} USING parquet AS "
-                       f"SELECT * FROM parquet.`{data / 'spend_7d.parquet'}`")
+        project.engine.replace_table(
+            "spend_7d", f"SELECT * FROM parquet.`{data / 'spend_7d.parquet'}`",
+            unique_key=["customer_id", "feature_ts"], time_column="feature_ts")
     if feast_python:
         write_feast_repo(data / "feast_spark", data / "spend_7d.parquet", spark=True)
         subprocess.run([feast_python, "-m", "feast.cli.cli", "apply"],

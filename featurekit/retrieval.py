@@ -51,13 +51,13 @@ def _hint(keyword: str, option: str) -> str:
 
 # -- resolving feature references ---------------------------------------------------------
 def _view_schema(project: Project, name: str) -> pa.Schema:
-    engine = project.engine
-    if engine.relation_kind(name) is None:
+    schema = project.engine.model_schema(name)
+    if schema is None:
         raise RetrievalError(
             f"feature view {name} has not been built on target {project.target.name}; "
             f"run `featurekit refresh --select {name}` first"
         )
-    return engine.relation_schema(name)
+    return schema
 
 
 def resolve_features(project: Project, features: Sequence[str], full_names: bool,
@@ -355,7 +355,7 @@ def _join(project: Project, keys: pa.Table, key_names: Mapping[str, str],
                    enumerate(r.columns)]
         outputs += [output for _, output in r.columns]
         views.append(PitView(
-            relation=engine.relation(r.model.name),
+            relation=engine.model_reader(r.model.name),
             keys=[(key_names[label], entity) for label, entity in r.keys],
             timestamp=r.model.timestamp or "",
             ttl=r.model.ttl,

@@ -102,6 +102,24 @@ def test_every_materialization_refreshes_and_incremental_appends_equal_a_rebuild
 
     project.refresh(full_refresh=True)
     assert table_rows(project, "daily") == daily_totals(later)
+    # Training sets read the versions the swaps recorded, then the view that replaces them.
+    assert latest(project, "daily.spend") == latest(project, "daily_table.spend") == [8.5, 9.0]
+    p.model("daily_table", "SELECT * FROM daily WHERE customer_id = 2",
+            header="entity: customer_id\ntimestamp: day\nmaterialized: view")
+    project.close()
+    project = p.open()
+    assert {r.model: r.status for r in project.refresh()}["daily_table"] == "success"
+    assert latest(project, "daily_table.spend") == [None, 9.0]
+
+
+def latest(project, feature: str) -> list[float | None]:
+    """``feature`` ("view.column") of customers 1 and 2 on 2024-01-05, point-in-time."""
+    import pandas as pd
+
+    labels = pd.DataFrame({"customer_id": [1, 2],
+                           "event_timestamp": pd.to_datetime(["2024-01-05"] * 2)})
+    values = project.training_set(labels, [feature], full_names=True).iloc[:, -1]
+    return [None if pd.isna(v) else float(v) for v in values]
 
 
 def test_duplicate_keys_are_refused_before_the_swap(spark_project):
@@ -126,6 +144,7 @@ def test_duplicate_keys_are_refused_before_the_swap(spark_project):
         assert "the previous data is unchanged" in results[name].message
         assert table_rows(project, name) == before[name]
         assert len(versions(project, name)) == 1, name
+        assert latest(project, f"{name}.amount") == [5.0, 3.0]  # the version kept, read direct
 
 
 def test_table_sources_must_exist_in_the_target(spark_project):
@@ -340,15 +359,37 @@ def test_refresh_and_training_set_through_spark_connect(spark_connect_server, tm
                 project.engine.execute(f"DROP DATABASE IF EXISTS `{schema}` CASCADE")
 
 
-def test_a_second_process_on_the_same_warehouse_is_told_it_is_in_use(spark_project):
-    p = spark_project()
-    p.model("one", "SELECT 1 AS x", header="materialized: table")
-    project = p.open()
-    project.refresh()  # this process now holds the warehouse's metastore
-    done = subprocess.run([sys.executable, "-m", "featurekit", "refresh"], capture_output=True,
-                          text=True, cwd=p.root,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+# A training set, which needs no catalog, then `featurekit refresh`, which does.
+SECOND_PROCESS = """
+import os, sys
+import pandas as pd
+from featurekit.cli import main
+from featurekit.project import Project
+
+labels = pd.DataFrame({"customer_id": [1, 2, 3],
+                       "event_timestamp": pd.to_datetime(["2024-01-02 12:00"] * 3)})
+with Project(sys.argv[1]) as project:
+    print(project.training_set(labels, ["daily_table.spend"])["spend"].tolist(), flush=True)
+os.chdir(sys.argv[2])
+main(["refresh"], prog_name="featurekit")
+"""
+
+
+def test_a_second_process_on_the_same_warehouse_is_told_it_is_in_use_yet_reads(spark_project):
+    features = spark_project("features")
+    features.seed("txn", csv_text([(1, "2024-01-01 10:00:00", 5.0),
+                                   (1, "2024-01-02 09:00:00", 7.0)]), timestamp="ts")
+    features.model("daily_table", "SELECT customer_id, ts AS day, amount AS spend FROM txn",
+                   header="entity: customer_id\ntimestamp: day\nmaterialized: table")
+    features.open().refresh()  # this process now holds the warehouse's metastore
+    other = spark_project("other")  # its own state store, the same warehouse
+    other.model("one", "SELECT 1 AS x", header="materialized: table")
+    done = subprocess.run(
+        [sys.executable, "-c", SECOND_PROCESS, str(features.root), str(other.root)],
+        capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert done.returncode == 2, done.stderr
+    assert done.stdout.splitlines()[0] == "[7.0, nan, nan]"  # read from the files
     output = done.stdout + done.stderr
     assert "metastore_db is in use by another process" in output
     assert "point `remote:` at it" in output and "Traceback" not in output

@@ -294,6 +294,17 @@ class Engine:
         """The Arrow schema of a relation's rows, read without reading any."""
         return self.fetch_arrow(f"SELECT * FROM {self.relation(name, schema)} LIMIT 0").schema
 
+    def model_schema(self, name: str) -> pa.Schema | None:
+        """The Arrow schema of model ``name``'s rows; None when it has not been built."""
+        if self.relation_kind(name) is None:
+            return None
+        return self.relation_schema(name)
+
+    def model_reader(self, name: str) -> str:
+        """A relation for one query that reads model ``name``'s current rows: the model's
+        own, unless the engine has a cheaper way to the same rows."""
+        return self.relation(name)
+
     def create_table(self, name: str, columns: Sequence[tuple[str, str]]) -> None:
         """Create table ``name`` with (column, type in this engine's SQL) columns."""
         listed = ", ".join(f"{self.quote(column)} {sql_type}" for column, sql_type in columns)

@@ -6,6 +6,11 @@ the current version, replaced by one ``CREATE OR REPLACE VIEW``: readers see the
 new version, never half of one, and a refresh killed before the swap leaves the old one.
 Versions not in use are dropped after each swap.
 
+Reading a model's rows needs no catalog: each swap also records, in a file under the
+warehouse, where the new version's Parquet files are (``_record_current``), and a training
+set reads them there. Local targets thus skip the metastore, whose start-up (a Derby
+database and Hive's client) costs seconds, and read while another process holds it.
+
 One SparkSession serves the whole process (a JVM holds one SparkContext): the first local
 target starts it with its ``master``, ``warehouse`` and ``conf``; later ones share it. Each
 database is created with its location under its own target's warehouse, so tables land in
@@ -222,6 +227,13 @@ def _naive_utc(table: pa.Table) -> pa.Table:
     return table
 
 
+def _arrow_schema(fields: Any) -> pa.Schema:
+    """A Spark schema as the Arrow schema of its rows (naive timestamps, as fetched)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return _naive_utc(to_arrow_schema(fields, timezone="UTC").empty_table()).schema
+
+
 def _storable(data: pa.Table) -> pa.Table:
     """``data`` with types Spark stores: integers as 64-bit, dictionaries decoded."""
     import pyarrow as pa
@@ -315,18 +327,42 @@ class SparkEngine(Engine):
         self.remote = bool(options.get("remote"))
         warehouse = options.get("warehouse", DEFAULT_WAREHOUSE)
         self.warehouse = None if self.remote else str(Path(str(warehouse)).resolve())
-        if not self.remote:
-            self._open_metastore()
-        if not self.read_only:
+        self.current_versions = self._current_versions_dir()
+        # The metastore starts on the catalog's first use, which reading models need not make.
+        if not self.read_only and not self._database_on_disk(self.schema):
             self.ensure_schema(self.schema)
 
-    def _open_metastore(self) -> None:
-        """Touch the catalog once, so that a metastore held by another process is reported
-        as such (embedded Derby admits one process) rather than as a Hive stack trace."""
+    def _current_versions_dir(self) -> Path | None:
+        """Where swaps record each model's current version (``_record_current``): under a
+        local warehouse that holds the session's metastore (a process's one session may keep
+        its catalog in another target's warehouse); None where none is kept."""
+        from urllib.parse import urlsplit
+
+        if self.warehouse is None:
+            return None
+        session_warehouse = str(self.session.conf.get("spark.sql.warehouse.dir"))
+        if Path(urlsplit(session_warehouse).path).resolve() != Path(self.warehouse):
+            return None
+        return Path(self.warehouse) / "featurekit_current"
+
+    def _database_on_disk(self, schema: str) -> bool:
+        """True when this target's metastore and ``schema``'s folder exist (``ensure_schema``
+        created them), so the database need not be created; a dropped one loses its folder."""
+        if self.current_versions is None or self.warehouse is None:
+            return False
+        warehouse = Path(self.warehouse)
+        folder = warehouse / f"{schema.lower()}.db"
+        return (warehouse / "metastore_db").is_dir() and (
+            schema.lower() == SparkConfig.default_schema or folder.is_dir())
+
+    @contextlib.contextmanager
+    def _metastore_errors(self) -> Iterator[None]:
+        """A metastore held by another process (embedded Derby admits one) reported as such,
+        rather than as a Hive stack trace, wherever the catalog is first used."""
         from pyspark.errors import AnalysisException
 
         try:
-            self._sql("SHOW DATABASES LIKE 'default'").collect()
+            yield
         except AnalysisException as exc:
             if "SessionHiveMetaStoreClient" not in str(exc):
                 raise
@@ -340,7 +376,8 @@ class SparkEngine(Engine):
         """Nothing to release: the session outlives engines (others in the process share it)."""
 
     def _sql(self, sql: str, params: Any = None) -> Any:
-        return self.session.sql(sql, args=dict(params) if params else None)
+        with self._metastore_errors():
+            return self.session.sql(sql, args=dict(params) if params else None)
 
     def execute(self, sql: str, params: Any = None) -> None:
         if _verb(sql) in ("UPDATE", "DELETE"):
@@ -486,10 +523,24 @@ class SparkEngine(Engine):
 
     def relation_schema(self, name: str, schema: str | None = None) -> pa.Schema:
         """From the catalog's schema: no Spark job, unlike fetching an empty result."""
-        from pyspark.sql.pandas.types import to_arrow_schema
+        with self._metastore_errors():
+            fields = self.session.table(self._rel(name, schema)).schema
+        return _arrow_schema(fields)
 
-        fields = self.session.table(self._rel(name, schema)).schema
-        return _naive_utc(to_arrow_schema(fields, timezone="UTC").empty_table()).schema
+    def model_schema(self, name: str) -> pa.Schema | None:
+        files = self._current_files(name)
+        if files is None:
+            return super().model_schema(name)
+        return _arrow_schema(self.session.read.parquet(files).schema)
+
+    def model_reader(self, name: str) -> str:
+        """A temporary view over the current version's files (no catalog) where recorded."""
+        files = self._current_files(name)
+        if files is None:
+            return super().model_reader(name)
+        view = f"__fk_read_{name}"
+        self.session.read.parquet(files).createOrReplaceTempView(view)
+        return self.quote(view)
 
     def columns(self, name: str, schema: str | None = None) -> list[tuple[str, str]]:
         if self.relation_kind(name, schema) is None:
@@ -519,7 +570,12 @@ class SparkEngine(Engine):
     def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
                    mode: str = "replace", temporary: bool = False,
                    column_types: Mapping[str, str] | None = None) -> int:
-        frame = self._frame(data, column_types)
+        with self._metastore_errors():
+            return self._write_frame(self._frame(data, column_types), name, schema, mode,
+                                     temporary, data.num_rows)
+
+    def _write_frame(self, frame: Any, name: str, schema: str | None, mode: str,
+                     temporary: bool, rows: int) -> int:
         if temporary:  # a plain table, what temporary_relation names (drop_temporary drops it)
             frame.write.mode("overwrite").saveAsTable(self._rel(name, schema))
         elif mode == "append":
@@ -531,7 +587,7 @@ class SparkEngine(Engine):
             version = self._new_version(name)
             frame.write.saveAsTable(self._rel(version, schema))
             self._swap(name, version, schema)
-        return data.num_rows
+        return rows
 
     @contextlib.contextmanager
     def temporary_table(self, data: pa.Table) -> Iterator[str]:
@@ -561,10 +617,50 @@ class SparkEngine(Engine):
             self.execute(f"DROP TABLE {self._rel(name, schema)}")
         self.execute(f"CREATE OR REPLACE VIEW {self._rel(name, schema)} AS "
                      f"SELECT * FROM {self._rel(version, schema)}")
+        self._record_current(name, version, schema)
         self._drop_versions(name, schema, keep=version)
+
+    def _current_file(self, name: str, schema: str | None = None) -> Path | None:
+        if self.current_versions is None:
+            return None
+        return self.current_versions / (schema or self.schema).lower() / name.lower()
+
+    def _record_current(self, name: str, version: str, schema: str | None = None) -> None:
+        """Write where version ``version`` of ``name`` keeps its Parquet files, replacing the
+        file in one rename: after the view swap, so it never names unpublished rows (a kill
+        between the two leaves it naming the previous version, kept until the next swap)."""
+        current = self._current_file(name, schema)
+        if current is None:
+            return
+        found = {row[0]: row[1] for row in self._sql(
+            f"DESCRIBE TABLE EXTENDED {self._rel(version, schema)}").collect()}
+        if found.get("Provider") != "parquet" or not found.get("Location"):
+            current.unlink(missing_ok=True)  # read through the catalog
+            return
+        current.parent.mkdir(parents=True, exist_ok=True)
+        written = current.with_name(f"{current.name}.{uuid.uuid4().hex[:8]}")
+        written.write_text(found["Location"])
+        os.replace(written, current)
+
+    def _current_files(self, name: str) -> str | None:
+        """The location of model ``name``'s current Parquet files, read without the catalog;
+        None when no swap recorded one or its files are gone."""
+        from urllib.parse import urlsplit
+
+        current = self._current_file(name)
+        try:
+            location = current.read_text() if current else None
+        except FileNotFoundError:
+            return None
+        if not location or not Path(urlsplit(location).path).is_dir():
+            return None
+        return location
 
     def _drop_versions(self, name: str, schema: str | None = None,
                        keep: str | None = None) -> None:
+        current = self._current_file(name, schema)
+        if keep is None and current is not None:  # no version is current any more
+            current.unlink(missing_ok=True)
         prefix = (name + VERSION).lower()
         for found, is_view in self._tables(schema or self.schema, f"{prefix}*"):
             if found.startswith(prefix) and found != (keep or "").lower() and not is_view:
