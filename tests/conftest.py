@@ -255,6 +255,14 @@ def rows(project, sql: str) -> list[tuple]:
     return engine.fetchall(sql.format(schema=engine.quote(project.target.schema)))
 
 
+def quoted(project, *parts: str) -> str:
+    """A (dotted) name as the SQL compiled for ``project``'s engine quotes it."""
+    from sqlglot import exp
+
+    dialect = project.engine.dialect
+    return ".".join(exp.to_identifier(part, quoted=True).sql(dialect=dialect) for part in parts)
+
+
 @pytest.fixture
 def duck_project(tmp_path) -> ProjectFactory:
     """A DuckDB project factory for tests that do not depend on the engine."""
