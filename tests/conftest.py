@@ -255,6 +255,18 @@ def rows(project, sql: str) -> list[tuple]:
     return engine.fetchall(sql.format(schema=engine.quote(project.target.schema)))
 
 
+def run_state(project, sql: str, params: dict | None = None) -> list[tuple]:
+    """Run ``sql`` where the project keeps its run state (the target, or a state store of
+    its own), with {state} as that schema."""
+    store = project.state_store
+    engine = store.engine
+    sql = sql.format(state=engine.quote(store.schema))
+    if sql.lstrip().upper().startswith("SELECT"):
+        return engine.rows(sql, params)
+    engine.run(sql, params)
+    return []
+
+
 def quoted(project, *parts: str) -> str:
     """A (dotted) name as the SQL compiled for ``project``'s engine quotes it."""
     from sqlglot import exp
