@@ -118,6 +118,7 @@ def test_several_views_each_with_its_own_entity_and_ttl(shop):
     assert values(train, "pair_count") == [3, None]  # composite key (2, 8) has no row
 
 
+@spark_too
 def test_composite_key_matches_both_columns(shop):
     labels = labels_frame((1, "2024-01-02"), (1, "2024-01-03"), (1, "2024-01-03"),
                           merchant_id=[7, 7, 8])
