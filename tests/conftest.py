@@ -21,10 +21,11 @@ that are keywords, table sources' columns, errors told against the model's file:
 test_compile), the CLI's refresh, ls, compile and exit codes (test_cli), point-in-time
 retrieval (label order, several views, composite keys, time zones, SQL and empty labels,
 internal column names, train-set) and online retrieval, skew against served values
-(test_skew), monitor runs end to end, statistics and results. A test left off Spark is one whose behaviour Spark
-shares with the others (checks in Python before any query) or that is slow there; one that
-cannot run there as written says why in a comment above it. tests/test_spark.py holds
-Spark's own tests (kill -9 mid-refresh, Spark Connect, Java and pyspark errors).
+(test_skew), monitor runs end to end, statistics and results. A test left off Spark is one
+whose behaviour Spark shares with the others (checks in Python before any query) or that is
+slow there; one that cannot run there as written says why in a comment above it.
+tests/test_spark.py holds Spark's own tests (kill -9 mid-refresh, Spark Connect, Java and
+pyspark errors).
 """
 
 from __future__ import annotations
