@@ -14,8 +14,8 @@ costs Spark 0.1-1 s, so the whole engine-facing suite on it would add most of an
 The tests marked ``@spark_too`` run on it as well, chosen where Spark behaves least like the
 other engines (it swaps versioned tables behind views instead of transactions, keeps state
 apart, hands out naive UTC timestamps, binds only ``:name``, quotes its own way): refresh,
-due-ness and run state (test_refresh, test_scheduling), incremental windows, full rebuilds,
-NULL times and upstream changes (test_incremental), data tests, freshness, saved training
+due-ness and run state (test_refresh, test_scheduling), incremental windows, NULL times and
+rebuilds after upstream changes (test_incremental), data tests, freshness, saved training
 sets, seeds, prediction logs, bound values and quoting (test_parameters), compiling (names
 that are keywords, table sources' columns, errors told against the model's file:
 test_compile), the CLI's refresh, ls, compile and exit codes (test_cli), point-in-time

@@ -150,7 +150,6 @@ def test_null_timestamps_are_refused(make_project):
     assert "NULL feature_ts" in result.message
 
 
-@spark_too
 def test_full_refresh_rebuilds_incremental_models(make_project):
     p = make_project()
     setup(p, [(1, BASE + timedelta(days=d), 1.0) for d in range(3)])
