@@ -371,14 +371,15 @@ def database_error(model: Model, message: str) -> str:
     """A database's error on a model's SQL, told against the model's file and line.
 
     The database saw the compiled SQL (qualified names, featurekit's staging relations): its
-    ``LINE 1: ...`` excerpt and caret mean nothing to the user and are dropped, internal
+    excerpt of it (PostgreSQL's ``LINE 1: ...`` and caret, Spark's ``== SQL (line 1, position
+    n) ==`` block) means nothing to the user and is dropped, internal
     relation names become the model's, and the line is that of the first name or literal the
     message quotes that the model's file contains.
     """
     lines = message.splitlines()
     kept = []
     for line in lines:
-        if re.match(r"\s*(LINE \d+:|\^)", line):
+        if re.match(r"\s*(LINE \d+:|\^|== SQL\b)", line):
             break  # the excerpt of the compiled SQL, and anything after it
         kept.append(line.strip())
     text = " ".join(part for part in kept if part).rstrip(":")

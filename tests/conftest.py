@@ -13,13 +13,19 @@ one temporary warehouse (it needs pyspark and Java 17). It is not in ENGINES: ea
 costs Spark 0.1-1 s, so the whole engine-facing suite on it would add most of an hour to CI.
 The tests marked ``@spark_too`` run on it as well, chosen where Spark behaves least like the
 other engines (it swaps versioned tables behind views instead of transactions, keeps state
-apart, hands out naive UTC timestamps, binds only ``:name``): refresh, due-ness and run
-state (test_refresh, test_scheduling), incremental windows, data tests, freshness, saved
-training sets, seeds, prediction logs, bound values and quoting (test_parameters),
-point-in-time and online retrieval, monitor runs end to end, statistics and results. A test left off Spark is
-one whose behaviour Spark shares with the others or that is slow there; one that cannot run
-there as written says why in a comment above it. tests/test_spark.py holds
-Spark's own tests (kill -9 mid-refresh, Spark Connect, Java and pyspark errors).
+apart, hands out naive UTC timestamps, binds only ``:name``, quotes its own way): refresh,
+due-ness and run state (test_refresh, test_scheduling), incremental windows, NULL times and
+rebuilds after upstream changes (test_incremental), data tests, freshness, saved training
+sets, seeds, prediction logs, bound values and quoting (test_parameters), compiling (names
+that are keywords, table sources' columns, errors told against the model's file:
+test_compile), the CLI's refresh, ls, compile and exit codes (test_cli), point-in-time
+retrieval (label order, several views, composite keys, time zones, SQL and empty labels,
+internal column names, train-set) and online retrieval, skew against served values
+(test_skew), monitor runs end to end, statistics and results. A test left off Spark is one
+whose behaviour Spark shares with the others (checks in Python before any query) or that is
+slow there; one that cannot run there as written says why in a comment above it.
+tests/test_spark.py holds Spark's own tests (kill -9 mid-refresh, Spark Connect, Java and
+pyspark errors).
 """
 
 from __future__ import annotations
@@ -253,6 +259,26 @@ def rows(project, sql: str) -> list[tuple]:
     """Run a query against the project's engine, with {schema} filled in."""
     engine = project.engine
     return engine.fetchall(sql.format(schema=engine.quote(project.target.schema)))
+
+
+def run_state(project, sql: str, params: dict | None = None) -> list[tuple]:
+    """Run ``sql`` where the project keeps its run state (the target, or a state store of
+    its own), with {state} as that schema."""
+    store = project.state_store
+    engine = store.engine
+    sql = sql.format(state=engine.quote(store.schema))
+    if sql.lstrip().upper().startswith("SELECT"):
+        return engine.rows(sql, params)
+    engine.run(sql, params)
+    return []
+
+
+def quoted(project, *parts: str) -> str:
+    """A (dotted) name as the SQL compiled for ``project``'s engine quotes it."""
+    from sqlglot import exp
+
+    dialect = project.engine.dialect
+    return ".".join(exp.to_identifier(part, quoted=True).sql(dialect=dialect) for part in parts)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from featurekit.cli import main
-from tests.conftest import rows
+from tests.conftest import quoted, rows, spark_too
 
 
 def run(*args: str):
@@ -163,6 +163,7 @@ def cli_project(make_project):
     return p
 
 
+@spark_too
 def test_refresh_ls_compile_and_dry_run_on_each_engine(make_project):
     p = cli_project(make_project)
     where = ["--project-dir", str(p.root)]
@@ -172,7 +173,8 @@ def test_refresh_ls_compile_and_dry_run_on_each_engine(make_project):
     first = run("refresh", *where)
     assert first.exit_code == 0, first.output
     assert "spend" in first.output and "success" in first.output
-    assert rows(p.open(), "SELECT user_id, total FROM {schema}.spend ORDER BY 1") == [
+    project = p.open()
+    assert rows(project, "SELECT user_id, total FROM {schema}.spend ORDER BY 1") == [
         (1, 5.0), (2, 1.0)]
     again = run("refresh", *where)
     assert again.exit_code == 0 and "1 up_to_date" in again.output
@@ -181,9 +183,10 @@ def test_refresh_ls_compile_and_dry_run_on_each_engine(make_project):
     assert "spend" in listing.output and "success" in listing.output and "1h" in listing.output
     compiled = run("compile", *where)
     assert compiled.exit_code == 0
-    assert f'FROM "{p.schema}"."events"' in compiled.output
+    assert f"FROM {quoted(project, p.schema, 'events')}" in compiled.output
 
 
+@spark_too
 def test_failing_model_exits_1_and_bad_model_exits_2_on_each_engine(make_project):
     p = cli_project(make_project)
     where = ["--project-dir", str(p.root)]

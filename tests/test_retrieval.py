@@ -92,6 +92,7 @@ def test_latest_row_at_or_before_t_within_ttl(shop):
     assert values(train, "spend") == [10.0, 10.0, 20.0, 20.0, None, None, None, None]
 
 
+@spark_too
 def test_every_label_row_once_in_order_with_all_columns(shop):
     labels = labels_frame(
         (2, "2024-01-02"), (1, "2024-01-02"), (2, "2024-01-02"), (1, "2024-01-01"),
@@ -105,6 +106,7 @@ def test_every_label_row_once_in_order_with_all_columns(shop):
     assert values(train, "spend") == [5.0, 20.0, 5.0, 10.0]
 
 
+@spark_too
 def test_several_views_each_with_its_own_entity_and_ttl(shop):
     labels = labels_frame((1, "2024-01-10"), (2, "2024-01-02"), merchant_id=[7, 8])
     train = shop.training_set(
@@ -116,6 +118,7 @@ def test_several_views_each_with_its_own_entity_and_ttl(shop):
     assert values(train, "pair_count") == [3, None]  # composite key (2, 8) has no row
 
 
+@spark_too
 def test_composite_key_matches_both_columns(shop):
     labels = labels_frame((1, "2024-01-02"), (1, "2024-01-03"), (1, "2024-01-03"),
                           merchant_id=[7, 7, 8])
@@ -124,6 +127,7 @@ def test_composite_key_matches_both_columns(shop):
     assert values(train, "pair_count") == [1, 3, 2]
 
 
+@spark_too
 def test_tz_aware_timestamps_are_converted_naive_are_utc(shop):
     naive = labels_frame((1, "2024-01-02 00:00:00"), (1, "2024-01-01 23:00:00"))
     aware = naive.copy()
@@ -156,6 +160,7 @@ def test_arrow_in_arrow_out(shop):
     assert train["spend"].to_pylist() == [20.0, 5.0]
 
 
+@spark_too
 def test_labels_from_a_sql_query_naming_a_model(shop):
     train = shop.training_set(
         "SELECT customer_id, feature_ts + INTERVAL 12 HOUR AS t FROM customer_spend "
@@ -166,6 +171,7 @@ def test_labels_from_a_sql_query_naming_a_model(shop):
     assert values(train, "spend") == [10.0, 20.0, None, 5.0]
 
 
+@spark_too
 def test_empty_label_frame_gives_empty_frame_with_columns(shop):
     labels = pd.DataFrame({"customer_id": pd.Series([], dtype="int64"),
                            "event_timestamp": pd.Series([], dtype="datetime64[us]")})
@@ -308,6 +314,7 @@ def test_decimal_features_come_back_as_float64(make_project):
 
 
 @pytest.mark.parametrize("internal", ["__fk_row", "__fk_t", "__fk_k0", "__fk_c0"])
+@spark_too
 def test_label_and_feature_columns_named_like_internal_ones(make_project, internal):
     """Names featurekit uses inside its join cannot collide with the user's."""
     p = make_project()
@@ -334,6 +341,7 @@ def test_label_and_feature_columns_named_like_internal_ones(make_project, intern
     assert list(train[internal]) == [7, 8] and values(train, "spend") == [10.0, 20.0]
 
 
+# Not on Spark: the subprocess cannot open the embedded metastore this process holds.
 def test_reading_features_imports_no_sql_parser(shop):
     """Opening a project loads no driver, pandas or sqlglot; reading features never needs
     sqlglot (it is parsed SQL's library: compile and refresh load it)."""
@@ -414,6 +422,7 @@ def test_name_collisions_need_full_names(shop):
     assert values(train, "customer_spend__spend") == [20.0]
 
 
+@spark_too
 def test_unbuilt_view_says_refresh(make_project):
     p = make_project()
     p.model("fv", "SELECT 1 AS customer_id, TIMESTAMP '2024-01-01' AS feature_ts, 2 AS x",
@@ -577,6 +586,7 @@ def test_online_features_composite_key_and_errors(shop, lateral):
 
 
 # -- the train-set command ---------------------------------------------------------------------
+@spark_too
 def test_train_set_command_writes_the_training_set(shop, tmp_path):
     import pyarrow.parquet as pq
     from click.testing import CliRunner

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from featurekit.state import utcnow
-from tests.conftest import rows, spark_too
+from tests.conftest import rows, run_state, spark_too
 
 EVENTS = "user_id,ts,amount\n1,2024-01-01 10:00:00,5.0\n2,2024-01-02 09:00:00,1.0\n"
 
@@ -26,18 +26,6 @@ def project_with_schedule(make_project, schedule: str = "1h"):
 def reasons(results) -> dict[str, tuple[str, str]]:
     """model -> (status, why it was due or not; or what went wrong)."""
     return {r.model: (r.status, r.message or r.reason) for r in results}
-
-
-def run_state(project, sql: str, params: dict | None = None) -> list[tuple]:
-    """Run ``sql`` where the project keeps its run state (the target, or a state store of
-    its own), with {state} as that schema."""
-    store = project.state_store
-    engine = store.engine
-    sql = sql.format(state=engine.quote(store.schema))
-    if sql.lstrip().upper().startswith("SELECT"):
-        return engine.rows(sql, params)
-    engine.run(sql, params)
-    return []
 
 
 def age_history(project, p, hours: float) -> None:

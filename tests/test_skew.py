@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from featurekit.errors import MonitorError
+from tests.conftest import ENGINES, spark_too
 
 T0 = datetime(2024, 1, 1)
 TTL = timedelta(days=2)
@@ -126,7 +127,11 @@ def run_skew(factory, project, extra: str = ""):
     return {r.column: r for r in fresh.monitor(run_all=True, as_of="2024-01-11").results}
 
 
-@pytest.mark.parametrize("tolerance", [1e-6, 0.0, 2.0])
+# Spark with one tolerance: the tolerances differ in the comparison, not in the engine.
+@pytest.mark.parametrize(("engine_name", "tolerance"), [
+    *((engine, tolerance) for engine in ENGINES for tolerance in (1e-6, 0.0, 2.0)),
+    ("spark", 1e-6),
+], indirect=["engine_name"])
 def test_skew_share_matches_a_brute_force_reference(setup, tolerance):
     factory, project, features, log = setup
     results = run_skew(factory, project, f", tolerance: {tolerance}")
@@ -143,6 +148,8 @@ def test_skew_share_matches_a_brute_force_reference(setup, tolerance):
         assert results["spend"].statistic > results["segment"].statistic
 
 
+# On Spark the patch changes nothing: this is the path it always takes.
+@spark_too
 def test_skew_without_temporary_tables_uses_a_table_it_drops(setup, monkeypatch):
     """Engines without session-private tables (Spark) number the rows in a table of the
     target schema; the shares are the same and the table is gone afterwards."""
@@ -156,6 +163,7 @@ def test_skew_without_temporary_tables_uses_a_table_it_drops(setup, monkeypatch)
     assert not [t for t in project.engine.relation_names() if t.startswith("__fk_skew_")]
 
 
+@spark_too
 def test_correctly_served_features_show_no_skew(make_project):
     rng = np.random.default_rng(3)
     features = feature_rows(rng)
@@ -247,6 +255,7 @@ def test_columns_may_name_a_feature_service(setup):
         assert math.isclose(result.statistic, log[result.column].isna().mean(), abs_tol=1e-12)
 
 
+@spark_too
 def test_renamed_keys_and_time_column(setup):
     """``entity_columns`` and ``at`` point at differently named log columns."""
     factory, project, features, log = setup
