@@ -7,6 +7,7 @@ The CLI prints these without a traceback and exits 2 (usage/config) — see ``cl
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
@@ -76,3 +77,21 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def without_sql_excerpt(message: str) -> str:
+    r"""A database's error message on one line, without its excerpt of the SQL it ran.
+
+    That SQL is featurekit's compiled text (qualified names, internal relations), which means
+    nothing to the user: PostgreSQL's ``LINE 1: ...`` and caret, Spark's ``== SQL (line 1,
+    position n) ==`` block, and anything after them, are dropped.
+
+    >>> without_sql_excerpt('syntax error at "x"\nLINE 1: SELECT x y z\n               ^')
+    'syntax error at "x"'
+    """
+    kept = []
+    for line in message.splitlines():
+        if re.match(r"\s*(LINE \d+:|\^|== SQL\b)", line):
+            break
+        kept.append(line.strip())
+    return " ".join(part for part in kept if part)

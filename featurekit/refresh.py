@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from featurekit.errors import FeaturekitError
+from featurekit.errors import FeaturekitError, without_sql_excerpt
 from featurekit.incremental import build_window, high_water_mark, window_start
 from featurekit.plan import PlanItem, plan_refresh
 from featurekit.seeds import check_tables, load_seed, stale_seeds
@@ -371,18 +371,11 @@ def database_error(model: Model, message: str) -> str:
     """A database's error on a model's SQL, told against the model's file and line.
 
     The database saw the compiled SQL (qualified names, featurekit's staging relations): its
-    excerpt of it (PostgreSQL's ``LINE 1: ...`` and caret, Spark's ``== SQL (line 1, position
-    n) ==`` block) means nothing to the user and is dropped, internal
+    excerpt of it means nothing to the user and is dropped (``without_sql_excerpt``), internal
     relation names become the model's, and the line is that of the first name or literal the
     message quotes that the model's file contains.
     """
-    lines = message.splitlines()
-    kept = []
-    for line in lines:
-        if re.match(r"\s*(LINE \d+:|\^|== SQL\b)", line):
-            break  # the excerpt of the compiled SQL, and anything after it
-        kept.append(line.strip())
-    text = " ".join(part for part in kept if part).rstrip(":")
+    text = without_sql_excerpt(message).rstrip(":")
     text = re.sub(r"__fk_\w+", "", text)  # rider__fk_new, rider__fk_stage: the model's
     where = str(model.path)
     for quoted in re.findall(r"\"([^\"]+)\"|'([^']+)'", text):

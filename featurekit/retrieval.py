@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from featurekit.engines.pit import COLUMN, KEY, ROW, TIME, PitView
-from featurekit.errors import RetrievalError, did_you_mean
+from featurekit.errors import RetrievalError, did_you_mean, without_sql_excerpt
 
 if TYPE_CHECKING:
     import numpy as np
@@ -176,11 +176,8 @@ def _labels_table(project: Project, labels: Any) -> pa.Table:
         try:
             return project.engine.fetch_arrow(sql)
         except project.engine.errors as exc:
-            # PostgreSQL appends the statement and a caret ("LINE 1: ..."): drop those lines
-            lines = [line.strip() for line in str(exc).splitlines()]
-            reason = " ".join(x for x in lines if x and not x.startswith(("LINE ", "^")))
             raise RetrievalError(f"labels query failed on target {project.target.name}: "
-                                 f"{reason}") from None
+                                 f"{without_sql_excerpt(str(exc))}") from None
     try:
         return to_arrow(labels)
     except TypeError as exc:

@@ -172,6 +172,18 @@ def test_labels_from_a_sql_query_naming_a_model(shop):
 
 
 @spark_too
+def test_a_failing_labels_query_is_told_without_the_compiled_sql(shop):
+    with pytest.raises(RetrievalError) as failed:
+        shop.training_set("SELECT customer_id, CAST('soon' AS DATE) AS t FROM customer_spend",
+                          ["customer_spend.spend"], timestamp="t")
+    message = str(failed.value)
+    assert message.startswith("labels query failed on target ")
+    assert "soon" in message  # the driver's reason, naming the bad value
+    assert "\n" not in message and "== SQL" not in message and "LINE 1" not in message
+    assert "__fk" not in message and "customer_spend" not in message  # no compiled text
+
+
+@spark_too
 def test_empty_label_frame_gives_empty_frame_with_columns(shop):
     labels = pd.DataFrame({"customer_id": pd.Series([], dtype="int64"),
                            "event_timestamp": pd.Series([], dtype="datetime64[us]")})
