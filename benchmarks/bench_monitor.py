@@ -28,7 +28,8 @@ Every round measures, each in a fresh process and one after the other:
 Times are medians over the rounds, of the whole job in the process (imports included);
 ratios are against the baseline measured in the same rounds. Before any time is printed,
 featurekit's statistics are checked against the baseline's (KS bit for bit, the others to
-1e-9). Peak memory is the process's peak RSS plus, on PostgreSQL, the peak RSS of the server
+1e-9). Peak memory is the peak RSS of the process and of the processes it started (on Spark,
+its JVM, where the work is done) plus, on PostgreSQL, the peak RSS of the server
 backends serving it (VmHWM in /proc, summed over backends; it includes the shared buffers a
 backend touched).
 
@@ -351,9 +352,9 @@ def _client_ports(server_port: int) -> set[int]:
 
 
 def peaks(server: ServerPeak | None) -> dict:
-    import resource
+    from process_memory import tree_peak_mb  # this process and Spark's JVM, when it started one
 
-    found = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    found = {"peak_rss_mb": tree_peak_mb()}
     if server is not None:
         found["server_peak_mb"] = server.finish()
     return found

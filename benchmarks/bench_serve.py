@@ -44,6 +44,7 @@ import time
 from pathlib import Path
 
 import httpx
+from process_memory import tree_peak_mb
 
 DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SCHEMA = "fk_bench_serve"
@@ -170,24 +171,6 @@ def server(command: list[str], port: int, cwd: Path, log: Path, env: dict | None
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-
-
-def tree_rss_mb(pid: int) -> float:
-    """Sum of VmHWM (peak RSS) of ``pid`` and its descendants, in MB."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo += children.get(p, [])
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-    return total / 1024
 
 
 def check(url: str, name: str, truth: dict[int, tuple]) -> None:
@@ -326,7 +309,7 @@ def main() -> None:
                           f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:7.2f} ms"
                           + (f"  non-2xx {r['non2xx']:.0f}" if r["non2xx"] else ""))
         for name, (_, pid) in urls.items():
-            rss[name] = tree_rss_mb(pid)
+            rss[name] = tree_peak_mb(pid)
 
     print("\nmedians (wrk closed loop, single-entity requests, loopback):")
     print(f"{'connections':>11}  {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")

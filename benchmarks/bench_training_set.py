@@ -3,18 +3,18 @@
     python benchmarks/bench_training_set.py [--sizes 10m,1m] [--rounds 3]
         [--engines duckdb,postgres,spark] [--feast-python /tmp/feastvenv/bin/python] [--extras]
 
-Sizes: ``10m`` = 100k entities x 100 days = 10M feature rows and 1M labels; ``1m`` = 1M
-feature rows and 100k labels. One feature view ``spend_7d`` (3 features, ttl 7d). Every run is
-a **fresh process** that reads the labels (a Parquet file) into a DataFrame, then starts the
-clock, imports its library, connects, computes the training set into a pandas DataFrame and
-reports its time, its peak RSS and a checksum; the parent adds the process's CPU time (all
-threads; steadier than wall time when other work shares the machine). Imports read bytecode as
-from an installed package (the untimed correctness run writes it). Cases run in turns, round
-after round (the machine is shared: only ratios measured in the same run mean much), and each
-figure is the median over the rounds (``--rounds 1``: one timed run per case, for long Spark
-runs). Before any time is printed, every case's row count and
-checksum (per feature: non-NULL count, sum, and sum weighted by the label id, so a value on
-the wrong row shows) must equal the hand-written baseline's.
+Sizes: ``10m`` = 100k entities x 100 days = 10M feature rows and 1M labels; ``1m`` = 1M feature
+rows and 100k labels. One feature view ``spend_7d`` (3 features, ttl 7d). Every run is a **fresh
+process** that reads the labels (a Parquet file) into a DataFrame, then starts the clock,
+imports its library, connects, computes the training set into a pandas DataFrame and reports its
+time, its peak RSS (with its JVM's on Spark) and a checksum; the parent adds the process's CPU
+time (all threads; steadier than wall time when other work shares the machine). Imports read
+bytecode as from an installed package (the untimed correctness run writes it). Cases run in
+turns, round after round (the machine is shared: only ratios measured in the same run mean
+much), and each figure is the median over the rounds (``--rounds 1``: one timed run per case,
+for long Spark runs). Before any time is printed, every case's row count and checksum (per
+feature: non-NULL count, sum, and sum weighted by the label id, so a value on the wrong row
+shows) must equal the hand-written baseline's.
 
 Baselines (written the way a user would, with plain duckdb / psycopg; none uses featurekit):
 
@@ -55,6 +55,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from process_memory import tree_peak_mb
 
 DSN = os.environ.get("FEATUREKIT_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DAYS = 100
@@ -356,7 +358,8 @@ def worker(case: str, data: Path) -> dict[str, Any]:
     if isinstance(frame, _Untimed):
         seconds -= frame.seconds
         frame = frame.frame
-    return {"seconds": seconds, "import": imported, "rss": _peak_rss_mb(),
+    # With Spark's JVM (a child process, where Spark does the work), read while it runs.
+    return {"seconds": seconds, "import": imported, "rss": tree_peak_mb(),
             "rss_before": rss_before, **checksum(frame)}
 
 
@@ -609,7 +612,8 @@ def report(engine: str, cases: list[str], results: dict[str, list[dict[str, Any]
                for k in ("seconds", "import", "rss", "rss_before", "cpu")} for c in cases}
     ours = f"featurekit_{engine}"
     print(f" {engine}: medians (time: fresh process, from before the library import to the "
-          f"DataFrame; peak RSS of the process, of which ~{med[ours]['rss_before']:.0f} MB "
+          f"DataFrame; peak RSS of the process and its JVM, of which "
+          f"~{med[ours]['rss_before']:.0f} MB "
           f"before the clock starts: interpreter, pandas, labels)")
     print(f"  {'case':<58} {'total s':>8} {'import':>7} {'cpu s':>7} {'peak MB':>8}  "
           f"featurekit / this")
