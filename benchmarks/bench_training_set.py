@@ -28,8 +28,8 @@ Baselines (written the way a user would, with plain duckdb / psycopg; none uses 
 
 * Spark (local[2], the features as Parquet, labels shipped from pandas with Arrow, result
   back with ``toPandas()``): a range join (``f.ts <= t AND f.ts >= t - ttl``) grouped per label
-  with ``max_by(struct(...), f.ts)`` (the best-known plan); a union of labels and feature rows
-  with a ``last(..., ignorenulls)`` window (the other candidate); Feast 0.67's Spark offline
+  with ``max_by(struct(...), f.ts)``; a union of labels and feature rows with a
+  ``last(..., ignorenulls)`` window (the other candidate plan); Feast 0.67's Spark offline
   store in its own virtualenv when one is given/found. Every Spark case pays its own JVM
   start-up; the "import" column holds it (library import + SparkSession). Their "cpu s"
   column is the Python process's only: the JVM is never reaped by it, so its CPU is not

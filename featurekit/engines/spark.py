@@ -716,13 +716,11 @@ class SparkEngine(Engine):
 
     # -- retrieval and logs (python layer) ----------------------------------------------
     def point_in_time_sql(self, labels: str, views: list[PitView], n_labels: int) -> str:
-        """Range join and label rows in one aggregate per label row, ``max_by(value, ts)``
-        per feature (``pit.max_by_sql``): no join back to the labels, one shuffle fewer than
-        grouping the join and joining the labels to it (1M feature rows x 100k labels,
-        local[2], warm session: 11.0 s against 19.9 s; a union + last-non-null window 11.0 s)."""
+        """Labels and feature rows in one sort per entity, the latest feature row carried
+        forward as a struct (``pit.carried_row_sql``)."""
         from featurekit.engines import pit
 
-        return pit.max_by_sql(_native_quote, labels, views)
+        return pit.carried_row_sql(_native_quote, labels, views)
 
     def sql_type(self, arrow_type: pa.DataType) -> str:
         import pyarrow as pa
