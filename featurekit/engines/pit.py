@@ -93,12 +93,19 @@ def lateral_sql(q: Quote, labels: str, views: list[PitView]) -> str:
     for i, view in enumerate(views):
         groups.setdefault(tuple(lc for lc, _ in view.keys), []).append(i)
     passes = [_lateral_pass(q, labels, views, keys, members) for keys, members in groups.items()]
+    outputs = [[alias for i in members for _, alias in views[i].columns]
+               for members in groups.values()]
+    return _joined_passes(q, passes, outputs)
+
+
+def _joined_passes(q: Quote, passes: list[str], outputs: list[list[str]]) -> str:
+    """One row per label row from several passes, each giving the row number and its
+    ``outputs`` columns for every label row, joined on the row number."""
     if len(passes) == 1:
         return passes[0]
     ctes = ", ".join(f"p{n} AS ({sql})" for n, sql in enumerate(passes))
     select = [f"p0.{q(ROW)}"]
-    for n, members in enumerate(groups.values()):
-        select += [f"p{n}.{q(alias)}" for i in members for _, alias in views[i].columns]
+    select += [f"p{n}.{q(alias)}" for n, aliases in enumerate(outputs) for alias in aliases]
     joins = " ".join(f"JOIN p{n} ON p{n}.{q(ROW)} = p0.{q(ROW)}" for n in range(1, len(passes)))
     return f"WITH {ctes} SELECT {', '.join(select)} FROM p0 {joins}"
 
@@ -166,8 +173,8 @@ def carried_row_sql(q: Quote, labels: str, views: list[PitView]) -> str:
     latest row at or before each label's time, NULL values included; the ttl is checked on
     the carried time. No join and no aggregate: one shuffle and sort per view (10M feature
     rows x 1M labels, local[2]: a hand-written query of this plan took 32 s, one with a range
-    join and ``max_by`` per label row 47 s). Feature
-    rows with a NULL key or time match no label, as in a join, so they stay out.
+    join and ``max_by`` per label row 47 s). Feature rows with a NULL key or time match no
+    label, as in a join, so they stay out.
     """
     passes = []
     for view in views:
@@ -177,8 +184,8 @@ def carried_row_sql(q: Quote, labels: str, views: list[PitView]) -> str:
         view_keys = [f"{q(vc)} AS k{n}" for n, (_, vc) in enumerate(view.keys)]
         fields = ", ".join([f"'t', {ts}", *(f"'c{n}', {q(column)}" for n, (column, _)
                                            in enumerate(view.columns))])
-        present = " AND ".join(f"{q(vc)} IS NOT NULL" for _, vc in [*view.keys,
-                                                                     (None, view.timestamp)])
+        present = " AND ".join(f"{q(column)} IS NOT NULL" for column in
+                               [*(vc for _, vc in view.keys), view.timestamp])
         rows = (f"SELECT {q(ROW)} AS r, {', '.join(label_keys)}, {q(TIME)} AS t, 1 AS kind, "
                 f"NULL AS f FROM {labels} UNION ALL SELECT NULL, {', '.join(view_keys)}, {ts}, "
                 f"0, named_struct({fields}) FROM {view.relation} WHERE {present}")
@@ -192,10 +199,4 @@ def carried_row_sql(q: Quote, labels: str, views: list[PitView]) -> str:
             select.append(f"{f'CASE WHEN {fresh} THEN {value} END' if fresh else value} "
                           f"AS {q(alias)}")
         passes.append(f"SELECT {', '.join(select)} FROM ({carried}) AS w WHERE kind = 1")
-    if len(passes) == 1:
-        return passes[0]
-    ctes = ", ".join(f"p{n} AS ({sql})" for n, sql in enumerate(passes))
-    select = [f"p0.{q(ROW)}"]
-    select += [f"p{n}.{q(alias)}" for n, view in enumerate(views) for _, alias in view.columns]
-    joins = " ".join(f"JOIN p{n} ON p{n}.{q(ROW)} = p0.{q(ROW)}" for n in range(1, len(passes)))
-    return f"WITH {ctes} SELECT {', '.join(select)} FROM p0 {joins}"
+    return _joined_passes(q, passes, [[alias for _, alias in view.columns] for view in views])
