@@ -416,7 +416,7 @@ def _create(engine: Engine, model: str, table: str, batch: Batch, lock: str,
     with engine.serialized(lock):
         if engine.columns(table):
             return None
-        _labeled_view_kind(engine, model)  # refused before anything is written
+        view = _labeled_view_kind(engine, model)  # refused before anything is written
         engine.create_table(table, columns)
         try:
             engine.load_arrow(rows, table, mode="append")  # every row is new
@@ -424,7 +424,7 @@ def _create(engine: Engine, model: str, table: str, batch: Batch, lock: str,
             engine.unique_index(table, PREDICTION_ID)
             if unknown_in is not None and unknown is not None:
                 unknown.extend(_unknown_ids(engine, target, unknown_in))
-            _ensure_labeled_view(engine, model, rebuild=True)
+            _ensure_labeled_view(engine, model, view, rebuild=True)
         except BaseException:
             if not engine.transactional_ddl:  # else the rollback drops it
                 engine.drop(table)
@@ -443,7 +443,7 @@ def _append(engine: Engine, model: str, table: str, batch: Batch,
     with engine.serialized(lock):
         if engine.columns(table) != existing:
             return None
-        _labeled_view_kind(engine, model)  # refused before anything is written
+        view = _labeled_view_kind(engine, model)  # refused before anything is written
         for name, sql_type in added:
             engine.add_column(table, name, sql_type)
         if direct is not None and engine.append_if_all_new(direct, table, PREDICTION_ID):
@@ -462,7 +462,7 @@ def _append(engine: Engine, model: str, table: str, batch: Batch,
             if unknown_in is not None and unknown is not None:
                 unknown.extend(_unknown_ids(engine, temp, unknown_in))
             engine.drop_temporary(temp_name)  # on failure, the rollback drops it
-        _ensure_labeled_view(engine, model, rebuild=bool(added))
+        _ensure_labeled_view(engine, model, view, rebuild=bool(added))
     return fresh
 
 
@@ -508,14 +508,14 @@ def _labeled_view_kind(engine: Engine, model: str) -> str | None:
     return kind
 
 
-def _ensure_labeled_view(engine: Engine, model: str, rebuild: bool) -> None:
+def _ensure_labeled_view(engine: Engine, model: str, kind: str | None, rebuild: bool) -> None:
     """(Re)create ``predictions_<model>_labeled`` when both logs exist and the view is missing
-    or ``rebuild`` (their columns changed): every prediction with its outcome columns (NULL
-    until the outcome is known); clashing names get ``outcome_``. Runs inside the write's
-    transaction, so the view appears with the tables, and a missing one is recreated."""
+    (``kind``, from ``_labeled_view_kind`` under the write's lock) or ``rebuild`` (their
+    columns changed): every prediction with its outcome columns (NULL until the outcome is
+    known); clashing names get ``outcome_``. Runs inside the write's transaction, so the view
+    appears with the tables, and a missing one is recreated."""
     q = engine.quote
     name = f"predictions_{model}_labeled"
-    kind = _labeled_view_kind(engine, model)
     predictions = [c for c, _ in engine.columns(f"predictions_{model}")]
     outcomes = [c for c, _ in engine.columns(f"outcomes_{model}")]
     if not predictions or not outcomes or (kind == "view" and not rebuild):

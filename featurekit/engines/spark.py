@@ -348,9 +348,9 @@ class SparkEngine(Engine):
     def _database_on_disk(self, schema: str) -> bool:
         """True when this target's metastore and ``schema``'s folder exist (``ensure_schema``
         created them), so the database need not be created; a dropped one loses its folder."""
-        if self.current_versions is None or self.warehouse is None:
+        if self.current_versions is None:
             return False
-        warehouse = Path(self.warehouse)
+        warehouse = self.current_versions.parent
         folder = warehouse / f"{schema.lower()}.db"
         return (warehouse / "metastore_db").is_dir() and (
             schema.lower() == SparkConfig.default_schema or folder.is_dir())
@@ -570,24 +570,20 @@ class SparkEngine(Engine):
     def load_arrow(self, data: pa.Table, name: str, schema: str | None = None,
                    mode: str = "replace", temporary: bool = False,
                    column_types: Mapping[str, str] | None = None) -> int:
+        frame = self._frame(data, column_types)
         with self._metastore_errors():
-            return self._write_frame(self._frame(data, column_types), name, schema, mode,
-                                     temporary, data.num_rows)
-
-    def _write_frame(self, frame: Any, name: str, schema: str | None, mode: str,
-                     temporary: bool, rows: int) -> int:
-        if temporary:  # a plain table, what temporary_relation names (drop_temporary drops it)
-            frame.write.mode("overwrite").saveAsTable(self._rel(name, schema))
-        elif mode == "append":
-            order = [column for column, _ in self.columns(name, schema)]
-            frame.select(*order).write.insertInto(self._rel(name, schema))
-        elif mode == "create":
-            frame.write.saveAsTable(self._rel(name, schema))
-        else:
-            version = self._new_version(name)
-            frame.write.saveAsTable(self._rel(version, schema))
-            self._swap(name, version, schema)
-        return rows
+            if temporary:  # a plain table, what temporary_relation names (drop_temporary drops)
+                frame.write.mode("overwrite").saveAsTable(self._rel(name, schema))
+            elif mode == "append":
+                order = [column for column, _ in self.columns(name, schema)]
+                frame.select(*order).write.insertInto(self._rel(name, schema))
+            elif mode == "create":
+                frame.write.saveAsTable(self._rel(name, schema))
+            else:
+                version = self._new_version(name)
+                frame.write.saveAsTable(self._rel(version, schema))
+                self._swap(name, version, schema)
+        return data.num_rows
 
     @contextlib.contextmanager
     def temporary_table(self, data: pa.Table) -> Iterator[str]:

@@ -249,4 +249,3 @@ class StoredReference(WindowStats):
             payload["bins"] = [[list(e), n] for (c, e), n in self._bins.items() if c == column]
             self.references.store(self.key(column), self.monitor, column, payload)
         self._dirty.clear()
-
