@@ -780,9 +780,9 @@ checks:
 
 
 def test_ecdf_columns_read_in_batches_match_scipy(make_project, monkeypatch):
-    from featurekit.monitoring import evaluate
+    from featurekit.monitoring import stats
 
-    monkeypatch.setattr(evaluate, "VALUES_PER_BATCH", 1000)  # 400 values a column: 2 a batch
+    monkeypatch.setattr(stats, "VALUES_PER_BATCH", 1000)  # 400 values a column: 2 a batch
     rng = np.random.default_rng(11)
     n = 400
     frame = pd.DataFrame({

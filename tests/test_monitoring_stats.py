@@ -378,6 +378,46 @@ def test_infinities_order_for_ks_fall_in_outer_bins_and_leave_wasserstein(engine
         assert np.isnan(ecdf.wasserstein)
 
 
+@spark_too
+def test_edges_from_bulk_reads_match_numpy(engine, monkeypatch):
+    """On an engine whose edges come from values read in bulk (``quantiles_from_bulk_reads``:
+    Spark in this process), several columns read in batches give numpy's edges, distinct
+    counts and bins, and no window sort runs in the engine."""
+    from featurekit.monitoring.windowstats import WindowStats
+
+    def no_window_sort(*args, **kwargs):
+        raise AssertionError("a window sort ran in the engine")
+
+    monkeypatch.setattr(engine, "quantiles_from_bulk_reads", True)
+    monkeypatch.setattr(stats, "quantiles_and_distinct", no_window_sort)
+    monkeypatch.setattr(stats, "VALUES_PER_BATCH", 40)  # columns over 20 rows: one a batch
+    cell = st.one_of(st.none(), st.sampled_from([inf, -inf]), st.integers(-3, 3).map(float),
+                     st.floats(-1e3, 1e3).map(lambda v: round(v, 3)))
+
+    @settings(SETTINGS, max_examples=examples(engine.type, SETTINGS.max_examples))
+    @given(rows=st.lists(st.tuples(cell, cell, cell), min_size=1, max_size=30),
+           bins=st.sampled_from([2, 4, 10]))
+    def check(rows, bins):
+        names = ["a", "b", "c"]
+        engine.load_arrow(pa.table({name: pa.array([row[i] for row in rows], pa.float64())
+                                    for i, name in enumerate(names)}), "bulk")
+        window = WindowStats(engine, Sql(f"SELECT * FROM {engine.relation('bulk')}"),
+                             dict.fromkeys(names, "numeric"))
+        window.prefetch(names)
+        window.prefetch_edges(dict.fromkeys(names, bins))
+        for i, name in enumerate(names):
+            values = np.array([row[i] for row in rows if row[i] is not None])
+            if not len(values):
+                continue  # no edges are asked of a column without values
+            finite = values[np.isfinite(values)]
+            edges = window.edges(name, bins)
+            assert edges == (list(np_edges(finite, bins)) if len(finite) else [])
+            assert window.distinct_values(name, bins) == len(np.unique(values))
+            assert window.bins(name, edges) == list(np_bins(values, np.array(edges)))
+
+    check()
+
+
 @pytest.mark.parametrize("nullable", [None, "right", "wrong"])
 def test_bulk_values_skip_nulls_whatever_the_hint(engine, nullable):
     """70 columns (two NULL masks on PostgreSQL); a wrong "no NULLs" hint is caught."""

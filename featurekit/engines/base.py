@@ -79,6 +79,10 @@ class Engine:
     #: Spark compiles one class per query shape: a few narrow queries of one shape compile
     #: once and run faster than one very wide one (whose generated code the JVM may not JIT).
     aggregate_columns_per_query: int | None = None
+    #: Exact quantile edges come from a column's values read in bulk and sorted here, not
+    #: from a window sort in the engine: set where the engine sorts a whole window in one
+    #: task (one core) and reading its values into this process is cheap.
+    quantiles_from_bulk_reads = False
     _in_transaction = False  # set while a transaction() block is open on this connection
     #: How identifiers are quoted (a quote inside one is doubled).
     identifier_quote = '"'

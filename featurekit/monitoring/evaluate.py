@@ -44,9 +44,6 @@ if TYPE_CHECKING:
 
 #: tests judged on their p-value rather than their statistic
 P_VALUE_TESTS = ("ks", "chi2")
-#: values (both windows, all columns) an exact ECDF comparison holds in memory at once:
-#: 40M doubles = 320 MB, e.g. 20 columns of two million-row windows
-VALUES_PER_BATCH = 40_000_000
 
 
 class Evaluation:
@@ -227,6 +224,7 @@ class Evaluation:
                  or check.test == "range" for c in cols if c is not None]
         self.reference.prefetch(drift)
         self._all_ecdfs(plan)
+        self.reference.prefetch_edges(self._edges_wanted(plan))
         # bins of every numeric column compared with the reference: one scan per window
         edges: dict[str, list[float]] = {}
         for check, cols in plan:
@@ -257,6 +255,23 @@ class Evaluation:
         if categorical:
             self.reference.prefetch_categories(categorical)
             self.current.prefetch_categories(categorical)
+
+    def _edges_wanted(self, plan: list[tuple[Check, list[str | None]]]) -> dict[str, int]:
+        """Numeric columns whose reference quantile edges or distinct count a check may read
+        (drift groups read the count for every numeric column), with the first such check's
+        number of bins."""
+        wanted: dict[str, int] = {}
+        for check, cols in plan:
+            numeric_test = (check.options.get("numeric_test") or DEFAULT_DRIFT[NUMERIC]
+                            if check.test == "drift" else check.test)
+            few_values_rule = check.test == "drift" and check.options.get(
+                "categorical_max_distinct", CATEGORICAL_MAX_DISTINCT)
+            if numeric_test not in ("psi", "jensen_shannon") and not few_values_rule:
+                continue
+            for column in cols:
+                if column is not None and self.source.columns.get(column) == NUMERIC:
+                    wanted.setdefault(column, check.options.get("bins", DEFAULT_BINS))
+        return wanted
 
     def _compared_as_categories(self, check: Check, column: str) -> bool:
         """Whether ``_distribution`` reads the column's category counts for this check."""
@@ -293,14 +308,13 @@ class Evaluation:
         self._compare(wanted)
 
     def _compare(self, columns: list[str]) -> None:
-        """ECDF comparisons of the columns, a batch of at most VALUES_PER_BATCH values at once
-        (both windows; each batch is one more scan), so memory stays bounded."""
+        """ECDF comparisons of the columns, in ``stats.batches`` of both windows' values (each
+        batch is one more scan), so memory stays bounded."""
         assert self.reference is not None
         rows = max((self.reference.summary(c).count + self.current.summary(c).count
                     for c in columns), default=0)
-        size = max(1, VALUES_PER_BATCH // max(rows, 1))
-        for start in range(0, len(columns), size):
-            self._compare_batch(columns[start:start + size])
+        for batch in stats.batches(columns, rows):
+            self._compare_batch(batch)
 
     def _compare_batch(self, columns: list[str]) -> None:
         assert self.reference is not None

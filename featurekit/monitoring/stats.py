@@ -3,7 +3,8 @@
 Python receives only small tables: counts per bin or category, a few order statistics,
 one row of aggregates. The exception is KS and Wasserstein, exact only over every value:
 ``sorted_values`` reads a window's values of those columns in bulk (one query, float64 arrays)
-and ``compare_ecdfs`` compares them in numpy.
+and ``compare_ecdfs`` compares them in numpy. Engines that sort a whole window on one core
+(``Engine.quantiles_from_bulk_reads``) have quantile edges computed from such a read too.
 
 Infinite values are ordered values: KS compares them like any other, PSI bins put them in the
 outer bins (edges are quantiles of the finite values). Moments leave them out: Wasserstein
@@ -17,7 +18,9 @@ Queries are canonical SQL with named parameters (``query.py``); the engine rende
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
 
 DOUBLE = "DOUBLE PRECISION"
 INF = float("inf")
+#: values a bulk read holds in memory at once (``batches``): 40M doubles = 320 MB, e.g. 20
+#: columns of two million-row windows
+VALUES_PER_BATCH = 40_000_000
 
 
 @dataclass(frozen=True)
@@ -307,6 +313,16 @@ def number_label(value: float) -> str:
     return repr(value)
 
 
+def batches(columns: Sequence[str], rows: int) -> list[list[str]]:
+    """``columns`` in batches of at most ``VALUES_PER_BATCH`` values, ``rows`` values a column.
+
+    >>> batches(["a", "b", "c"], VALUES_PER_BATCH // 2)
+    [['a', 'b'], ['c']]
+    """
+    size = max(1, VALUES_PER_BATCH // max(rows, 1))
+    return [list(columns[i:i + size]) for i in range(0, len(columns), size)]
+
+
 def sorted_values(engine: Engine, window: Sql, columns: Sequence[str],
                   nullable: Sequence[bool] | None = None) -> dict[str, np.ndarray]:
     """Each column's non-null values as DOUBLE PRECISION, sorted: one bulk read of the window.
@@ -321,14 +337,16 @@ def sorted_values(engine: Engine, window: Sql, columns: Sequence[str],
         return {}
     select = ", ".join(f"{_num(engine, c)} AS {engine.quote(c)}" for c in columns)
     found = doubles(engine, "SELECT " + select + _from(window), nullable)
-    out = {}
-    for column, values in zip(columns, found):
+
+    def ordered(values: np.ndarray) -> np.ndarray:
         if values.flags.writeable:
             values.sort()
-        else:  # a read-only view of the engine's buffer
-            values = np.sort(values)
-        out[column] = values
-    return out
+            return values
+        return np.sort(values)  # a read-only view of the engine's buffer
+
+    # numpy sorts without the GIL: one column per core
+    with ThreadPoolExecutor(max(1, min(len(found), os.cpu_count() or 1))) as pool:
+        return dict(zip(columns, pool.map(ordered, found)))
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,23 @@ class WindowStats:
                   if c not in self._categories}
         self._categories.update(stats.categories_of(self.engine, self.sql, wanted))
 
+    def prefetch_edges(self, bins: dict[str, int]) -> None:
+        """Quantile edges (with ``bins[column]`` bins) and distinct counts of numeric columns,
+        from their sorted values read in bulk, on engines that compute edges that way
+        (``Engine.quantiles_from_bulk_reads``); elsewhere ``edges`` sorts in the engine."""
+        if not self.engine.quantiles_from_bulk_reads:
+            return
+        missing = [c for c, n in bins.items() if self.summary(c).count
+                   and ((c, n) not in self._edges or c not in self._distinct)]
+        if not missing:
+            return
+        rows = max(self.summary(c).count for c in missing)
+        for batch in stats.batches(missing, rows):
+            values = stats.sorted_values(self.engine, self.sql, batch,
+                                         [self.summary(c).nulls > 0 for c in batch])
+            for column in batch:
+                self.edges_from(column, bins[column], values.pop(column))
+
     def prefetch_bins(self, edges: dict[str, Sequence[float]]) -> None:
         wanted = {c: e for c, e in edges.items() if (c, tuple(e)) not in self._bins}
         for column, counts in stats.bin_counts(self.engine, self.sql, wanted).items():
@@ -185,6 +202,11 @@ class StoredReference(WindowStats):
             self._load(column)
         self._dirty.update(c for c in columns if c not in self._categories)
         super().prefetch_categories(columns)
+
+    def prefetch_edges(self, bins: dict[str, int]) -> None:
+        for column in bins:
+            self._load(column)
+        super().prefetch_edges(bins)
 
     def prefetch_bins(self, edges: dict[str, Sequence[float]]) -> None:
         for column in edges:
