@@ -88,7 +88,18 @@ def test_changed_sql_and_changed_seed_are_due_with_reasons(make_project):
 
 
 def catalog(p) -> list[tuple]:
-    """Every schema, relation and run row the test's database holds, read around featurekit."""
+    """Every schema, relation and run row the test's database holds, read around featurekit.
+
+    On Spark: every file of the target's databases, of its current-version records and of
+    its state store (path, size, modification time).
+    """
+    if p.engine == "spark":
+        from tests.conftest import SPARK_WAREHOUSE
+
+        places = [SPARK_WAREHOUSE / f"{schema}.db" for schema in (p.schema, p.metadata)]
+        places += [SPARK_WAREHOUSE / "featurekit_current" / p.schema, p.root / ".featurekit"]
+        return sorted((str(f), f.stat().st_size, f.stat().st_mtime_ns)
+                      for place in places for f in place.rglob("*") if f.is_file())
     if p.engine == "duckdb":
         import duckdb
 
@@ -118,7 +129,7 @@ def catalog(p) -> list[tuple]:
         return found
 
 
-# Not on Spark: catalog() reads DuckDB's and PostgreSQL's own catalogs.
+@spark_too
 def test_dry_run_on_a_fresh_target_creates_nothing(make_project):
     p = project_with_schedule(make_project)
     plan = reasons(p.open().refresh(dry_run=True))
@@ -128,18 +139,19 @@ def test_dry_run_on_a_fresh_target_creates_nothing(make_project):
     assert catalog(p) == []
 
 
-# Not on Spark: catalog() reads DuckDB's and PostgreSQL's own catalogs.
+@spark_too
 def test_dry_run_changes_nothing_in_a_built_target(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
     project.refresh()
-    project.engine.run(  # a run left behind by a dead process: not marked by a dry run
-        f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, status) "
-        "VALUES ('dead', :s, 'static', :ts, 'running')",
-        {"s": project.target.schema, "ts": utcnow()})
+    run_state(project,  # a run left behind by a dead process: not marked by a dry run
+              "INSERT INTO {state}.runs (run_id, target_schema, model, started_at, status) "
+              "VALUES ('dead', :s, 'static', :ts, 'running')",
+              {"s": project.target.schema, "ts": utcnow()})
     p.seed("events", EVENTS + "3,2024-01-03 08:00:00,2.0\n", timestamp="ts")
     project.close()
     before = catalog(p)
+    assert before  # what there is to change
     plan = reasons(p.open().refresh(dry_run=True))
     assert plan["daily"] == ("due", "newer data in clean")
     assert catalog(p) == before
