@@ -391,7 +391,8 @@ def test_edges_from_bulk_reads_match_numpy(engine, monkeypatch):
     monkeypatch.setattr(engine, "quantiles_from_bulk_reads", True)
     monkeypatch.setattr(stats, "quantiles_and_distinct", no_window_sort)
     monkeypatch.setattr(stats, "VALUES_PER_BATCH", 40)  # columns over 20 rows: one a batch
-    cell = st.one_of(st.none(), st.sampled_from([inf, -inf]), st.integers(-3, 3).map(float),
+    cell = st.one_of(st.none(), st.sampled_from([inf, -inf, float("nan")]),
+                     st.integers(-3, 3).map(float),
                      st.floats(-1e3, 1e3).map(lambda v: round(v, 3)))
 
     @settings(SETTINGS, max_examples=examples(engine.type, SETTINGS.max_examples))
