@@ -262,11 +262,8 @@ class Evaluation:
         number of bins."""
         wanted: dict[str, int] = {}
         for check, cols in plan:
-            numeric_test = (check.options.get("numeric_test") or DEFAULT_DRIFT[NUMERIC]
-                            if check.test == "drift" else check.test)
-            few_values_rule = check.test == "drift" and check.options.get(
-                "categorical_max_distinct", CATEGORICAL_MAX_DISTINCT)
-            if numeric_test not in ("psi", "jensen_shannon") and not few_values_rule:
+            few_values_rule = check.test == "drift" and _distinct_limit(check)
+            if _numeric_test(check) not in ("psi", "jensen_shannon") and not few_values_rule:
                 continue
             for column in cols:
                 if column is not None and self.source.columns.get(column) == NUMERIC:
@@ -295,9 +292,7 @@ class Evaluation:
         assert self.reference is not None
         wanted: list[str] = []
         for check, cols in plan:
-            test = (check.options.get("numeric_test") or DEFAULT_DRIFT[NUMERIC]
-                    if check.test == "drift" else check.test)
-            if test not in ("ks", "wasserstein"):
+            if _numeric_test(check) not in ("ks", "wasserstein"):
                 continue
             for column in cols:
                 if (column is None or column in wanted
@@ -449,7 +444,7 @@ class Evaluation:
         return check.options.get(f"{kind}_test") or DEFAULT_DRIFT[kind], False
 
     def _few_values(self, check: Check, column: str) -> bool:
-        limit = check.options.get("categorical_max_distinct", CATEGORICAL_MAX_DISTINCT)
+        limit = _distinct_limit(check)
         if self.reference is None or not limit:
             return False
         if self.reference.summary(column).count == 0:
@@ -726,6 +721,18 @@ def performance_plot(counts: list[tuple[int, bool, bool, int]],
         fp, tp = fp + by_bucket[bucket][0], tp + by_bucket[bucket][1]
         roc.append([fp / negatives, tp / positives])
     return {"kind": "performance", "threshold": threshold, "roc": roc, "confusion": confusion}
+
+
+def _numeric_test(check: Check) -> str:
+    """The test a check runs on numeric columns (a drift group's ``numeric_test``)."""
+    if check.test != "drift":
+        return check.test
+    return check.options.get("numeric_test") or DEFAULT_DRIFT[NUMERIC]
+
+
+def _distinct_limit(check: Check) -> int:
+    """A drift group's ``categorical_max_distinct`` (0: numbers are never categories)."""
+    return check.options.get("categorical_max_distinct", CATEGORICAL_MAX_DISTINCT)
 
 
 def _has_bounds(check: Check) -> bool:
