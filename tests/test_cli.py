@@ -139,7 +139,7 @@ def test_init_scaffold_refreshes_and_monitors_on_postgres(tmp_path, monkeypatch)
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-            for table in ("runs", "seeds", "monitor_results", "monitor_alerts",
+            for table in ("runs", "latest_runs", "seeds", "monitor_results", "monitor_alerts",
                           "monitor_references"):
                 conn.execute(f"DELETE FROM featurekit.{table} WHERE target_schema = %s", [name])
 

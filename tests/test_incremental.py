@@ -229,3 +229,23 @@ def test_changed_upstream_sql_rebuilds_incremental_readers(make_project):
     # Once rebuilt, later refreshes are incremental again.
     p.seed("events", csv(events + [(1, BASE + timedelta(days=12), 1.0)]), timestamp="ts")
     assert {r.model: r for r in p.open().refresh()}["daily"].action.startswith("incremental")
+
+
+@spark_too
+def test_upstream_sql_changed_back_in_another_refresh_rebuilds_readers(make_project):
+    """An upstream model redefined and then changed back, each in a refresh of its own:
+    its rows changed twice, so a reader refreshed later is rebuilt both times."""
+    p = make_project()
+    events = [(1, BASE + timedelta(days=d, hours=2), 1.0) for d in range(12)]
+    p.seed("events", csv(events), timestamp="ts")
+    original = "SELECT user_id, ts, amount FROM events"
+    p.model("clean", original, "materialized: table\ntimestamp: ts")
+    p.model("daily", DAILY.replace("FROM events", "FROM clean"), DAILY_HEADER)
+    p.open().refresh()
+    for sql, spend in (("SELECT user_id, ts, amount * 10 AS amount FROM events", 10.0),
+                       (original, 1.0)):
+        p.model("clean", sql, "materialized: table\ntimestamp: ts")
+        assert {r.model for r in p.open().refresh(select=["clean"])} == {"clean"}
+        project = p.open()
+        assert project.refresh(select=["daily"])[0].action == "rebuilt"
+        assert {r[2] for r in table(project, "daily")} == {spend}

@@ -23,6 +23,12 @@ def project_with_schedule(make_project, schedule: str = "1h"):
     return p
 
 
+def leave_running_run(project, model: str, state=None) -> str:
+    """A run of ``model`` started and never finished, as a killed process leaves it; its id."""
+    state = state or project.state_store.state
+    return state.start_run(model, "table", "fingerprint", "a killed process")
+
+
 def reasons(results) -> dict[str, tuple[str, str]]:
     """model -> (status, why it was due or not; or what went wrong)."""
     return {r.model: (r.status, r.message or r.reason) for r in results}
@@ -32,6 +38,10 @@ def age_history(project, p, hours: float) -> None:
     """Pretend every run and seed load happened ``hours`` ago."""
     when = utcnow() - timedelta(hours=hours)
     run_state(project, "UPDATE {state}.runs SET finished_at = :ts", {"ts": when})
+    run_state(project, "UPDATE {state}.latest_runs SET finished_at = :ts, "
+              "last_success = CASE WHEN last_success IS NULL THEN NULL ELSE :ts END, "
+              "redefined_at = CASE WHEN redefined_at IS NULL THEN NULL ELSE :ts END",
+              {"ts": when})
     run_state(project, "UPDATE {state}.seeds SET loaded_at = :ts", {"ts": when})
 
 
@@ -144,10 +154,7 @@ def test_dry_run_changes_nothing_in_a_built_target(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
     project.refresh()
-    run_state(project,  # a run left behind by a dead process: not marked by a dry run
-              "INSERT INTO {state}.runs (run_id, target_schema, model, started_at, status) "
-              "VALUES ('dead', :s, 'static', :ts, 'running')",
-              {"s": project.target.schema, "ts": utcnow()})
+    leave_running_run(project, "static")  # not marked interrupted by a dry run
     p.seed("events", EVENTS + "3,2024-01-03 08:00:00,2.0\n", timestamp="ts")
     project.close()
     before = catalog(p)
@@ -180,15 +187,13 @@ def test_dead_running_row_is_marked_interrupted_and_redone(make_project):
     p = project_with_schedule(make_project)
     project = p.open()
     project.refresh()
-    run_state(project,
-              "INSERT INTO {state}.runs (run_id, target_schema, model, started_at, status) "
-              "VALUES ('dead', :s, 'static', :ts, 'running')",
-              {"s": project.target.schema, "ts": utcnow()})
+    dead = leave_running_run(project, "static")
     events = []
     got = reasons(project.refresh(on_event=lambda kind, name, r: events.append((kind, name))))
     assert ("recovered", "static") in events
     assert got["static"][0] == "success"
-    status = run_state(project, "SELECT status, error FROM {state}.runs WHERE run_id = 'dead'")
+    status = run_state(project, "SELECT status, error FROM {state}.runs WHERE run_id = :id",
+                       {"id": dead})
     assert status[0][0] == "interrupted" and "stopped" in status[0][1]
 
 
@@ -200,10 +205,8 @@ def test_a_running_row_is_dead_only_where_a_free_lock_proves_it(make_project):
     project = p.open()
     project.refresh()
     engine = project.engine
-    engine.run(f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, started_at, "
-               "status) VALUES ('dead', :s, 'static', :ts, 'running')",
-               {"s": project.target.schema, "ts": utcnow()})
     state = State(engine)
+    leave_running_run(project, "static", state)
     last_runs = state.last_runs()
     assert dead_runs(state, last_runs) == ["static"]
     # Without advisory locks, a free "lock" says nothing while other writers may run it.
@@ -213,11 +216,8 @@ def test_a_running_row_is_dead_only_where_a_free_lock_proves_it(make_project):
 
 @pytest.mark.parametrize("engine_name", ["postgres"], indirect=True)
 def test_second_scheduler_skips_a_model_locked_by_the_first(make_project):
-    import psycopg
-
     from featurekit.engines.postgres import PostgresEngine
     from featurekit.state import State
-    from tests.conftest import PG_DSN
 
     p = project_with_schedule(make_project)
     project = p.open()
@@ -232,13 +232,10 @@ def test_second_scheduler_skips_a_model_locked_by_the_first(make_project):
             assert "another featurekit process is refreshing it" in got["static"][1]
             assert got["daily"][0] == "success"
             # A running row whose lock is held by a live process is left alone.
-            with psycopg.connect(PG_DSN, autocommit=True) as conn:
-                conn.execute(
-                    f"INSERT INTO {p.metadata}.runs (run_id, target_schema, model, status) "
-                    f"VALUES ('live', '{p.schema}', 'static', 'running')")
+            live = leave_running_run(project, "static", State(other))
             project.refresh()
             assert rows(project, f"SELECT status FROM {p.metadata}.runs "
-                                 "WHERE run_id = 'live'") == [("running",)]
+                                 f"WHERE run_id = '{live}'") == [("running",)]
     finally:
         other.close()
 

@@ -15,7 +15,7 @@ from featurekit.errors import ConfigError, ConnectionFailed
 from featurekit.profiles import load_target
 from tests.conftest import PG_DSN, require_engine, rows
 from tests.test_monitoring_run import DRIFT, events
-from tests.test_scheduling import project_with_schedule, reasons
+from tests.test_scheduling import leave_running_run, project_with_schedule, reasons
 
 
 def with_state(factory, state: str) -> None:
@@ -93,6 +93,9 @@ def test_duckdb_target_with_postgres_state_store(make_project, pg_state_schema):
     assert statuses["daily"].status == "success" and statuses["daily"].rows == 2
     # a schedule that elapsed in the shared history makes the model due for it
     pg_rows(f"UPDATE \"{pg_state_schema}\".runs SET finished_at = finished_at - interval '2 hours'")
+    pg_rows(f"UPDATE \"{pg_state_schema}\".latest_runs SET finished_at = finished_at - "
+            "interval '2 hours', last_success = last_success - interval '2 hours', "
+            "redefined_at = redefined_at - interval '2 hours'")
     pg_rows(f"UPDATE \"{pg_state_schema}\".seeds SET loaded_at = loaded_at - interval '2 hours'")
     got = reasons(again.refresh())
     assert got["daily"][0] == "success" and got["daily"][1].startswith("schedule 1h: due since")
@@ -113,17 +116,16 @@ def test_postgres_state_store_lock_makes_a_second_scheduler_skip_the_model(
         assert "another featurekit process is refreshing it" in got["static"][1]
         assert got["daily"][0] == "success"
         # a running row whose lock is held by a live process is left alone
-        pg_rows(f"INSERT INTO \"{pg_state_schema}\".runs (run_id, target_schema, model, status) "
-                "VALUES ('live', 'main', 'static', 'running')")
+        live = leave_running_run(first_scheduler, "static")
         project.refresh()
         assert pg_rows(f"SELECT status FROM \"{pg_state_schema}\".runs "
-                       "WHERE run_id = 'live'") == [("running",)]
+                       f"WHERE run_id = '{live}'") == [("running",)]
     # released: the next refresh marks the dead row interrupted
     events = []
     project.refresh(on_event=lambda kind, name, r: events.append((kind, name)))
     assert ("recovered", "static") in events
     assert pg_rows(f"SELECT status FROM \"{pg_state_schema}\".runs "
-                   "WHERE run_id = 'live'") == [("interrupted",)]
+                   f"WHERE run_id = '{live}'") == [("interrupted",)]
 
 
 # -- a DuckDB target with a separate DuckDB state file ------------------------------------
@@ -137,7 +139,7 @@ def test_duckdb_target_with_separate_duckdb_state_file(make_project):
     project.close()
     state_file = p.root / "state" / "runs.duckdb"
     # the state tables go in the target's metadata schema, inside the state file
-    assert {(p.metadata, "runs"), (p.metadata, "seeds")} <= duckdb_tables(state_file)
+    assert {(p.metadata, "runs"), (p.metadata, "latest_runs"), (p.metadata, "seeds")} <= duckdb_tables(state_file)
     assert len(duckdb_rows(state_file, f"SELECT * FROM {p.metadata}.runs")) == 4
     assert not any(schema == p.metadata for schema, _ in duckdb_tables(p.root / "test.duckdb"))
     # ls of a fresh project reads the state file
@@ -153,7 +155,7 @@ def test_state_tables_go_in_the_named_schema(make_project):
     project.refresh()
     project.close()
     state_file = p.root / ".featurekit" / "state.duckdb"
-    assert duckdb_tables(state_file) == {("ops", "runs"), ("ops", "seeds")}
+    assert duckdb_tables(state_file) == {("ops", "runs"), ("ops", "latest_runs"), ("ops", "seeds")}
     assert duckdb_rows(state_file, "SELECT DISTINCT target_schema FROM ops.runs") == [("main",)]
 
 
