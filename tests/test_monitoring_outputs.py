@@ -444,3 +444,38 @@ def test_results_of_a_run_are_stored_whole_across_insert_batches(make_project, m
         f"SELECT column_name, statistic, status FROM {table.table('monitor_results')} "
         "WHERE monitor = :monitor ORDER BY column_name", {"monitor": "m"})
     assert [tuple(row) for row in rows] == expected
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "postgres"], indirect=True)
+def test_history_reads_the_newest_points_of_each_check_oldest_first(make_project):
+    """However long the history, the charts get each series' newest points, in time order;
+    a rerun at an as_of already evaluated replaces its row, so a point is never doubled."""
+    from datetime import datetime, timedelta
+
+    from featurekit.monitoring import results as stored
+
+    project = make_project().open()
+    table = stored.Results(project.engine)
+    table.ensure()
+    start, written = datetime(2024, 1, 1), []
+    for day in (*range(9), 4):  # day 4 evaluated twice: the rerun replaces it
+        as_of = start + timedelta(days=day)
+        found = [stored.CheckResult(monitor, "drift", column, "psi", "ok",
+                                    statistic=day + len(written) / 100, as_of=as_of,
+                                    evaluated_at=as_of + timedelta(minutes=len(written)),
+                                    run_id=f"r{len(written)}")
+                 for monitor in ("m", "other") for column in ("a", "b")]
+        table.append(found)
+        written = [w for w in written if (w.monitor, w.as_of) not in
+                   {(f.monitor, f.as_of) for f in found}] + found
+    got = table.history(["m"], points=3)
+    mine = [r for r in written if r.monitor == "m"]
+
+    def rank(r) -> int:  # 0 for its series' newest point
+        return sorted((o.as_of for o in mine if o.column == r.column), reverse=True).index(r.as_of)
+
+    expected = sorted((r for r in mine if rank(r) < 3),
+                      key=lambda r: (r.as_of, r.evaluated_at, r.column))
+    assert [(g["column"], g["as_of"], g["statistic"]) for g in got] == [
+        (r.column, r.as_of, r.statistic) for r in expected]
+    assert {g["as_of"] for g in got} == {start + timedelta(days=d) for d in (6, 7, 8)}

@@ -141,7 +141,7 @@ class _DatabaseFacts:
         if engine.relation_kind("monitor_results", meta) is not None:
             from featurekit.monitoring.results import Results
 
-            for row in Results(engine).history(sorted(project.monitors)):
+            for row in Results(engine).history(sorted(project.monitors), HISTORY_POINTS):
                 self.history.setdefault(row["monitor"], []).append(row)
 
     def _test_results(self) -> dict[str, dict[str, Any]]:

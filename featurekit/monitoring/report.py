@@ -70,7 +70,7 @@ def write_report(project: Project, run: MonitorRun, path: str | Path | None = No
                  json_path: str | Path | None = None) -> list[Path]:
     """Write the report of ``run`` as HTML (``path``) and/or JSON (``json_path``)."""
     monitors = sorted({r.monitor for r in run.results})
-    history = Results(project.engine).history(monitors)
+    history = Results(project.engine).history(monitors, MAX_POINTS)
     content = report_content(
         run.results, history, title=f"featurekit monitors — {project.root.name}",
         subtitle=f"target {project.target.name} ({project.target.describe()})",

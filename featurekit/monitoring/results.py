@@ -93,7 +93,17 @@ class Results:
         with engine.serialized(f"schema {self.schema}"):
             engine.ensure_schema(self.schema)
             columns = ", ".join(f"{name} {kind}" for name, kind in RESULT_COLUMNS)
-            engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_results')} ({columns})")
+            results = self.table("monitor_results")
+            engine.run(f"CREATE TABLE IF NOT EXISTS {results} ({columns})")
+            if engine.unique_indexes:
+                # B-tree engines read one monitor's rows, not the whole history: a rerun's
+                # DELETE by as_of, and the newest rows per check and column (monitor_latest,
+                # the charts), which the second index gives already in order.
+                engine.run(f"CREATE INDEX IF NOT EXISTS monitor_results_as_of "
+                           f"ON {results} (target_schema, monitor, as_of)")
+                engine.run(f"CREATE INDEX IF NOT EXISTS monitor_results_newest ON {results} "
+                           f"(target_schema, monitor, check_name, column_name, as_of DESC, "
+                           f"evaluated_at DESC)")
             engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_alerts')} "
                        f"({ALERT_COLUMNS})")
             if engine.relation_kind("monitor_latest", self.schema) is None:
@@ -162,14 +172,20 @@ class Results:
         )
         return {monitor: when for monitor, when in rows}
 
-    def history(self, monitors: list[str], limit: int = 200) -> list[dict[str, Any]]:
-        """Past results of these monitors (oldest first), for the report's time series."""
+    def history(self, monitors: list[str], points: int) -> list[dict[str, Any]]:
+        """Past results of these monitors (oldest first), for the charts: the newest
+        ``points`` of each (monitor, check, column), however long the history."""
         if not monitors:
             return []
         where, params = self._in_monitors(monitors)
+        params["points"] = points
         rows = self.engine.rows(
-            f"SELECT monitor, check_name, column_name, as_of, statistic, p_value, status FROM "
-            f"{self.table('monitor_results')} WHERE {where} ORDER BY as_of, evaluated_at",
+            f"SELECT monitor, check_name, column_name, as_of, statistic, p_value, status FROM ("
+            f"SELECT *, row_number() OVER (PARTITION BY monitor, check_name, column_name "
+            f"ORDER BY as_of DESC, evaluated_at DESC) AS newest "
+            f"FROM {self.table('monitor_results')} WHERE {where}) AS h "
+            f"WHERE newest <= :points "
+            f"ORDER BY as_of, evaluated_at, monitor, check_name, column_name",
             params,
         )
         keys = ("monitor", "check", "column", "as_of", "statistic", "p_value", "status")
