@@ -1,4 +1,4 @@
-"""What deciding what is due costs as the run history grows, on DuckDB and PostgreSQL.
+"""What reading run state and monitor history costs as they grow, on DuckDB and PostgreSQL.
 
     python benchmarks/bench_state.py [--history 0,100000,1000000] [--runs 5]
                                      [--engines duckdb,postgres]
@@ -18,6 +18,13 @@ has it. Timed, per size:
 
 Before any time is printed, each model's latest run in ``latest_runs`` is checked against the
 hand-written query, and every no-op refresh must report all five models up to date.
+
+Then, per size, ``featurekit.monitor_results`` gets that many rows (five monitors of 25 checks
+evaluated every hour, going back from 2024), and what a monitor run and the report read is
+timed (median of ``--runs``): the latest status and last scheduled run of the monitors, a
+rerun's 25 results replacing those at an as_of already evaluated, and the report's history of
+one monitor (its newest 200 points per check), against reading all of that monitor's rows
+and keeping the newest 200 per check in pandas, which the history must equal.
 
 PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
@@ -51,6 +58,15 @@ HISTORY = {
                 "CASE WHEN i % 7 = 0 THEN 'failed' ELSE 'success' END, i, 'fp' || (i % 3) "
                 "FROM generate_series({start}, {stop} - 1) i",
 }
+# Monitor results: five monitors x 25 checks, one evaluation an hour going back from 2024.
+RESULTS = ("SELECT 'run', '{target}', 'mon_' || CAST(i % 5 AS TEXT), 'drift', "
+           "'col_' || CAST(CAST(floor(i / 5) AS BIGINT) % 25 AS TEXT), 'psi', 'ok', "
+           "CAST(i AS DOUBLE PRECISION), "
+           "TIMESTAMP '2024-01-01' - CAST(floor(i / 125) AS BIGINT) * INTERVAL '1 hour', "
+           "TIMESTAMP '2024-01-01' - CAST(floor(i / 125) AS BIGINT) * INTERVAL '1 hour' "
+           "FROM {rows}")
+ROWS = {"duckdb": "range({start}, {stop}) t(i)",
+        "postgres": "generate_series({start}, {stop} - 1) i"}
 BY_HAND = {
     "duckdb": "SELECT model, arg_max(run_id, started_at) FROM {runs} "
               "WHERE target_schema = '{target}' GROUP BY model",
@@ -133,12 +149,61 @@ def bench(engine: str, sizes: list[int], runs: int) -> None:
                       f"{refresh * 1000:7.1f} ms; state from the history "
                       f"{from_history * 1000:8.1f} ms; latest per model by hand "
                       f"{by_hand * 1000:7.1f} ms; upgrade {upgrade * 1000:8.1f} ms (once)")
+            bench_results(engine, first, sizes, runs)
         finally:
             first.close()
             if engine == "postgres":
                 with Project(root) as project:
                     for schema in (TARGET, META):
                         project.engine.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def bench_results(engine: str, project, sizes: list[int], runs: int) -> None:
+    import pandas as pd
+
+    from featurekit.monitoring.results import CheckResult, Results
+
+    db = project.engine
+    results = Results(db)
+    results.ensure()
+    table = results.table("monitor_results")
+    monitors = [f"mon_{i}" for i in range(5)]
+    added = 0
+    for size in filter(None, sizes):
+        if size > added:
+            db.execute(f"INSERT INTO {table} (run_id, target_schema, monitor, check_name, "
+                       "column_name, test, status, statistic, as_of, evaluated_at) "
+                       + RESULTS.format(target=db.schema, rows=ROWS[engine].format(
+                           start=added, stop=size)))
+            added = size
+            if engine == "postgres":
+                db.execute(f"ANALYZE {table}")
+        rerun_at = db.fetchall(f"SELECT max(as_of) FROM {table}")[0][0]
+        rerun = [CheckResult("mon_0", "drift", f"col_{c}", "psi", "ok", 0.5, as_of=rerun_at,
+                             evaluated_at=rerun_at, run_id="rerun") for c in range(25)]
+
+        def by_hand() -> pd.DataFrame:
+            every = db.fetch_df(
+                f"SELECT monitor, check_name, column_name, as_of, statistic FROM {table} "
+                f"WHERE target_schema = '{db.schema}' AND monitor = 'mon_0' ORDER BY as_of")
+            return every.groupby(["check_name", "column_name"]).tail(200)
+
+        status = median_seconds(lambda: results.latest_status(monitors), runs)
+        last = median_seconds(results.last_run, runs)
+        append = median_seconds(lambda found=rerun: results.append(found), runs)
+        history = median_seconds(lambda: results.history(["mon_0"], 200), runs)
+        hand = median_seconds(by_hand, runs)
+        mine = sorted((r["column"], r["as_of"], r["statistic"])
+                      for r in results.history(["mon_0"], 200))
+        theirs = sorted(by_hand()[["column_name", "as_of", "statistic"]].itertuples(
+            index=False, name=None))
+        if mine != theirs or not mine:
+            raise SystemExit("the history differs from the newest 200 points read by hand; "
+                             "no time is printed")
+        print(f"[{engine}] {size:>9,} result rows: latest status {status * 1000:6.1f} ms; "
+              f"last run {last * 1000:6.1f} ms; rerun of 25 results {append * 1000:6.1f} ms; "
+              f"history of one monitor {history * 1000:6.1f} ms ({len(mine):,} rows), all its "
+              f"rows by hand {hand * 1000:7.1f} ms")
 
 
 def main() -> None:

@@ -196,14 +196,13 @@ class State:
 
     def _from_history(self) -> str:
         """``latest_runs``' rows (``_LAST_RUN``, target_schema, run_fingerprint) of every
-        target, computed from the whole ``runs`` history (window functions only: one sort per
-        pass whatever the planner's estimates)."""
+        target, computed from the whole ``runs`` history."""
         runs, model = self._table("runs"), "PARTITION BY target_schema, model"
         return f"""
             WITH ranked AS (
                 SELECT *, row_number() OVER ({model} ORDER BY started_at DESC) AS n
                 FROM {runs}
-            ), ok AS (
+            ), ok AS MATERIALIZED (  -- computed once, whatever the planner guesses its size
                 SELECT * FROM (
                     SELECT *, row_number() OVER ({model} ORDER BY started_at DESC) AS n,
                            max(redefined) OVER ({model}) AS redefined_at
