@@ -122,8 +122,10 @@ def catalog(p) -> list[tuple]:
                 "UNION ALL SELECT schema_name, view_name, 0 FROM duckdb_views() WHERE NOT internal "
                 "UNION ALL SELECT schema_name, '', 0 FROM duckdb_schemas() WHERE NOT internal "
                 "ORDER BY ALL").fetchall()
-            if any(t[1] == "runs" for t in found):
-                found += conn.execute(f"SELECT * FROM {p.metadata}.runs ORDER BY run_id").fetchall()
+            for table in ("runs", "latest_runs"):
+                if any(t[1] == table for t in found):
+                    found += conn.execute(
+                        f"SELECT * FROM {p.metadata}.{table} ORDER BY run_id").fetchall()
             return found
     import psycopg
 
@@ -134,9 +136,27 @@ def catalog(p) -> list[tuple]:
             "SELECT n.nspname, coalesce(c.relname, ''), coalesce(c.relkind, ' ') "
             "FROM pg_namespace n LEFT JOIN pg_class c ON c.relnamespace = n.oid "
             "WHERE n.nspname IN (%s, %s) ORDER BY 1, 2", [p.schema, p.metadata]).fetchall()
-        if any(t[1] == "runs" for t in found):
-            found += conn.execute(f"SELECT * FROM {p.metadata}.runs ORDER BY run_id").fetchall()
+        for table in ("runs", "latest_runs"):
+            if any(t[1] == table for t in found):
+                found += conn.execute(
+                    f"SELECT * FROM {p.metadata}.{table} ORDER BY run_id").fetchall()
         return found
+
+
+def test_a_target_refreshed_before_latest_runs_is_read_from_its_history(make_project):
+    p = project_with_schedule(make_project)
+    project = p.open()
+    project.refresh()
+    run_state(project, "DROP TABLE {state}.latest_runs")  # as an older featurekit left it
+    project.close()
+    before = catalog(p)
+    plan = reasons(p.open().refresh(dry_run=True))  # read from the history, without writing
+    assert {status for status, _ in plan.values()} == {"up_to_date"}
+    assert catalog(p) == before
+    again = p.open()
+    assert {status for status, _ in reasons(again.refresh()).values()} == {"up_to_date"}
+    assert run_state(again, "SELECT count(*) FROM {state}.latest_runs") == [(4,)]
+    assert reasons(again.refresh(all_models=True))["static"][0] == "success"
 
 
 @spark_too
