@@ -479,3 +479,34 @@ def test_history_reads_the_newest_points_of_each_check_oldest_first(make_project
     assert [(g["column"], g["as_of"], g["statistic"]) for g in got] == [
         (r.column, r.as_of, r.statistic) for r in expected]
     assert {g["as_of"] for g in got} == {start + timedelta(days=d) for d in (6, 7, 8)}
+
+
+@pytest.mark.parametrize("engine_name", ["spark"], indirect=True)
+def test_spark_rewrites_monitor_results_into_one_file_as_runs_add_files(make_project,
+                                                                       monkeypatch):
+    """Each append writes a file; past the limit the table is rewritten whole, rows intact."""
+    from datetime import datetime, timedelta
+
+    from featurekit.monitoring import results as stored
+
+    project = make_project().open()
+    engine = project.engine
+    monkeypatch.setattr(engine, "compact_after_files", 3)
+    table = stored.Results(engine)
+    table.ensure()
+
+    def files() -> int:
+        return len(engine.session.table(engine._rel("monitor_results", table.schema))
+                   .inputFiles())
+
+    counts = []
+    for day in range(7):
+        as_of = datetime(2024, 1, 1) + timedelta(days=day)
+        table.append([stored.CheckResult("m", "drift", "c", "psi", "ok", statistic=day,
+                                         as_of=as_of, evaluated_at=as_of, run_id=f"r{day}")])
+        counts.append(files())
+    assert max(counts) <= 3 and counts[:3] == [1, 2, 3] and 1 in counts[3:]
+    stored_rows = engine.rows(f"SELECT statistic FROM {table.table('monitor_results')} "
+                              "ORDER BY as_of")
+    assert [value for (value,) in stored_rows] == list(range(7))
+    assert table.latest_status(["m"]) == {("m", "drift", "c"): "ok"}

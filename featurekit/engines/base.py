@@ -365,6 +365,13 @@ class Engine:
         """
         raise NotImplementedError
 
+    def compact(self, name: str, schema: str | None = None) -> None:
+        """Rewrite table ``name``, appended to a few rows at a time, into few files.
+
+        For engines that store each append in files of its own, which every later read then
+        opens (Spark); elsewhere there is nothing to do.
+        """
+
     @contextlib.contextmanager
     def temporary_table(self, data: pa.Table) -> Iterator[str]:
         """``data`` as a relation (its quoted name) while the block runs; gone afterwards."""

@@ -144,6 +144,7 @@ class Results:
                           for name, value in zip(names, result.row(self.engine.schema))}
                 self.engine.run(f"INSERT INTO {self.table('monitor_results')} "
                                 f"({', '.join(names)}) VALUES {rows}", params)
+        self.engine.compact("monitor_results", self.schema)
 
     def _in_monitors(self, monitors: list[str]) -> tuple[str, dict[str, Any]]:
         """``target_schema = ... AND monitor IN (...)`` of these monitors, and its values."""
@@ -217,6 +218,7 @@ class Results:
              "check_name": check, "column_name": column, "old_status": old,
              "new_status": new, "delivered": delivered, "attempts": attempts, "error": error},
         )
+        self.engine.compact("monitor_alerts", self.schema)
 
 
 class References:
