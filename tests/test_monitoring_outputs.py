@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_monitoring_run import DRIFT, events, setup
 
 from featurekit.cli import main
@@ -510,3 +512,53 @@ def test_spark_rewrites_monitor_results_into_one_file_as_runs_add_files(make_pro
                               "ORDER BY as_of")
     assert [value for (value,) in stored_rows] == list(range(7))
     assert table.latest_status(["m"]) == {("m", "drift", "c"): "ok"}
+
+
+EVALUATIONS = st.lists(st.tuples(
+    st.sampled_from(("m", "n")), st.integers(0, 4),
+    st.sets(st.sampled_from((("drift", "a"), ("drift", "b"), ("rows", None))), min_size=1),
+    st.sampled_from(("ok", "warn", "error"))), min_size=1, max_size=10)
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "postgres"], indirect=True)
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(evaluations=EVALUATIONS)
+def test_monitor_latest_holds_the_newest_row_of_each_check(make_project, evaluations):
+    """Runs, backfills (an older as_of) and reruns at an as_of already evaluated, with more or
+    fewer checks: monitor_latest always holds each key's newest row of monitor_results, and so
+    does the table an older featurekit's view is turned into."""
+    from datetime import datetime, timedelta
+
+    from featurekit.monitoring import results as stored
+
+    engine = make_project().open().engine
+    table = stored.Results(engine)
+    table.ensure()
+    for name in ("monitor_results", "monitor_latest"):
+        engine.execute(f"DELETE FROM {table.table(name)}")
+    start = datetime(2024, 1, 1)
+    for number, (monitor, day, keys, status) in enumerate(evaluations):
+        evaluated = start + timedelta(days=10, minutes=number)
+        table.append([stored.CheckResult(monitor, check, column, "psi", status,
+                                         statistic=float(number), as_of=start + timedelta(day),
+                                         evaluated_at=evaluated, run_id=f"r{number}")
+                      for check, column in sorted(keys, key=str)])
+    columns = "monitor, check_name, column_name, status, as_of, evaluated_at"
+    written = engine.rows(f"SELECT {columns} FROM {table.table('monitor_results')}")
+    newest = {}
+    for row in sorted(written, key=lambda r: (r[4], r[5])):
+        newest[row[:3]] = row
+
+    def latest() -> list[tuple]:
+        return sorted(engine.rows(f"SELECT {columns} FROM {table.table('monitor_latest')}"),
+                      key=str)
+
+    assert latest() == sorted(newest.values(), key=str)
+    # An older featurekit kept a view over the history; the next run turns it into the table.
+    engine.execute(f"DROP TABLE {table.table('monitor_latest')}")
+    engine.run(f"CREATE VIEW {table.table('monitor_latest')} AS SELECT * FROM "
+               f"{table.table('monitor_results')}")
+    stored.Results(engine).ensure()
+    assert engine.relation_kind("monitor_latest", table.schema) == "table"
+    assert latest() == sorted(newest.values(), key=str)

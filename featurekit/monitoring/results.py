@@ -3,7 +3,10 @@
 Tables (schema ``featurekit`` by default):
 
 - ``monitor_results``: one row per check, column and evaluation time (``as_of``).
-- ``monitor_latest`` (view): the latest row per (monitor, check, column).
+- ``monitor_latest``: the latest row per (monitor, check, column). Where the engine has
+  transactions it is a table written in each run's transaction, so reading it (the alert
+  transitions, every ``/metrics`` scrape, analysts) costs the same after a year of runs as
+  after one; on Spark it is a view over ``monitor_results``.
 - ``monitor_references``: stored statistics of fixed reference windows. Unlike the others
   it is bookkeeping, not data to chart: it lives in the state store (``statestore``).
 - ``monitor_alerts``: every webhook delivery attempt, delivered or not.
@@ -31,6 +34,7 @@ RESULT_COLUMNS = (
     ("reference_start", "TIMESTAMP"), ("reference_end", "TIMESTAMP"),
     ("as_of", "TIMESTAMP"), ("evaluated_at", "TIMESTAMP"), ("message", "TEXT"),
 )
+NAMES = ", ".join(name for name, _ in RESULT_COLUMNS)
 #: Result rows per INSERT (20 values each: within PostgreSQL's 65535 parameters).
 INSERT_BATCH = 500
 REFERENCE_COLUMNS = ("ref_key TEXT, target_schema TEXT, monitor TEXT, column_name TEXT, "
@@ -106,15 +110,26 @@ class Results:
                            f"evaluated_at DESC)")
             engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_alerts')} "
                        f"({ALERT_COLUMNS})")
-            if engine.relation_kind("monitor_latest", self.schema) is None:
-                names = ", ".join(name for name, _ in RESULT_COLUMNS)
-                engine.run(
-                    f"CREATE VIEW {self.table('monitor_latest')} AS SELECT {names} FROM ("
-                    f"SELECT *, row_number() OVER (PARTITION BY target_schema, monitor, "
-                    f"check_name, column_name ORDER BY as_of DESC, evaluated_at DESC) AS latest "
-                    f"FROM {engine.relation_in_view('monitor_results', self.schema)}) AS r "
-                    f"WHERE latest = 1"
-                )
+            kind = engine.relation_kind("monitor_latest", self.schema)
+            if not engine.transactions:
+                if kind is None:
+                    engine.run(f"CREATE VIEW {self.table('monitor_latest')} AS "
+                               f"{self._newest('1 = 1', in_view=True)}")
+            elif kind != "table":  # new, or the view of an older featurekit
+                if kind == "view":
+                    engine.run(f"DROP VIEW {self.table('monitor_latest')}")
+                engine.run(f"CREATE TABLE {self.table('monitor_latest')} ({columns})")
+                engine.run(f"INSERT INTO {self.table('monitor_latest')} ({NAMES}) "
+                           f"{self._newest('1 = 1')}")
+
+    def _newest(self, where: str, in_view: bool = False) -> str:
+        """The newest row of ``monitor_results`` per (monitor, check, column), of the rows
+        matching ``where``, ``monitor_results`` aliased ``r``."""
+        results = (self.engine.relation_in_view("monitor_results", self.schema) if in_view
+                   else self.table("monitor_results"))
+        return (f"SELECT {NAMES} FROM (SELECT *, row_number() OVER (PARTITION BY target_schema, "
+                f"monitor, check_name, column_name ORDER BY as_of DESC, evaluated_at DESC) "
+                f"AS latest FROM {results} AS r WHERE {where}) AS r WHERE latest = 1")
 
     def append(self, results: list[CheckResult]) -> None:
         """Record one evaluation: it replaces any earlier rows of its monitors at its as_of.
@@ -144,7 +159,40 @@ class Results:
                           for name, value in zip(names, result.row(self.engine.schema))}
                 self.engine.run(f"INSERT INTO {self.table('monitor_results')} "
                                 f"({', '.join(names)}) VALUES {rows}", params)
+            if self.engine.transactions:
+                for monitor, as_of in evaluations:
+                    self._update_latest(monitor, as_of)
         self.engine.compact("monitor_results", self.schema)
+
+    def _update_latest(self, monitor: str, as_of: datetime | None) -> None:
+        """Bring ``monitor_latest`` in step with the evaluation of ``monitor`` at ``as_of``
+        just written (inside append's transaction): its rows replace the ones they are newer
+        than; an older row stays where it is newer (a backfill)."""
+        latest, results = self.table("monitor_latest"), self.table("monitor_results")
+        params = {"target_schema": self.engine.schema, "monitor": monitor, "as_of": as_of}
+        this = ("r.target_schema = :target_schema AND r.monitor = :monitor "
+                "AND r.as_of = :as_of")
+        same_key = ("l.target_schema = r.target_schema AND l.monitor = r.monitor "
+                    "AND l.check_name = r.check_name "
+                    "AND l.column_name IS NOT DISTINCT FROM r.column_name")
+        mine = "l.target_schema = :target_schema AND l.monitor = :monitor"
+        # An earlier evaluation at this as_of had checks or columns this one has not: its
+        # rows are gone from monitor_results, and those keys fall back to older rows.
+        orphaned = self.engine.run_count(
+            f"DELETE FROM {latest} AS l WHERE {mine} AND l.as_of = :as_of "
+            f"AND NOT EXISTS (SELECT 1 FROM {results} AS r WHERE {this} AND {same_key})",
+            params)
+        self.engine.run(
+            f"DELETE FROM {latest} AS l WHERE {mine} AND l.as_of <= :as_of "
+            f"AND EXISTS (SELECT 1 FROM {results} AS r WHERE {this} AND {same_key})", params)
+        self.engine.run(
+            f"INSERT INTO {latest} ({NAMES}) SELECT {NAMES} FROM {results} AS r WHERE {this} "
+            f"AND NOT EXISTS (SELECT 1 FROM {latest} AS l WHERE {same_key})", params)
+        if orphaned:
+            self.engine.run(
+                f"INSERT INTO {latest} ({NAMES}) " + self._newest(
+                    f"r.target_schema = :target_schema AND r.monitor = :monitor AND NOT EXISTS "
+                    f"(SELECT 1 FROM {latest} AS l WHERE {same_key})"), params)
 
     def _in_monitors(self, monitors: list[str]) -> tuple[str, dict[str, Any]]:
         """``target_schema = ... AND monitor IN (...)`` of these monitors, and its values."""
