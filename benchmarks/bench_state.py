@@ -24,9 +24,10 @@ evaluated every hour, going back from 2024), and what a monitor run and the repo
 timed (median of ``--runs``): turning those rows into ``monitor_latest`` (once, as for a
 store written by an older featurekit); the monitors' latest status, against the newest row
 per check queried by hand (``DISTINCT ON`` / ``arg_max``), which it must equal; their last
-scheduled run; a rerun's 25 results replacing those at an as_of already evaluated; and the
-report's history of one monitor (its newest 200 points per check), against reading all of
-that monitor's rows and keeping the newest 200 per check in pandas, which it must equal.
+scheduled run, which must equal a ``GROUP BY`` by hand; a rerun's 25 results replacing
+those at an as_of already evaluated; and the report's history of one monitor (its newest 200
+points per check), against reading all of that monitor's rows and keeping the newest 200 per
+check in pandas, which it must equal.
 
 PostgreSQL comes from FEATUREKIT_PG_DSN (default postgresql://postgres@127.0.0.1:5432/postgres).
 """
@@ -202,7 +203,7 @@ def bench_results(engine: str, project, sizes: list[int], runs: int) -> None:
             return every.groupby(["check_name", "column_name"]).tail(200)
 
         status = median_seconds(lambda: results.latest_status(monitors), runs)
-        last = median_seconds(results.last_run, runs)
+        last = median_seconds(lambda: results.last_run(monitors), runs)
         append = median_seconds(lambda found=rerun: results.append(found), runs)
         history = median_seconds(lambda: results.history(["mon_0"], 200), runs)
         hand = median_seconds(by_hand, runs)
@@ -216,6 +217,13 @@ def bench_results(engine: str, project, sizes: list[int], runs: int) -> None:
             raise SystemExit("the history differs from the newest 200 points read by hand; "
                              "no time is printed")
         newest = {(m, c, col): s for m, c, col, s in db.fetchall(newest_sql)}
+        scheduled = dict(db.fetchall(
+            f"SELECT monitor, max(evaluated_at) FROM {table} WHERE target_schema = "
+            f"'{db.schema}' AND run_id NOT LIKE 'backfill-%' AND run_id NOT LIKE 'asof-%' "
+            "GROUP BY monitor"))
+        if results.last_run(monitors) != scheduled:
+            raise SystemExit("the last scheduled runs differ from those read by hand; "
+                             "no time is printed")
         if results.latest_status(monitors) != newest:
             raise SystemExit("monitor_latest differs from the newest rows read by hand; "
                              "no time is printed")

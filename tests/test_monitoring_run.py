@@ -230,7 +230,9 @@ def test_only_due_monitors_run_unless_all(make_project):
     text = "source: events\nschedule: 1h\nchecks:\n  - {test: row_count, min: 1}\n"
     _, project, _ = setup(make_project, {"hourly": text, "always": text.replace(
         "schedule: 1h\n", "")})
-    project.monitor(as_of="2024-01-05")  # manual evaluations do not count as scheduled runs
+    # manual evaluations and backfills do not count as scheduled runs
+    project.monitor(as_of="2024-01-05")
+    project.monitor(["hourly"], backfill=("2024-01-02", "2024-01-03", "1d"))
     first = project.monitor()
     assert sorted(first.monitors) == ["always", "hourly"]
     second = project.monitor()

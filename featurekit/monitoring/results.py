@@ -101,13 +101,15 @@ class Results:
             engine.run(f"CREATE TABLE IF NOT EXISTS {results} ({columns})")
             if engine.unique_indexes:
                 # B-tree engines read one monitor's rows, not the whole history: a rerun's
-                # DELETE by as_of, and the newest rows per check and column (monitor_latest,
-                # the charts), which the second index gives already in order.
+                # DELETE by as_of, the newest rows per check and column (monitor_latest, the
+                # charts), which the second index gives already in order, and its last run.
                 engine.run(f"CREATE INDEX IF NOT EXISTS monitor_results_as_of "
                            f"ON {results} (target_schema, monitor, as_of)")
                 engine.run(f"CREATE INDEX IF NOT EXISTS monitor_results_newest ON {results} "
                            f"(target_schema, monitor, check_name, column_name, as_of DESC, "
                            f"evaluated_at DESC)")
+                engine.run(f"CREATE INDEX IF NOT EXISTS monitor_results_evaluated "
+                           f"ON {results} (target_schema, monitor, evaluated_at)")
             engine.run(f"CREATE TABLE IF NOT EXISTS {self.table('monitor_alerts')} "
                        f"({ALERT_COLUMNS})")
             kind = engine.relation_kind("monitor_latest", self.schema)
@@ -211,15 +213,27 @@ class Results:
             f"{self.table('monitor_latest')} WHERE {where}", params)
         return {(m, c, col): s for m, c, col, s in rows}
 
-    def last_run(self) -> dict[str, datetime]:
-        """When each monitor last ran on schedule (wall clock), for due-ness."""
-        rows = self.engine.rows(
-            f"SELECT monitor, max(evaluated_at) FROM {self.table('monitor_results')} "
-            f"WHERE target_schema = :target_schema AND run_id NOT LIKE :backfill "
-            f"AND run_id NOT LIKE :as_of GROUP BY monitor",
-            {"target_schema": self.engine.schema, "backfill": "backfill-%", "as_of": "asof-%"},
-        )
-        return {monitor: when for monitor, when in rows}
+    def last_run(self, monitors: list[str]) -> dict[str, datetime]:
+        """When each of these monitors last ran on schedule (wall clock), for due-ness."""
+        if not monitors:
+            return {}
+        where, params = self._in_monitors(monitors)
+        params.update(backfill="backfill-%", as_of="asof-%")
+        scheduled = "run_id NOT LIKE :backfill AND run_id NOT LIKE :as_of"
+        results = self.table("monitor_results")
+        if self.engine.unique_indexes:
+            # One lookup per monitor from the end of its (monitor, evaluated_at) index,
+            # instead of a pass over every run the target's monitors ever made.
+            query = " UNION ALL ".join(
+                f"SELECT :monitor{i} AS monitor, (SELECT max(evaluated_at) FROM {results} "
+                f"WHERE target_schema = :target_schema AND monitor = :monitor{i} "
+                f"AND {scheduled}) AS last" for i in range(len(monitors)))
+            rows = self.engine.rows(query, params)
+        else:  # one columnar pass answers every monitor
+            rows = self.engine.rows(
+                f"SELECT monitor, max(evaluated_at) FROM {results} WHERE {where} "
+                f"AND {scheduled} GROUP BY monitor", params)
+        return {monitor: when for monitor, when in rows if when is not None}
 
     def history(self, monitors: list[str], points: int) -> list[dict[str, Any]]:
         """Past results of these monitors (oldest first), for the charts: the newest

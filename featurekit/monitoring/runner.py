@@ -91,7 +91,7 @@ def run_monitors(project: Project, select: list[str] | None = None, run_all: boo
     now = utcnow()
     run = MonitorRun()
     if as_of is None and not run_all:
-        last = results.last_run()
+        last = results.last_run([m.name for m in monitors])
         due = [m for m in monitors if is_due(m.schedule, last.get(m.name), now)]
         run.not_due = [m.name for m in monitors if m not in due]
         monitors = due
