@@ -116,22 +116,23 @@ class Results:
             if not engine.transactions:
                 if kind is None:
                     engine.run(f"CREATE VIEW {self.table('monitor_latest')} AS "
-                               f"{self._newest('1 = 1', in_view=True)}")
+                               f"{self._newest(in_view=True)}")
             elif kind != "table":  # new, or the view of an older featurekit
                 if kind == "view":
                     engine.run(f"DROP VIEW {self.table('monitor_latest')}")
                 engine.run(f"CREATE TABLE {self.table('monitor_latest')} ({columns})")
                 engine.run(f"INSERT INTO {self.table('monitor_latest')} ({NAMES}) "
-                           f"{self._newest('1 = 1')}")
+                           f"{self._newest()}")
 
-    def _newest(self, where: str, in_view: bool = False) -> str:
-        """The newest row of ``monitor_results`` per (monitor, check, column), of the rows
-        matching ``where``, ``monitor_results`` aliased ``r``."""
+    def _newest(self, where: str = "1 = 1", in_view: bool = False, per_key: str = "1") -> str:
+        """The newest ``per_key`` rows (an SQL expression) of ``monitor_results`` per
+        (monitor, check, column), of the rows matching ``where``, ``monitor_results`` aliased
+        ``r``: the one definition of "latest" the view, the table and the charts share."""
         results = (self.engine.relation_in_view("monitor_results", self.schema) if in_view
                    else self.table("monitor_results"))
         return (f"SELECT {NAMES} FROM (SELECT *, row_number() OVER (PARTITION BY target_schema, "
                 f"monitor, check_name, column_name ORDER BY as_of DESC, evaluated_at DESC) "
-                f"AS latest FROM {results} AS r WHERE {where}) AS r WHERE latest = 1")
+                f"AS latest FROM {results} AS r WHERE {where}) AS r WHERE latest <= {per_key}")
 
     def append(self, results: list[CheckResult]) -> None:
         """Record one evaluation: it replaces any earlier rows of its monitors at its as_of.
@@ -244,10 +245,7 @@ class Results:
         params["points"] = points
         rows = self.engine.rows(
             f"SELECT monitor, check_name, column_name, as_of, statistic, p_value, status FROM ("
-            f"SELECT *, row_number() OVER (PARTITION BY monitor, check_name, column_name "
-            f"ORDER BY as_of DESC, evaluated_at DESC) AS newest "
-            f"FROM {self.table('monitor_results')} WHERE {where}) AS h "
-            f"WHERE newest <= :points "
+            f"{self._newest(where, per_key=':points')}) AS h "
             f"ORDER BY as_of, evaluated_at, monitor, check_name, column_name",
             params,
         )
