@@ -119,8 +119,7 @@ class State:
             runs = self._table("runs")
             engine.run(f"CREATE TABLE IF NOT EXISTS {runs} ({RUNS_COLUMNS})")
             engine.run(f"CREATE TABLE IF NOT EXISTS {self._table('seeds')} ({SEEDS_COLUMNS})")
-            self._latest_known = False
-            if self._has_latest():  # another process got here first
+            if self._has_latest():  # another process got here first (the cache holds False)
                 return
             engine.run(f"CREATE TABLE {self._table('latest_runs')} ({LATEST_COLUMNS})")
             # From a history kept before latest_runs existed: every target's in this store.
